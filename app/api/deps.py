@@ -1,0 +1,94 @@
+"""Dependencies every route uses, as `Annotated` aliases."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.container import Container
+from app.core.errors import NotAuthenticated
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, SortOrder
+from app.domain.auth.service import AuthService, Principal, Role
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
+    async with container.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_auth(container: ContainerDep) -> AuthService:
+    return AuthService(container.sessionmaker, container.auth_cache)
+
+
+AuthDep = Annotated[AuthService, Depends(get_auth)]
+
+
+def parse_basic(header: str) -> tuple[str, str] | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise NotAuthenticated("malformed Basic credentials") from error
+    username, separator, password = decoded.partition(":")
+    if not separator:
+        raise NotAuthenticated("malformed Basic credentials")
+    return username, password
+
+
+async def current_principal(request: Request, auth: AuthDep) -> Principal:
+    token = request.headers.get("x-jetdr-session")
+    authorization = request.headers.get("authorization", "")
+    if token is None and authorization[:7].lower() == "bearer ":
+        token = authorization[7:].strip()
+    if token:
+        return await auth.session_token(token)
+    if authorization:
+        credentials = parse_basic(authorization)
+        if credentials is not None:
+            return await auth.basic(*credentials)
+    raise NotAuthenticated()
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def _role_guard(role: Role) -> object:
+    async def guard(principal: CurrentUser) -> Principal:
+        principal.require(role)
+        return principal
+
+    return Depends(guard)
+
+
+OperatorUser = Annotated[Principal, _role_guard(Role.OPERATOR)]
+AdminUser = Annotated[Principal, _role_guard(Role.ADMIN)]
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    sort_by: Annotated[str | None, Query(max_length=64)] = None,
+    order: SortOrder = SortOrder.ASC,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset, sort_by=sort_by, order=order)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]

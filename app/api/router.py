@@ -1,0 +1,29 @@
+"""Assembles every resource router under `/api/v1`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api import status
+from app.domain.appliance import routes as appliance
+from app.domain.auth import routes as auth
+from app.domain.events import routes as events
+from app.domain.inventory import routes as inventory
+from app.domain.sites import routes as sites
+from app.domain.users import routes as users
+from app.domain.vcenters import routes as vcenters
+from app.tasks import routes as tasks
+
+ERROR_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "not authenticated"},
+    403: {"description": "authenticated but not allowed"},
+    422: {"description": "invalid request"},
+}
+
+
+def build_api_router() -> APIRouter:
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(status.router)
+    for module in (auth, users, appliance, sites, vcenters, inventory, tasks, events):
+        api.include_router(module.router, responses=ERROR_RESPONSES)
+    return api

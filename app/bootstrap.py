@@ -1,0 +1,111 @@
+"""First boot: the local site, the appliance record and the `root` user."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from app.core.ids import new_id
+from app.core.security import generate_password, hash_password, write_private_file
+from app.domain.appliance.models import Appliance
+from app.domain.auth.service import Role
+from app.domain.events import service as events
+from app.domain.sites.models import Site
+from app.domain.users.models import User
+
+if TYPE_CHECKING:
+    from app.container import Container
+
+logger = logging.getLogger(__name__)
+
+ROOT_USERNAME = "root"
+ROOT_PASSWORD_FILE = "root-password"
+
+
+def root_password(container: Container) -> tuple[str, bool]:
+    """Root's first-boot password, and whether it was generated here."""
+    settings = container.settings
+    if settings.root_password is not None:
+        return settings.root_password.get_secret_value(), False
+    if settings.root_password_file is not None:
+        return settings.root_password_file.read_text().strip(), False
+    generated = settings.data_dir / ROOT_PASSWORD_FILE
+    if generated.exists():
+        return generated.read_text().strip(), False
+    password = generate_password()
+    write_private_file(generated, password + "\n")
+    return password, True
+
+
+async def seed_first_boot(container: Container) -> None:
+    now = container.clock.now()
+    settings = container.settings
+    async with container.sessionmaker() as session:
+        appliance = await session.get(Appliance, 1)
+        if appliance is None:
+            site = Site(
+                id=new_id("site"),
+                name=settings.site_name or container.topology.site_name,
+                role="local",
+                created_at=now,
+            )
+            session.add(site)
+            appliance = Appliance(
+                id=1,
+                hostname=settings.hostname,
+                ip=container.ip_address,
+                dns=[],
+                ntp=[],
+                local_site_id=site.id,
+                installed_at=now,
+                updated_at=now,
+            )
+            session.add(appliance)
+            events.record(
+                session,
+                at=now,
+                actor="system",
+                action="appliance.installed",
+                message=f"appliance installed as site {site.name}",
+                entity=("site", site.id, site.name),
+            )
+        else:
+            site = await session.get(Site, appliance.local_site_id)
+            assert site is not None
+            if settings.site_name and site.name != settings.site_name:
+                site.name = settings.site_name
+        container.local_site_id = site.id
+        container.local_site_name = site.name
+
+        root = await session.scalar(select(User).where(User.username == ROOT_USERNAME))
+        if root is None:
+            password, generated = await asyncio.to_thread(root_password, container)
+            root = User(
+                id=new_id("user"),
+                username=ROOT_USERNAME,
+                role=Role.ADMIN.value,
+                password_hash=await asyncio.to_thread(hash_password, password),
+                description="appliance administrator",
+                is_builtin=True,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(root)
+            events.record(
+                session,
+                at=now,
+                actor="system",
+                action="user.created",
+                message="built-in user root created",
+                entity=("user", root.id, root.username),
+            )
+            if generated:
+                logger.warning(
+                    "root password generated and written to %s",
+                    settings.data_dir / ROOT_PASSWORD_FILE,
+                )
+        await session.commit()
+    await container.vcenter.state()

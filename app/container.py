@@ -1,0 +1,114 @@
+"""The composition root: everything one appliance process is made of, and how it boots."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.adapters.vcenter.simulated import SimulatedVCenter
+from app.adapters.vcenter.topology import Topology, load_topology
+from app.core.clock import ClockMode, VirtualClock
+from app.core.db import SessionMaker, create_engine, create_sessionmaker, run_migrations
+from app.core.ids import ids
+from app.core.security import SecretBox
+from app.domain.auth.service import AuthCache
+from app.settings import Settings
+from app.tasks.registry import TaskRegistry
+from app.tasks.runner import TaskRunner
+
+logger = logging.getLogger(__name__)
+
+
+class ApplianceStatus(StrEnum):
+    STARTING = "starting"
+    READY = "ready"
+    DEGRADED = "degraded"
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: SessionMaker
+    clock: VirtualClock
+    secrets: SecretBox
+    topology: Topology
+    vcenter: SimulatedVCenter
+    auth_cache: AuthCache
+    registry: TaskRegistry
+    runner: TaskRunner = field(init=False)
+    status: ApplianceStatus = ApplianceStatus.STARTING
+    status_reason: str | None = None
+    started_monotonic: float = field(default_factory=time.monotonic)
+    local_site_id: str | None = None
+    local_site_name: str | None = None
+    ip_address: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        self.runner = TaskRunner(self, self.registry, self.settings.tasks.max_concurrency)
+
+    @property
+    def uptime_seconds(self) -> float:
+        return time.monotonic() - self.started_monotonic
+
+    async def boot(self) -> None:
+        from app.bootstrap import seed_first_boot
+
+        try:
+            self.ip_address = await asyncio.to_thread(_resolve, self.settings.hostname)
+            await asyncio.to_thread(run_migrations, self.settings.database_url)
+            await seed_first_boot(self)
+            await self.runner.start()
+        except Exception as error:
+            logger.exception("the appliance failed to start")
+            self.status = ApplianceStatus.DEGRADED
+            self.status_reason = f"start-up failed: {error}"
+            return
+        self.status = ApplianceStatus.READY
+        logger.info("appliance ready (site %s)", self.local_site_name)
+
+    async def shutdown(self) -> None:
+        await self.runner.stop()
+        await self.engine.dispose()
+
+
+def build_container(settings: Settings) -> Container:
+    from app.tasks.catalog import build_registry
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ids.reseed(settings.seed)
+    engine = create_engine(
+        settings.database_url, echo=settings.db.echo, pool_size=settings.db.pool_size
+    )
+    sessionmaker = create_sessionmaker(engine)
+    clock = VirtualClock(ClockMode(settings.clock.mode), settings.clock.scale)
+    topology = load_topology(settings.topology)
+    container = Container(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        clock=clock,
+        secrets=SecretBox.from_data_dir(settings.data_dir),
+        topology=topology,
+        vcenter=SimulatedVCenter(sessionmaker, topology, clock),
+        auth_cache=AuthCache(
+            idle_ttl=dt.timedelta(seconds=settings.auth.session_idle_ttl_seconds),
+            basic_ttl=dt.timedelta(seconds=settings.auth.password_cache_seconds),
+        ),
+        registry=build_registry(),
+    )
+    return container
+
+
+def _resolve(hostname: str) -> str:
+    try:
+        return socket.gethostbyname(hostname)
+    except OSError:
+        return "127.0.0.1"

@@ -1,0 +1,68 @@
+"""List parameters and paging queries shared by every collection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import FieldError, ValidationFailed
+from app.core.schemas import PageMeta
+
+Row = TypeVar("Row")
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+
+
+class SortOrder(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    sort_by: str | None = None
+    order: SortOrder = SortOrder.ASC
+
+
+@dataclass(frozen=True)
+class PageResult(Generic[Row]):
+    items: Sequence[Row]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def meta(self) -> PageMeta:
+        return PageMeta(total=self.total, limit=self.limit, offset=self.offset)
+
+
+async def paginate(
+    session: AsyncSession,
+    query: Select[tuple[Row]],
+    params: PageParams,
+    sortable: dict[str, ColumnElement[Any]],
+    default_sort: str,
+) -> PageResult[Row]:
+    sort_key = params.sort_by or default_sort
+    column = sortable.get(sort_key)
+    if column is None:
+        allowed = ", ".join(sorted(sortable))
+        raise ValidationFailed(
+            f"cannot sort by {sort_key!r}",
+            field_errors=[FieldError("sort_by", f"must be one of: {allowed}")],
+        )
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    ordering = column.desc() if params.order is SortOrder.DESC else column.asc()
+    tiebreak = sortable[default_sort]
+    rows = await session.scalars(
+        query.order_by(ordering, tiebreak).limit(params.limit).offset(params.offset)
+    )
+    return PageResult(items=rows.all(), total=total or 0, limit=params.limit, offset=params.offset)

@@ -1,0 +1,90 @@
+"""Passwords, session tokens and encryption of secrets at rest."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+_SCRYPT_N = 2**14
+_SCRYPT_R = 8
+_SCRYPT_P = 1
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
+    return "scrypt${}${}${}${}${}".format(
+        _SCRYPT_N,
+        _SCRYPT_R,
+        _SCRYPT_P,
+        base64.b64encode(salt).decode(),
+        base64.b64encode(digest).decode(),
+    )
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    try:
+        scheme, n, r, p, salt_b64, digest_b64 = encoded.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    digest = hashlib.scrypt(
+        password.encode(),
+        salt=base64.b64decode(salt_b64),
+        n=int(n),
+        r=int(r),
+        p=int(p),
+    )
+    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """Sessions are stored by digest, so a copy of the database opens no session."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def write_private_file(path: Path, content: str) -> None:
+    """Create `path` with mode 0600 (never widened by the umask) and write `content`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(content)
+    path.chmod(0o600)
+
+
+class SecretBox:
+    """Encrypts credentials stored in SQL. The key lives in the data directory (mode 0600)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @classmethod
+    def from_data_dir(cls, data_dir: Path) -> SecretBox:
+        key_path = data_dir / "secret.key"
+        if not key_path.exists():
+            write_private_file(key_path, Fernet.generate_key().decode())
+        return cls(key_path.read_text().strip().encode())
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken as error:
+            raise ValueError("secret cannot be decrypted with this appliance's key") from error

@@ -1,0 +1,64 @@
+"""TLS material: a self-signed certificate with the right SANs when none is configured."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from app.core.security import write_private_file
+
+
+@dataclass(frozen=True)
+class CertificatePair:
+    certfile: Path
+    keyfile: Path
+
+
+def ensure_self_signed(directory: Path, hostname: str) -> CertificatePair:
+    pair = CertificatePair(directory / "cert.pem", directory / "key.pem")
+    if pair.certfile.exists() and pair.keyfile.exists():
+        return pair
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = sorted({hostname, "localhost"})
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = dt.datetime.now(dt.UTC)
+    san = x509.SubjectAlternativeName(
+        [x509.DNSName(name) for name in names]
+        + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=825))
+        .add_extension(san, critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    write_private_file(pair.keyfile, key_pem.decode())
+    pair.certfile.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return pair
+
+
+def harden(context: ssl.SSLContext) -> ssl.SSLContext:
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base
+
+
+class Appliance(Base):
+    """The single row describing this MSA (id is always 1)."""
+
+    __tablename__ = "appliance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    ip: Mapped[str] = mapped_column(String(64))
+    dns: Mapped[list[Any]] = mapped_column(default=list)
+    ntp: Mapped[list[Any]] = mapped_column(default=list)
+    subscription_id: Mapped[str | None] = mapped_column(String(128))
+    time_skew_seconds: Mapped[float | None]
+    local_site_id: Mapped[str] = mapped_column(String(32))
+    installed_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]

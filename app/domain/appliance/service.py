@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.container import Container
+from app.core.errors import Conflict
+from app.domain.appliance.models import Appliance
+from app.domain.appliance.schemas import ApplianceRead, ApplianceUpdate
+from app.domain.auth.service import Principal
+from app.domain.events import service as events
+from app.domain.sites.models import Site
+
+
+class ApplianceService:
+    def __init__(self, session: AsyncSession, container: Container) -> None:
+        self.session = session
+        self.container = container
+
+    async def _load(self) -> tuple[Appliance, Site]:
+        appliance = await self.session.get(Appliance, 1)
+        assert appliance is not None, "the appliance row is created at first boot"
+        site = await self.session.get(Site, appliance.local_site_id)
+        assert site is not None
+        return appliance, site
+
+    @staticmethod
+    def _read(appliance: Appliance, site: Site) -> ApplianceRead:
+        return ApplianceRead(
+            hostname=appliance.hostname,
+            ip=appliance.ip,
+            dns=list(appliance.dns),
+            ntp=list(appliance.ntp),
+            time_skew_seconds=appliance.time_skew_seconds,
+            subscription_id=appliance.subscription_id,
+            site_name=site.name,
+            site_id=site.id,
+            installed_at=appliance.installed_at,
+            updated_at=appliance.updated_at,
+        )
+
+    async def get(self) -> ApplianceRead:
+        return self._read(*await self._load())
+
+    async def update(self, change: ApplianceUpdate, actor: Principal) -> ApplianceRead:
+        appliance, site = await self._load()
+        fields = change.model_dump(exclude_unset=True)
+        if "site_name" in fields and fields["site_name"] != site.name:
+            taken = await self.session.scalar(select(Site.id).where(Site.name == fields["site_name"]))
+            if taken is not None:
+                raise Conflict(f"a site named {fields['site_name']!r} already exists")
+            site.name = fields.pop("site_name")
+            self.container.local_site_name = site.name
+        fields.pop("site_name", None)
+        for name, value in fields.items():
+            setattr(appliance, name, value)
+        now = self.container.clock.now()
+        appliance.updated_at = now
+        events.record(
+            self.session,
+            at=now,
+            actor=actor.username,
+            action="appliance.updated",
+            message=f"appliance settings changed: {', '.join(sorted(change.model_fields_set))}",
+            entity=("site", site.id, site.name),
+            details={"fields": sorted(change.model_fields_set)},
+        )
+        await self.session.commit()
+        return self._read(appliance, site)
+
+    async def record_time_skew(self, skew_seconds: float) -> None:
+        appliance, _site = await self._load()
+        appliance.time_skew_seconds = round(skew_seconds, 3)

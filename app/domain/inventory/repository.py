@@ -1,0 +1,73 @@
+"""Every query on the discovered inventory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import String, cast, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.pagination import PageParams, PageResult, paginate
+from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
+
+Model = TypeVar("Model", Cluster, Host, Datastore, Network, VirtualMachine)
+
+
+async def list_page(
+    session: AsyncSession,
+    model: type[Model],
+    params: PageParams,
+    *,
+    name: str | None = None,
+    cluster_id: str | None = None,
+    extra_sort: dict[str, Any] | None = None,
+) -> PageResult[Model]:
+    query = select(model)
+    if name is not None:
+        query = query.where(model.name == name)
+    if cluster_id is not None:
+        cluster_column = getattr(model, "cluster_id", None)
+        if cluster_column is not None:
+            query = query.where(cluster_column == cluster_id)
+        elif model is Cluster:
+            query = query.where(Cluster.id == cluster_id)
+        elif model is Datastore:
+            # cluster_ids is a JSON list of opaque ids (no quotes inside), stored as text.
+            query = query.where(cast(Datastore.cluster_ids, String).contains(f'"{cluster_id}"'))
+    sortable: dict[str, Any] = {"name": model.name, "id": model.id, **(extra_sort or {})}
+    return await paginate(session, query, params, sortable, "name")
+
+
+async def get(session: AsyncSession, model: type[Model], object_id: str) -> Model | None:
+    return await session.get(model, object_id)
+
+
+async def hosts_of(session: AsyncSession, cluster_ids: Sequence[str]) -> dict[str, list[Host]]:
+    grouped: dict[str, list[Host]] = {cluster_id: [] for cluster_id in cluster_ids}
+    if not cluster_ids:
+        return grouped
+    rows = await session.scalars(
+        select(Host).where(Host.cluster_id.in_(cluster_ids)).order_by(Host.name)
+    )
+    for host in rows.all():
+        if host.cluster_id is not None:
+            grouped[host.cluster_id].append(host)
+    return grouped
+
+
+async def all_of(session: AsyncSession, model: type[Model], vcenter_id: str) -> Sequence[Model]:
+    rows = await session.scalars(select(model).where(model.vcenter_id == vcenter_id))
+    return rows.all()
+
+
+async def configured_clusters(session: AsyncSession, vcenter_id: str) -> Sequence[Cluster]:
+    rows = await session.scalars(
+        select(Cluster).where(Cluster.vcenter_id == vcenter_id, Cluster.status != "unconfigured")
+    )
+    return rows.all()
+
+
+async def delete_all(session: AsyncSession, vcenter_id: str) -> None:
+    for model in (VirtualMachine, Host, Datastore, Network, Cluster):
+        await session.execute(delete(model).where(model.vcenter_id == vcenter_id))

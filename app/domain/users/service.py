@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.container import Container
+from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.ids import new_id
+from app.core.pagination import PageParams, PageResult
+from app.core.security import hash_password
+from app.domain.auth.service import Principal, Role
+from app.domain.events import service as events
+from app.domain.users import repository
+from app.domain.users.models import User
+from app.domain.users.schemas import UserCreate, UserUpdate
+
+
+class UserService:
+    def __init__(self, session: AsyncSession, container: Container) -> None:
+        self.session = session
+        self.container = container
+
+    async def list(self, params: PageParams, role: Role | None) -> PageResult[User]:
+        return await repository.list_page(self.session, params, role.value if role else None)
+
+    async def get(self, user_id: str, actor: Principal) -> User:
+        if actor.role is not Role.ADMIN and actor.user_id != user_id:
+            raise Forbidden("only an admin can read other users")
+        user = await repository.get(self.session, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} does not exist")
+        return user
+
+    async def create(self, spec: UserCreate, actor: Principal) -> User:
+        if await repository.by_username(self.session, spec.username) is not None:
+            raise Conflict(f"user {spec.username!r} already exists", error_code="already_exists")
+        now = self.container.clock.now()
+        user = User(
+            id=new_id("user"),
+            username=spec.username,
+            role=spec.role.value,
+            password_hash=await asyncio.to_thread(hash_password, spec.password.get_secret_value()),
+            description=spec.description,
+            is_builtin=False,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(user)
+        events.record(
+            self.session,
+            at=now,
+            actor=actor.username,
+            action="user.created",
+            message=f"user {user.username} created with role {user.role}",
+            entity=("user", user.id, user.username),
+        )
+        try:
+            await self.session.commit()
+        except IntegrityError as error:
+            await self.session.rollback()
+            raise Conflict(f"user {spec.username!r} already exists", error_code="already_exists") from error
+        return user
+
+    async def update(self, user_id: str, change: UserUpdate, actor: Principal) -> User:
+        user = await self.get(user_id, actor)
+        if change.role is not None and change.role.value != user.role:
+            if actor.role is not Role.ADMIN:
+                raise Forbidden("only an admin can change roles")
+            if user.is_builtin:
+                raise Conflict("the built-in root user always keeps the admin role")
+            if user.role == Role.ADMIN.value and await repository.count_admins(self.session) <= 1:
+                raise Conflict("the last admin cannot be demoted")
+            user.role = change.role.value
+        if change.password is not None:
+            user.password_hash = await asyncio.to_thread(
+                hash_password, change.password.get_secret_value()
+            )
+        if change.description is not None:
+            user.description = change.description
+        now = self.container.clock.now()
+        user.updated_at = now
+        changed = sorted(change.model_fields_set)
+        events.record(
+            self.session,
+            at=now,
+            actor=actor.username,
+            action="user.updated",
+            message=f"user {user.username} changed: {', '.join(changed)}",
+            entity=("user", user.id, user.username),
+            details={"fields": changed},
+        )
+        await self.session.commit()
+        self.container.auth_cache.forget_user(user.id)
+        return user
+
+    async def delete(self, user_id: str, actor: Principal) -> None:
+        user = await self.get(user_id, actor)
+        if user.is_builtin:
+            raise Conflict("the built-in root user cannot be deleted")
+        if user.id == actor.user_id:
+            raise Conflict("you cannot delete the user you are logged in as")
+        await self.session.delete(user)
+        events.record(
+            self.session,
+            at=self.container.clock.now(),
+            actor=actor.username,
+            action="user.deleted",
+            message=f"user {user.username} deleted",
+            entity=("user", user.id, user.username),
+        )
+        await self.session.commit()
+        self.container.auth_cache.forget_user(user.id)

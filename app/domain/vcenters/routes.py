@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep
+from app.api.responses import ACCEPTED, accepted
+from app.core.schemas import Page, PageMeta
+from app.domain.vcenters.schemas import VCenterCreate, VCenterRead
+from app.domain.vcenters.service import VCenterService, to_read
+from app.tasks.schemas import TaskRead
+
+router = APIRouter(prefix="/vcenters", tags=["vcenters"])
+
+
+@router.post("", response_model=TaskRead, status_code=202, responses=ACCEPTED)
+async def register_vcenter(
+    spec: VCenterCreate,
+    admin: AdminUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    """Register this appliance with a vCenter: connect, check version and clock skew, register
+    the plugin extension and discover the inventory (task `register_vcenter`)."""
+    task = await VCenterService(session, container).register(spec, admin)
+    return accepted(response, task)
+
+
+@router.get("", response_model=Page[VCenterRead])
+async def list_vcenters(
+    _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> Page[VCenterRead]:
+    items = [to_read(v) for v in await VCenterService(session, container).list()]
+    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+
+
+@router.get("/{vcenter_id}", response_model=VCenterRead)
+async def get_vcenter(
+    vcenter_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> VCenterRead:
+    return to_read(await VCenterService(session, container).get(vcenter_id))
+
+
+@router.delete("/{vcenter_id}", response_model=TaskRead, status_code=202, responses=ACCEPTED)
+async def unregister_vcenter(
+    vcenter_id: str,
+    admin: AdminUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+    force: bool = False,
+) -> TaskRead:
+    task = await VCenterService(session, container).unregister(vcenter_id, force, admin)
+    return accepted(response, task)
+
+
+@router.post(
+    "/{vcenter_id}/actions/refresh-inventory",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def refresh_inventory(
+    vcenter_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    task = await VCenterService(session, container).refresh_inventory(vcenter_id, operator)
+    return accepted(response, task)
+
+
+@router.post(
+    "/{vcenter_id}/actions/register-plugin",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def register_plugin(
+    vcenter_id: str,
+    admin: AdminUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    task = await VCenterService(session, container).register_plugin(vcenter_id, admin)
+    return accepted(response, task)
+
+
+@router.post(
+    "/{vcenter_id}/actions/unregister-plugin",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def unregister_plugin(
+    vcenter_id: str,
+    admin: AdminUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    task = await VCenterService(session, container).unregister_plugin(vcenter_id, admin)
+    return accepted(response, task)

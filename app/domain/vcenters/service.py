@@ -1,0 +1,201 @@
+"""Registering this appliance with a vCenter, and the actions on that registration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.container import Container
+from app.core.errors import Conflict, InvalidState, NotFound
+from app.core.ids import new_id
+from app.core.schemas import EntityRef
+from app.domain.auth.service import Principal
+from app.domain.events import service as events
+from app.domain.inventory import repository as inventory
+from app.domain.vcenters import repository
+from app.domain.vcenters.models import VCenter
+from app.domain.vcenters.schemas import PluginRead, VCenterCreate, VCenterRead
+from app.domain.vcenters.states import VCenterStatus, sources_for
+from app.tasks.models import Task
+from app.tasks.service import enqueue
+
+PLUGIN_KEY = "com.jetstream.jetdr"
+
+
+def to_read(vcenter: VCenter) -> VCenterRead:
+    return VCenterRead(
+        id=vcenter.id,
+        hostname=vcenter.hostname,
+        port=vcenter.port,
+        username=vcenter.username,
+        version=vcenter.version,
+        build=vcenter.build,
+        status=vcenter.status,
+        plugin=PluginRead(
+            key=vcenter.plugin_key,
+            version=vcenter.plugin_version,
+            registered=vcenter.plugin_registered,
+        ),
+        register_with_ip=vcenter.register_with_ip,
+        active_task_id=vcenter.active_task_id,
+        last_error=vcenter.last_error,
+        inventory_refreshed_at=vcenter.inventory_refreshed_at,
+        created_at=vcenter.created_at,
+    )
+
+
+class VCenterService:
+    def __init__(self, session: AsyncSession, container: Container) -> None:
+        self.session = session
+        self.container = container
+
+    async def list(self) -> list[VCenter]:
+        return list(await repository.all_(self.session))
+
+    async def get(self, vcenter_id: str) -> VCenter:
+        vcenter = await repository.get(self.session, vcenter_id)
+        if vcenter is None:
+            raise NotFound(f"vCenter {vcenter_id} is not registered with this appliance")
+        return vcenter
+
+    async def register(self, spec: VCenterCreate, actor: Principal) -> Task:
+        existing = await repository.all_(self.session)
+        if existing:
+            raise _already_registered(existing[0])
+        now = self.container.clock.now()
+        vcenter = VCenter(
+            id=new_id("vc"),
+            slot=1,
+            hostname=spec.hostname,
+            port=spec.port,
+            username=spec.username,
+            password_encrypted=self.container.secrets.encrypt(spec.password.get_secret_value()),
+            register_with_ip=spec.register_with_ip,
+            status=VCenterStatus.REGISTERING.value,
+            plugin_key=PLUGIN_KEY,
+            plugin_registered=False,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(vcenter)
+        task = enqueue(
+            self.session, self.container, "register_vcenter", self._entity(vcenter), actor.username
+        )
+        vcenter.active_task_id = task.id
+        events.record(
+            self.session,
+            at=now,
+            actor=actor.username,
+            action="vcenter.register_requested",
+            message=f"registration of vCenter {spec.hostname} requested",
+            entity=("vcenter", vcenter.id, vcenter.hostname),
+            task_id=task.id,
+        )
+        try:
+            await self.session.commit()
+        except IntegrityError as error:
+            await self.session.rollback()
+            current = await repository.all_(self.session)
+            if current:
+                raise _already_registered(current[0]) from error
+            raise
+        self.container.runner.wake()
+        return task
+
+    async def unregister(self, vcenter_id: str, force: bool, actor: Principal) -> Task:
+        vcenter = await self.get(vcenter_id)
+        configured = await inventory.configured_clusters(self.session, vcenter.id)
+        if configured and not force:
+            raise InvalidState(
+                "clusters are still configured for JetStream DR; unconfigure them first "
+                "or pass force=true",
+                entity="vcenter",
+                state=vcenter.status,
+                details=[
+                    {"entity": "vcenter", "state": vcenter.status},
+                    *({"cluster_id": c.id, "cluster": c.name, "status": c.status} for c in configured),
+                ],
+            )
+        return await self._start(
+            vcenter, "unregister_vcenter", VCenterStatus.UNREGISTERING, actor, {"force": force}
+        )
+
+    async def refresh_inventory(self, vcenter_id: str, actor: Principal) -> Task:
+        vcenter = await self.get(vcenter_id)
+        return await self._start(vcenter, "refresh_inventory", VCenterStatus.REGISTERED, actor)
+
+    async def register_plugin(self, vcenter_id: str, actor: Principal) -> Task:
+        vcenter = await self.get(vcenter_id)
+        return await self._start(vcenter, "register_plugin", VCenterStatus.REGISTERED, actor)
+
+    async def unregister_plugin(self, vcenter_id: str, actor: Principal) -> Task:
+        vcenter = await self.get(vcenter_id)
+        if not vcenter.plugin_registered:
+            raise Conflict(
+                "the plugin is not registered in this vCenter", error_code="plugin_not_registered"
+            )
+        return await self._start(vcenter, "unregister_plugin", VCenterStatus.REGISTERED, actor)
+
+    async def _start(
+        self,
+        vcenter: VCenter,
+        task_type: str,
+        target: VCenterStatus,
+        actor: Principal,
+        params: dict[str, Any] | None = None,
+    ) -> Task:
+        task = enqueue(
+            self.session, self.container, task_type, self._entity(vcenter), actor.username, params
+        )
+        now = self.container.clock.now()
+        claimed = await repository.claim(
+            self.session,
+            vcenter.id,
+            sources_for(target),
+            status=target.value,
+            active_task_id=task.id,
+            updated_at=now,
+        )
+        if not claimed:
+            await self.session.rollback()
+            current = await self.get(vcenter.id)
+            busy = f" (task {current.active_task_id} is running)" if current.active_task_id else ""
+            raise InvalidState(
+                f"vCenter {current.hostname} is {current.status}{busy}; cannot start {task_type}",
+                entity="vcenter",
+                state=current.status,
+                details=[
+                    {
+                        "entity": "vcenter",
+                        "state": current.status,
+                        "active_task_id": current.active_task_id,
+                    }
+                ],
+            )
+        events.record(
+            self.session,
+            at=now,
+            actor=actor.username,
+            action=f"vcenter.{task_type}_requested",
+            message=f"{task_type.replace('_', ' ')} requested for vCenter {vcenter.hostname}",
+            entity=("vcenter", vcenter.id, vcenter.hostname),
+            task_id=task.id,
+        )
+        await self.session.commit()
+        self.container.runner.wake()
+        return task
+
+    @staticmethod
+    def _entity(vcenter: VCenter) -> EntityRef:
+        return EntityRef(type="vcenter", id=vcenter.id, name=vcenter.hostname)
+
+
+def _already_registered(existing: VCenter) -> Conflict:
+    return Conflict(
+        f"this appliance is already registered with vCenter {existing.hostname} "
+        "(one vCenter per appliance)",
+        error_code="already_registered",
+        details=[{"vcenter_id": existing.id, "hostname": existing.hostname, "status": existing.status}],
+    )

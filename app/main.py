@@ -1,0 +1,62 @@
+"""`create_app()`: the composition root of the HTTP service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from app import __version__
+from app.api.errors import install_error_handlers
+from app.api.middleware import IdempotencyMiddleware, RequestContextMiddleware
+from app.api.router import build_api_router
+from app.container import Container, build_container
+from app.emulator.routes import router as emulator_router
+from app.settings import Settings
+
+DESCRIPTION = (
+    "An emulator of the JetStream DR Management Server Appliance REST API. The API is a "
+    "reconstruction of the product's documented behaviour, not a copy of a published "
+    "specification (none is public)."
+)
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    settings = settings or Settings()
+    emulator = FastAPI(
+        title="jetdr-msa emulator control plane",
+        version=__version__,
+        description="Controls for tests and demos; not part of the emulated product.",
+    )
+    install_error_handlers(emulator)
+    emulator.include_router(emulator_router)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = container or build_container(settings)
+        app.state.container = built
+        emulator.state.container = built
+        boot = asyncio.create_task(built.boot(), name="boot")
+        try:
+            yield
+        finally:
+            if not boot.done():
+                boot.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await boot
+            await built.shutdown()
+
+    app = FastAPI(
+        title="JetStream DR MSA (emulator)",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        middleware=[Middleware(RequestContextMiddleware), Middleware(IdempotencyMiddleware)],
+    )
+    install_error_handlers(app)
+    app.include_router(build_api_router())
+    app.mount("/_emulator", emulator)
+    return app

@@ -1,0 +1,32 @@
+"""Imports every ORM model so `Base.metadata` knows every table (Alembic, reset)."""
+
+from app.adapters.vcenter.simulated import SimulatedVCenterState
+from app.api.middleware import IdempotencyRecord
+from app.core.db import Base
+from app.domain.appliance.models import Appliance
+from app.domain.auth.models import UserSession
+from app.domain.events.models import Event
+from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
+from app.domain.sites.models import Site
+from app.domain.users.models import User
+from app.domain.vcenters.models import VCenter
+from app.tasks.models import Task, TaskEvent
+
+__all__ = [
+    "Appliance",
+    "Base",
+    "Cluster",
+    "Datastore",
+    "Event",
+    "Host",
+    "IdempotencyRecord",
+    "Network",
+    "SimulatedVCenterState",
+    "Site",
+    "Task",
+    "TaskEvent",
+    "User",
+    "UserSession",
+    "VCenter",
+    "VirtualMachine",
+]

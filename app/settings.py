@@ -1,0 +1,82 @@
+"""Appliance settings: environment variables prefixed `JETDR_`, nested groups split by `__`."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ClockModeName = Literal["realtime", "scaled", "manual"]
+
+
+class DbSettings(BaseModel):
+    url: str | None = None
+    echo: bool = False
+    pool_size: int = Field(default=10, ge=1)
+
+
+class TlsSettings(BaseModel):
+    enabled: bool = True
+    certfile: Path | None = None
+    keyfile: Path | None = None
+
+
+class ClockSettings(BaseModel):
+    mode: ClockModeName = "realtime"
+    scale: float = Field(default=1.0, gt=0)
+
+
+class AuthSettings(BaseModel):
+    session_idle_ttl_seconds: int = Field(default=1800, ge=1)
+    password_cache_seconds: int = Field(default=60, ge=0)
+
+
+class VCenterSettings(BaseModel):
+    backend: Literal["simulated"] = "simulated"
+
+
+class TaskSettings(BaseModel):
+    max_concurrency: int = Field(default=16, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="JETDR_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("data")
+    host: str = "0.0.0.0"
+    port: int = Field(default=8443, ge=1, le=65535)
+    hostname: str = Field(default_factory=socket.gethostname)
+    site_name: str | None = None
+    topology: str = "protected"
+    seed: int | None = None
+    root_password: SecretStr | None = None
+    root_password_file: Path | None = None
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    access_log: bool = False
+
+    db: DbSettings = DbSettings()
+    tls: TlsSettings = TlsSettings()
+    clock: ClockSettings = ClockSettings()
+    auth: AuthSettings = AuthSettings()
+    vcenter: VCenterSettings = VCenterSettings()
+    tasks: TaskSettings = TaskSettings()
+
+    @field_validator("site_name")
+    @classmethod
+    def _site_name_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("site name must not be blank")
+        return value
+
+    @property
+    def database_url(self) -> str:
+        if self.db.url:
+            return self.db.url
+        return f"sqlite:///{(self.data_dir / 'jetdr.db').resolve()}"

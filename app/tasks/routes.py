@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.api.deps import ContainerDep, CurrentUser, PageDep, SessionDep
+from app.core.schemas import Page
+from app.tasks.schemas import TaskEventRead, TaskRead
+from app.tasks.service import TaskService, to_read
+from app.tasks.states import TaskStatus
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+@router.get("", response_model=Page[TaskRead])
+async def list_tasks(
+    _user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    page: PageDep,
+    status: TaskStatus | None = None,
+    type: str | None = None,  # noqa: A002 - the contract's filter name
+    entity_id: str | None = None,
+) -> Page[TaskRead]:
+    result = await TaskService(session, container).list(page, status, type, entity_id)
+    return Page(items=[to_read(t) for t in result.items], meta=result.meta)
+
+
+@router.get("/{task_id}", response_model=TaskRead)
+async def get_task(
+    task_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> TaskRead:
+    return to_read(await TaskService(session, container).get(task_id))
+
+
+@router.get("/{task_id}/events", response_model=list[TaskEventRead])
+async def list_task_events(
+    task_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> list[TaskEventRead]:
+    rows = await TaskService(session, container).events(task_id)
+    return [TaskEventRead.model_validate(row) for row in rows]
+
+
+@router.post(
+    "/{task_id}/actions/cancel", response_model=TaskRead, status_code=status.HTTP_202_ACCEPTED
+)
+async def cancel_task(
+    task_id: str, user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> TaskRead:
+    return to_read(await TaskService(session, container).cancel(task_id, user))
