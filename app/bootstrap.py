@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ROOT_USERNAME = "root"
-ROOT_PASSWORD_FILE = "root-password"
+ROOT_PASSWORD_FILE = "root-password"  # noqa: S105 - a file name, not a password
 
 
 def root_password(container: Container) -> tuple[str, bool]:
@@ -73,8 +73,9 @@ async def seed_first_boot(container: Container) -> None:
                 entity=("site", site.id, site.name),
             )
         else:
-            site = await session.get(Site, appliance.local_site_id)
-            assert site is not None
+            found = await session.get(Site, appliance.local_site_id)
+            assert found is not None, "the local site is created with the appliance row"
+            site = found
             if settings.site_name and site.name != settings.site_name:
                 site.name = settings.site_name
         container.local_site_id = site.id

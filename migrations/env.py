@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from logging.config import fileConfig
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import create_engine, pool
 
 from app.core.db import UtcDateTime, sync_url
@@ -18,7 +20,7 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 url = config.get_main_option("sqlalchemy.url") or sync_url(Settings().database_url)
 
 
-def render_item(kind: str, item: object, autogen_context: object) -> str | bool:
+def render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Revisions must not import app code: UtcDateTime is a plain timezone-aware DateTime.
     if kind == "type" and isinstance(item, UtcDateTime):
         return "sa.DateTime(timezone=True)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ from app.core.db import Base
 
 if TYPE_CHECKING:
     from app.container import Container
+
+logger = logging.getLogger(__name__)
 
 PUBLIC_WHILE_STARTING = {"/api/v1/status", "/api/v1/about"}
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
@@ -41,9 +44,12 @@ class RequestContextMiddleware:
         op_id = f"op-{secrets.token_hex(8)}"
         token = op_id_var.set(op_id)
         header = (b"x-op-id", op_id.encode())
+        started = False
 
         async def send_with_op_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
@@ -64,6 +70,14 @@ class RequestContextMiddleware:
                 await response(scope, receive, send_with_op_id)
                 return
             await self.app(scope, receive, send_with_op_id)
+        except Exception:
+            logger.exception(
+                "unhandled error in %s %s (op %s)", scope["method"], scope["path"], op_id
+            )
+            if started:
+                raise
+            response = envelope(500, "internal_error", "the appliance hit an unexpected error")
+            await response(scope, receive, send_with_op_id)
         finally:
             op_id_var.reset(token)
 
@@ -100,7 +114,9 @@ class IdempotencyMiddleware:
             )
             return
         body = await _read_body(receive)
-        credential = headers.get(b"authorization", b"") + b"|" + headers.get(b"x-jetdr-session", b"")
+        credential = (
+            headers.get(b"authorization", b"") + b"|" + headers.get(b"x-jetdr-session", b"")
+        )
         principal = hashlib.sha256(credential).hexdigest()
         fingerprint = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])

@@ -8,6 +8,7 @@ deadline is reached, including when the clock is advanced or its mode changes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from dataclasses import dataclass
@@ -29,7 +30,10 @@ class ClockState:
 
 class VirtualClock:
     def __init__(
-        self, mode: ClockMode = ClockMode.REALTIME, scale: float = 1.0, start: dt.datetime | None = None
+        self,
+        mode: ClockMode = ClockMode.REALTIME,
+        scale: float = 1.0,
+        start: dt.datetime | None = None,
     ) -> None:
         self._mode = mode
         self._scale = scale
@@ -92,10 +96,8 @@ class VirtualClock:
             changed = self._changed
             rate = self.rate
             timeout = remaining / rate if rate > 0 else None
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout)
-            except TimeoutError:
-                pass
 
     def _reanchor(self, virtual_timestamp: float) -> None:
         self._virtual_anchor = virtual_timestamp

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import FieldError, ValidationFailed
@@ -46,9 +46,9 @@ class PageResult(Generic[Row]):
 
 async def paginate(
     session: AsyncSession,
-    query: Select[tuple[Row]],
+    query: Select[Row],
     params: PageParams,
-    sortable: dict[str, ColumnElement[Any]],
+    sortable: dict[str, Any],
     default_sort: str,
 ) -> PageResult[Row]:
     sort_key = params.sort_by or default_sort

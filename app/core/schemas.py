@@ -35,7 +35,9 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     meta: PageMeta = Field(alias="_meta", serialization_alias="_meta")
 
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
 
 
 class EntityRef(ApiModel):

@@ -31,8 +31,7 @@ def ensure_self_signed(directory: Path, hostname: str) -> CertificatePair:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
     now = dt.datetime.now(dt.UTC)
     san = x509.SubjectAlternativeName(
-        [x509.DNSName(name) for name in names]
-        + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        [x509.DNSName(name) for name in names] + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     )
     certificate = (
         x509.CertificateBuilder()

@@ -50,7 +50,9 @@ async def events(session: AsyncSession, task_id: str) -> Sequence[TaskEvent]:
     return rows.all()
 
 
-def add_event(session: AsyncSession, task_id: str, at: dt.datetime, kind: str, message: str) -> None:
+def add_event(
+    session: AsyncSession, task_id: str, at: dt.datetime, kind: str, message: str
+) -> None:
     session.add(TaskEvent(task_id=task_id, at=at, kind=kind, message=message))
 
 

@@ -18,10 +18,10 @@ async def list_tasks(
     container: ContainerDep,
     page: PageDep,
     status: TaskStatus | None = None,
-    type: str | None = None,  # noqa: A002 - the contract's filter name
+    type: str | None = None,
     entity_id: str | None = None,
 ) -> Page[TaskRead]:
-    result = await TaskService(session, container).list(page, status, type, entity_id)
+    result = await TaskService(session, container).page(page, status, type, entity_id)
     return Page(items=[to_read(t) for t in result.items], meta=result.meta)
 
 

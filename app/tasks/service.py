@@ -43,7 +43,9 @@ def enqueue(
         entity_type=entity.type,
         entity_id=entity.id,
         entity_name=entity.name,
-        steps=[{"name": name, "status": StepStatus.PENDING.value} for name in definition.step_names],
+        steps=[
+            {"name": name, "status": StepStatus.PENDING.value} for name in definition.step_names
+        ],
         cursor=0,
         params=params or {},
         cancellable=definition.cancellable,
@@ -98,7 +100,7 @@ class TaskService:
             raise NotFound(f"task {task_id} does not exist")
         return task
 
-    async def list(
+    async def page(
         self,
         params: PageParams,
         status: TaskStatus | None,
@@ -139,7 +141,9 @@ class TaskService:
                 entity="task",
                 state=current.status,
             )
-        repository.add_event(self.session, task.id, now, "state", f"cancel requested by {actor.username}")
+        repository.add_event(
+            self.session, task.id, now, "state", f"cancel requested by {actor.username}"
+        )
         events.record(
             self.session,
             at=now,

@@ -161,9 +161,7 @@ def _seed(topology: Topology) -> _State:
                 disks=disks,
             )
         )
-    return _State(
-        clusters=clusters, hosts=hosts, datastores=datastores, networks=networks, vms=vms
-    )
+    return _State(clusters=clusters, hosts=hosts, datastores=datastores, networks=networks, vms=vms)
 
 
 class SimulatedVCenter:

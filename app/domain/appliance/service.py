@@ -46,7 +46,9 @@ class ApplianceService:
         appliance, site = await self._load()
         fields = change.model_dump(exclude_unset=True)
         if "site_name" in fields and fields["site_name"] != site.name:
-            taken = await self.session.scalar(select(Site.id).where(Site.name == fields["site_name"]))
+            taken = await self.session.scalar(
+                select(Site.id).where(Site.name == fields["site_name"])
+            )
             if taken is not None:
                 raise Conflict(f"a site named {fields['site_name']!r} already exists")
             site.name = fields.pop("site_name")

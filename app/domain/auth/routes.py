@@ -51,7 +51,9 @@ async def get_session(
     if user is None:
         raise NotAuthenticated("the user no longer exists")
     token = request.headers.get("x-jetdr-session") or _bearer(request)
-    expires_at = await auth.expires_at(principal.session_digest) if principal.session_digest else None
+    expires_at = (
+        await auth.expires_at(principal.session_digest) if principal.session_digest else None
+    )
     return SessionRead(
         session_id=token if principal.session_digest else None,
         expires_at=expires_at,
@@ -81,4 +83,3 @@ async def delete_session(
 def _bearer(request: Request) -> str | None:
     authorization = request.headers.get("authorization", "")
     return authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
-

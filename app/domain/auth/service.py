@@ -44,7 +44,9 @@ class Principal:
 
     def require(self, role: Role) -> None:
         if ROLE_RANK[self.role] < ROLE_RANK[role]:
-            raise Forbidden(f"this action needs the {role.value} role; {self.username} is {self.role.value}")
+            raise Forbidden(
+                f"this action needs the {role.value} role; {self.username} is {self.role.value}"
+            )
 
 
 @dataclass
@@ -140,7 +142,9 @@ class AuthService:
             live = await self._load_session(digest)
         if live is None or live.expires_at <= now:
             self._cache.sessions.pop(digest, None)
-            raise NotAuthenticated("the session has expired or does not exist", error_code="session_expired")
+            raise NotAuthenticated(
+                "the session has expired or does not exist", error_code="session_expired"
+            )
         live.expires_at = now + self._cache.idle_ttl
         if now - live.touched_at >= TOUCH_INTERVAL:
             live.touched_at = now
@@ -148,7 +152,9 @@ class AuthService:
                 row = await session.get(UserSession, digest)
                 if row is None:
                     self._cache.sessions.pop(digest, None)
-                    raise NotAuthenticated("the session has been closed", error_code="session_expired")
+                    raise NotAuthenticated(
+                        "the session has been closed", error_code="session_expired"
+                    )
                 row.last_seen_at = now
                 row.expires_at = live.expires_at
                 await session.commit()
@@ -181,4 +187,5 @@ class AuthService:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+# A well-formed hash of nothing anyone can type, checked when the username is unknown.
+_DUMMY_HASH = "scrypt$16384$8$1$" + "A" * 22 + "==$" + "A" * 86 + "=="

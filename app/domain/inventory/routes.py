@@ -58,8 +58,12 @@ async def list_datastores(
 
 
 @router.get("/datastores/{datastore_id}", response_model=DatastoreRead)
-async def get_datastore(datastore_id: str, _user: CurrentUser, session: SessionDep) -> DatastoreRead:
-    return DatastoreRead.model_validate(await InventoryService(session).one(Datastore, datastore_id))
+async def get_datastore(
+    datastore_id: str, _user: CurrentUser, session: SessionDep
+) -> DatastoreRead:
+    return DatastoreRead.model_validate(
+        await InventoryService(session).one(Datastore, datastore_id)
+    )
 
 
 @router.get("/networks", response_model=Page[NetworkRead])

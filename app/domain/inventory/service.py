@@ -180,7 +180,9 @@ class InventoryService:
         records: Sequence[Any],
         values: Callable[[Any], dict[str, Any]],
     ) -> dict[str, Model]:
-        existing = {row.moref: row for row in await repository.all_of(self.session, model, vcenter_id)}
+        existing = {
+            row.moref: row for row in await repository.all_of(self.session, model, vcenter_id)
+        }
         kept: dict[str, Model] = {}
         for record in records:
             row = existing.pop(record.moref, None)

@@ -9,7 +9,9 @@ from app.domain.sites.models import Site
 SORTABLE = {"name": Site.name, "role": Site.role, "created_at": Site.created_at, "id": Site.id}
 
 
-async def list_page(session: AsyncSession, params: PageParams, role: str | None) -> PageResult[Site]:
+async def list_page(
+    session: AsyncSession, params: PageParams, role: str | None
+) -> PageResult[Site]:
     query = select(Site)
     if role is not None:
         query = query.where(Site.role == role)

@@ -17,7 +17,9 @@ async def by_username(session: AsyncSession, username: str) -> User | None:
     return await session.scalar(select(User).where(User.username == username))
 
 
-async def list_page(session: AsyncSession, params: PageParams, role: str | None) -> PageResult[User]:
+async def list_page(
+    session: AsyncSession, params: PageParams, role: str | None
+) -> PageResult[User]:
     query = select(User)
     if role is not None:
         query = query.where(User.role == role)

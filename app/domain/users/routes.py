@@ -19,7 +19,7 @@ async def list_users(
     page: PageDep,
     role: Role | None = None,
 ) -> Page[UserRead]:
-    result = await UserService(session, container).list(page, role)
+    result = await UserService(session, container).page(page, role)
     return Page(items=[UserRead.model_validate(u) for u in result.items], meta=result.meta)
 
 

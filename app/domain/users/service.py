@@ -22,7 +22,7 @@ class UserService:
         self.session = session
         self.container = container
 
-    async def list(self, params: PageParams, role: Role | None) -> PageResult[User]:
+    async def page(self, params: PageParams, role: Role | None) -> PageResult[User]:
         return await repository.list_page(self.session, params, role.value if role else None)
 
     async def get(self, user_id: str, actor: Principal) -> User:
@@ -60,7 +60,9 @@ class UserService:
             await self.session.commit()
         except IntegrityError as error:
             await self.session.rollback()
-            raise Conflict(f"user {spec.username!r} already exists", error_code="already_exists") from error
+            raise Conflict(
+                f"user {spec.username!r} already exists", error_code="already_exists"
+            ) from error
         return user
 
     async def update(self, user_id: str, change: UserUpdate, actor: Principal) -> User:

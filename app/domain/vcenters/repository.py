@@ -17,9 +17,7 @@ async def all_(session: AsyncSession) -> Sequence[VCenter]:
     return (await session.scalars(select(VCenter).order_by(VCenter.created_at))).all()
 
 
-async def claim(
-    session: AsyncSession, vcenter_id: str, sources: list[str], **values: Any
-) -> bool:
+async def claim(session: AsyncSession, vcenter_id: str, sources: list[str], **values: Any) -> bool:
     """Guarded update: succeeds for exactly one caller while no other task holds the vCenter."""
     result = await session.execute(
         update(VCenter)

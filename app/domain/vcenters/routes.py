@@ -30,7 +30,7 @@ async def register_vcenter(
 async def list_vcenters(
     _user: CurrentUser, session: SessionDep, container: ContainerDep
 ) -> Page[VCenterRead]:
-    items = [to_read(v) for v in await VCenterService(session, container).list()]
+    items = [to_read(v) for v in await VCenterService(session, container).all()]
     return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
 
 

@@ -51,7 +51,7 @@ class VCenterService:
         self.session = session
         self.container = container
 
-    async def list(self) -> list[VCenter]:
+    async def all(self) -> list[VCenter]:
         return list(await repository.all_(self.session))
 
     async def get(self, vcenter_id: str) -> VCenter:
@@ -115,7 +115,10 @@ class VCenterService:
                 state=vcenter.status,
                 details=[
                     {"entity": "vcenter", "state": vcenter.status},
-                    *({"cluster_id": c.id, "cluster": c.name, "status": c.status} for c in configured),
+                    *(
+                        {"cluster_id": c.id, "cluster": c.name, "status": c.status}
+                        for c in configured
+                    ),
                 ],
             )
         return await self._start(
@@ -146,13 +149,14 @@ class VCenterService:
         actor: Principal,
         params: dict[str, Any] | None = None,
     ) -> Task:
+        vcenter_id = vcenter.id
         task = enqueue(
             self.session, self.container, task_type, self._entity(vcenter), actor.username, params
         )
         now = self.container.clock.now()
         claimed = await repository.claim(
             self.session,
-            vcenter.id,
+            vcenter_id,
             sources_for(target),
             status=target.value,
             active_task_id=task.id,
@@ -160,7 +164,7 @@ class VCenterService:
         )
         if not claimed:
             await self.session.rollback()
-            current = await self.get(vcenter.id)
+            current = await self.get(vcenter_id)
             busy = f" (task {current.active_task_id} is running)" if current.active_task_id else ""
             raise InvalidState(
                 f"vCenter {current.hostname} is {current.status}{busy}; cannot start {task_type}",
@@ -197,5 +201,7 @@ def _already_registered(existing: VCenter) -> Conflict:
         f"this appliance is already registered with vCenter {existing.hostname} "
         "(one vCenter per appliance)",
         error_code="already_registered",
-        details=[{"vcenter_id": existing.id, "hostname": existing.hostname, "status": existing.status}],
+        details=[
+            {"vcenter_id": existing.id, "hostname": existing.hostname, "status": existing.status}
+        ],
     )

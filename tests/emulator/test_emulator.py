@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+
+from tests.conftest import Appliance, add_user
+
+
+async def test_clock_controls(appliance: Appliance) -> None:
+    client = appliance.client
+    manual = (await client.put("/_emulator/clock", json={"mode": "manual"})).json()
+    assert manual["mode"] == "manual"
+    advanced = (await client.post("/_emulator/clock/advance", json={"seconds": 3600})).json()
+    before = dt.datetime.fromisoformat(manual["now"])
+    after = dt.datetime.fromisoformat(advanced["now"])
+    assert dt.timedelta(seconds=3599) < after - before < dt.timedelta(seconds=3601)
+    backwards = await client.put("/_emulator/clock", json={"now": manual["now"]})
+    assert backwards.status_code == 422
+    assert backwards.json()["error_code"] == "clock_backwards"
+    assert (await client.post("/_emulator/clock/advance", json={"seconds": -5})).status_code == 422
+    scaled = (await client.put("/_emulator/clock", json={"mode": "scaled", "scale": 60})).json()
+    assert scaled["mode"] == "scaled" and scaled["scale"] == 60
+
+
+async def test_emulator_controls_are_admin_only_except_health(appliance: Appliance) -> None:
+    viewer = await add_user(appliance.client, "watcher", "viewer")
+    transport = httpx.ASGITransport(app=appliance.app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://msa.test") as client:
+        assert (await client.get("/_emulator/health")).json()["status"] == "ok"
+        assert (await client.post("/_emulator/reset", auth=viewer)).status_code == 403
+        assert (await client.get("/_emulator/clock", auth=viewer)).status_code == 403
+
+
+async def test_reset_returns_to_the_seeded_state(registered: Appliance) -> None:
+    client = registered.client
+    await add_user(client, "keeper", "operator")
+    response = await client.post("/_emulator/reset")
+    assert response.status_code == 200 and response.json()["reset"] is True
+    assert (await client.get("/api/v1/vcenters")).json()["_meta"]["total"] == 0
+    assert (await client.get("/api/v1/tasks")).json()["_meta"]["total"] == 0
+    assert (await client.get("/api/v1/clusters")).json()["_meta"]["total"] == 0
+    assert (await registered.container.vcenter.state()).extensions == {}
+    users = [u["username"] for u in (await client.get("/api/v1/users")).json()["items"]]
+    assert users == ["keeper", "root"]
+    assert (await client.get("/api/v1/sites")).json()["_meta"]["total"] == 1
+    task = await registered.register_vcenter()
+    assert task["status"] == "succeeded"
