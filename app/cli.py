@@ -27,6 +27,23 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """How the appliance is served (benchmarks serve their baseline the same way)."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=5,
+        **options,
+    )
+    config.load()
+    if config.ssl is not None:
+        harden(config.ssl)
+    return config
+
+
 def serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
@@ -43,20 +60,14 @@ def serve(args: argparse.Namespace) -> int:
             pair = ensure_self_signed(settings.data_dir / "tls", settings.hostname)
             certfile, keyfile = pair.certfile, pair.keyfile
         ssl_options = {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
-    config = uvicorn.Config(
+    config = server_config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.access_log,
-        server_header=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=5,
         **ssl_options,
     )
-    config.load()
-    if config.ssl is not None:
-        harden(config.ssl)
     uvicorn.Server(config).run()
     return 0
 

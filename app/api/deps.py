@@ -16,7 +16,7 @@ from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, SortOrder
 from app.domain.auth.service import AuthService, Principal, Role
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -32,7 +32,7 @@ async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_auth(container: ContainerDep) -> AuthService:
+async def get_auth(container: ContainerDep) -> AuthService:
     return AuthService(container.sessionmaker, container.auth_cache)
 
 
@@ -82,7 +82,7 @@ OperatorUser = Annotated[Principal, _role_guard(Role.OPERATOR)]
 AdminUser = Annotated[Principal, _role_guard(Role.ADMIN)]
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0)] = 0,
     sort_by: Annotated[str | None, Query(max_length=64)] = None,

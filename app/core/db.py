@@ -98,7 +98,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        async_url(url), echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        async_url(url), echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
     )
 
 
@@ -113,8 +113,28 @@ def migrations_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "migrations"
 
 
+# The newest Alembic revision; tests/core/test_migrations.py keeps it equal to Alembic's head.
+SCHEMA_HEAD = "0001"
+
+
+def schema_revision(url: str) -> str | None:
+    """The revision the database is at, read without importing Alembic (start-up fast path)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        engine.dispose()
+
+
 def run_migrations(url: str) -> None:
     """Upgrade the schema to head. Blocking: call it from a worker thread in async code."""
+    if schema_revision(url) == SCHEMA_HEAD:
+        return
     from alembic import command
     from alembic.config import Config
 

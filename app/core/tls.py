@@ -8,11 +8,6 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from app.core.security import write_private_file
 
 
@@ -26,6 +21,12 @@ def ensure_self_signed(directory: Path, hostname: str) -> CertificatePair:
     pair = CertificatePair(directory / "cert.pem", directory / "key.pem")
     if pair.certfile.exists() and pair.keyfile.exists():
         return pair
+    # Imported here: generating a certificate is a first-boot cost, not every start's.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     names = sorted({hostname, "localhost"})
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])

@@ -1,0 +1,34 @@
+# `make help` lists the targets. Everything runs from a local virtualenv in .venv.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help serve test lint bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+serve: $(STAMP)  ## start the appliance on its embedded defaults: https://localhost:8443
+	$(BIN)/jetdr-msa serve
+
+lint: $(STAMP)  ## ruff and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint  ## lint, then the whole suite on SQLite and again on PostgreSQL
+	JETDR_TEST_DB=sqlite $(BIN)/pytest
+	JETDR_TEST_DB=postgresql $(BIN)/pytest
+
+bench: $(STAMP)  ## cold start and requests/s against a bare FastAPI endpoint
+	$(BIN)/python -m benchmarks.run
+
+clean:  ## remove the virtualenv and local data
+	rm -rf $(VENV) data

@@ -1,0 +1,2 @@
+CREATE DATABASE msa_protected OWNER jetdr;
+CREATE DATABASE msa_recovery OWNER jetdr;

@@ -1,0 +1,128 @@
+"""The appliance as a separate process, started exactly as the container does it:
+`deploy/entrypoint` (migrate, then exec `jetdr-msa serve`) with settings from the environment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT_PASSWORD, backend
+from tests.peers import postgres_database
+
+ENTRYPOINT = Path(__file__).resolve().parents[2] / "deploy" / "entrypoint"
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ServedAppliance:
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.data_dir = data_dir
+        self.env = env
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.data_dir / "tls" / "cert.pem"))
+
+    def start(self, timeout: float = 30.0) -> float:
+        environment = {
+            **os.environ,
+            **self.env,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "JETDR_HOST": "127.0.0.1",
+            "JETDR_PORT": str(self.port),
+            "JETDR_DATA_DIR": str(self.data_dir),
+            "JETDR_ROOT_PASSWORD": ROOT_PASSWORD,
+        }
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(ENTRYPOINT)], env=environment, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"appliance exited early:\n{self.log.read_text()}")
+            if (self.data_dir / "tls" / "cert.pem").exists():
+                try:
+                    with self.client(auth=False) as client:
+                        if client.get("/api/v1/status").status_code == 200:
+                            return time.monotonic() - started
+                except httpx.TransportError:
+                    pass
+            time.sleep(0.05)
+        raise AssertionError(f"appliance not ready in {timeout}s:\n{self.log.read_text()}")
+
+    def client(self, auth: bool = True) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url,
+            verify=self.tls_context(),
+            auth=("root", ROOT_PASSWORD) if auth else None,
+            timeout=10,
+        )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def wait_task(self, client: httpx.Client, task_id: str, statuses: set[str] = TERMINAL) -> Any:
+        for _ in range(600):
+            task = client.get(f"/api/v1/tasks/{task_id}").json()
+            if task["status"] in statuses:
+                return task
+            time.sleep(0.05)
+        raise AssertionError(f"task {task_id} stuck: {task}")
+
+
+@pytest.fixture
+def database_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    if backend() == "postgresql":
+        with postgres_database() as url:
+            yield {"JETDR_DB__URL": url}
+    else:
+        yield {}
+
+
+@pytest.fixture
+def serve(tmp_path: Path, database_env: dict[str, str]) -> Iterator[Any]:
+    with ExitStack() as stack:
+
+        def make(**env: str) -> ServedAppliance:
+            served = ServedAppliance(tmp_path / "data", {**database_env, **env})
+            stack.callback(served.stop)
+            return served
+
+        yield make
