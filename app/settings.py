@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ClockModeName = Literal["realtime", "scaled", "manual"]
 
@@ -16,6 +18,19 @@ class DbSettings(BaseModel):
     url: str | None = None
     echo: bool = False
     pool_size: int = Field(default=10, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _supported_backend(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError as error:
+            raise ValueError(f"not a database URL: {error}") from error
+        if backend not in {"sqlite", "postgresql"}:
+            raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+        return value
 
 
 class TlsSettings(BaseModel):

@@ -56,27 +56,29 @@ class Base(DeclarativeBase):
 SessionMaker = async_sessionmaker[AsyncSession]
 
 
-def sync_url(url: str) -> str:
-    """The URL Alembic and other synchronous callers use."""
+_DRIVERS = {
+    # backend: (synchronous driver, asynchronous driver)
+    "postgresql": ("postgresql+psycopg", "postgresql+psycopg"),
+    "sqlite": ("sqlite", "sqlite+aiosqlite"),
+}
+
+
+def _with_driver(url: str, asynchronous: bool) -> str:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
-    if backend == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    elif backend == "sqlite":
-        parsed = parsed.set(drivername="sqlite")
-    return parsed.render_as_string(hide_password=False)
+    if backend not in _DRIVERS:
+        raise ValueError(f"unsupported database backend {backend!r} (use sqlite or postgresql)")
+    driver = _DRIVERS[backend][1 if asynchronous else 0]
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    """The URL Alembic and other synchronous callers use."""
+    return _with_driver(url, asynchronous=False)
 
 
 def async_url(url: str) -> str:
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    elif backend == "sqlite":
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
-    else:
-        raise ValueError(f"unsupported database backend {backend!r} (use sqlite or postgresql)")
-    return parsed.render_as_string(hide_password=False)
+    return _with_driver(url, asynchronous=True)
 
 
 def is_sqlite(url: str) -> bool:

@@ -42,50 +42,18 @@ class SimulatedVCenterState(Base):
     state: Mapped[dict[str, Any]]
 
 
-class _Host(BaseModel):
-    moref: str
-    name: str
-    cluster_moref: str | None
-    esxi_version: str
-    esxi_build: str
-    cim_enabled: bool
-    in_maintenance: bool
-    connection_state: str
-
-
-class _Disk(BaseModel):
-    key: int
-    label: str
-    capacity_bytes: int
-    datastore_moref: str
-    write_profile: dict[str, float | str]
-
-
-class _Vm(BaseModel):
-    moref: str
-    name: str
-    cluster_moref: str | None
-    host_moref: str | None
-    power_state: str
-    cpu: int
-    memory_mb: int
-    guest_os: str
-    ip: str | None
-    disks: list[_Disk]
-
-
 class _State(BaseModel):
     clusters: list[ClusterInfo]
-    hosts: list[_Host]
+    hosts: list[HostInfo]
     datastores: list[DatastoreInfo]
     networks: list[NetworkInfo]
-    vms: list[_Vm]
+    vms: list[VmInfo]
     extensions: dict[str, Extension] = {}
 
 
 def _seed(topology: Topology) -> _State:
     clusters: list[ClusterInfo] = []
-    hosts: list[_Host] = []
+    hosts: list[HostInfo] = []
     datastores: list[DatastoreInfo] = []
     networks: list[NetworkInfo] = []
     cluster_moref: dict[str, str] = {}
@@ -100,7 +68,7 @@ def _seed(topology: Topology) -> _State:
                 host_ref = f"host-{len(hosts) + 12}"
                 host_moref[host.name] = (host_ref, moref)
                 hosts.append(
-                    _Host(
+                    HostInfo(
                         moref=host_ref,
                         name=host.name,
                         cluster_moref=moref,
@@ -128,13 +96,13 @@ def _seed(topology: Topology) -> _State:
             networks.append(
                 NetworkInfo(moref=f"network-{len(networks) + 40}", name=net.name, dhcp=net.dhcp)
             )
-    vms: list[_Vm] = []
+    vms: list[VmInfo] = []
     first_datastore = datastores[0].moref if datastores else ""
     for index, vm in enumerate(topology.vms):
         host_ref, vm_cluster = host_moref[vm.host]
         vm_datastore = datastore_moref[vm.datastore] if vm.datastore else first_datastore
-        disks = [
-            _Disk(
+        disks = tuple(
+            DiskInfo(
                 key=2000 + position,
                 label=f"Hard disk {position + 1}",
                 capacity_bytes=disk.size_gb * GIB,
@@ -145,10 +113,10 @@ def _seed(topology: Topology) -> _State:
                 },
             )
             for position, disk in enumerate(vm.disks)
-        ]
+        )
         powered_on = vm.power_state == "poweredOn"
         vms.append(
-            _Vm(
+            VmInfo(
                 moref=f"vm-{index + 1001}",
                 name=vm.name,
                 cluster_moref=vm_cluster,
@@ -265,16 +233,10 @@ class SimulatedSession:
         state = await self._backend.state()
         return Inventory(
             clusters=tuple(state.clusters),
-            hosts=tuple(HostInfo(**host.model_dump()) for host in state.hosts),
+            hosts=tuple(state.hosts),
             datastores=tuple(state.datastores),
             networks=tuple(state.networks),
-            vms=tuple(
-                VmInfo(
-                    **vm.model_dump(exclude={"disks"}),
-                    disks=tuple(DiskInfo(**disk.model_dump()) for disk in vm.disks),
-                )
-                for vm in state.vms
-            ),
+            vms=tuple(state.vms),
         )
 
     async def find_extension(self, key: str) -> Extension | None:
