@@ -14,6 +14,7 @@ from app.api.errors import install_error_handlers
 from app.api.middleware import IdempotencyMiddleware, RequestContextMiddleware
 from app.api.router import build_api_router
 from app.container import Container, build_container
+from app.domain.plugin.routes import router as plugin_router
 from app.emulator.routes import router as emulator_router
 from app.settings import Settings
 
@@ -58,5 +59,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     install_error_handlers(app)
     app.include_router(build_api_router())
+    app.include_router(plugin_router)
     app.mount("/_emulator", emulator)
     return app

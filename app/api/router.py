@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from app.api import status
 from app.domain.appliance import routes as appliance
 from app.domain.auth import routes as auth
+from app.domain.clusters import routes as clusters
 from app.domain.events import routes as events
 from app.domain.inventory import routes as inventory
 from app.domain.sites import routes as sites
@@ -24,6 +25,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, str]] = {
 def build_api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
     api.include_router(status.router)
-    for module in (auth, users, appliance, sites, vcenters, inventory, tasks, events):
+    for module in (auth, users, appliance, sites, vcenters, inventory, clusters, tasks, events):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     return api

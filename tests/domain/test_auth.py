@@ -7,7 +7,14 @@ import pytest
 
 from tests.conftest import ROOT_PASSWORD, VCENTER, Appliance, add_user
 
-PUBLIC = {("GET", "/api/v1/status"), ("GET", "/api/v1/about"), ("POST", "/api/v1/session")}
+PUBLIC = {
+    ("GET", "/api/v1/status"),
+    ("GET", "/api/v1/about"),
+    ("POST", "/api/v1/session"),
+    # fetched by vCenter and ESXi, which hold no appliance credentials
+    ("GET", "/plugin/plugin.json"),
+    ("GET", "/iofilter/{file_name}"),
+}
 
 
 def anonymous(appliance: Appliance) -> httpx.AsyncClient:

@@ -8,7 +8,7 @@ import yaml
 from sqlalchemy import text
 
 from app.adapters.vcenter.topology import BUILTIN_DIR
-from app.domain.vcenters.service import PLUGIN_KEY
+from app.domain.plugin.package import PLUGIN_KEY
 from app.settings import Settings
 from tests.conftest import VCENTER, Appliance, start_appliance
 

@@ -103,6 +103,35 @@ class Extension:
     server_thumbprint: str | None = None
 
 
+@dataclass(frozen=True)
+class HostFilterState:
+    host_moref: str
+    installed: bool
+    version: str | None
+    issue: str | None
+
+
+@dataclass(frozen=True)
+class ClusterFilter:
+    """An IO filter on a cluster, as IoFilterManager reports it, with each host's outcome of
+    the last install, upgrade or uninstall."""
+
+    filter_id: str
+    name: str
+    vendor: str
+    version: str
+    op_type: str
+    vib_url: str
+    hosts: tuple[HostFilterState, ...]
+
+
+@dataclass(frozen=True)
+class MaintenanceRecord:
+    host_moref: str
+    entered_at: dt.datetime
+    exited_at: dt.datetime | None
+
+
 class VCenterSession(Protocol):
     """A logged-in connection to one vCenter."""
 
@@ -117,6 +146,40 @@ class VCenterSession(Protocol):
     async def update_extension(self, extension: Extension) -> None: ...
 
     async def unregister_extension(self, key: str) -> None: ...
+
+    async def install_iofilter(self, cluster_moref: str, vib_url: str) -> ClusterFilter:
+        """InstallIoFilter_Task on a cluster; waits for the task. Hosts that fail carry an issue."""
+        ...
+
+    async def upgrade_iofilter(
+        self, cluster_moref: str, filter_id: str, vib_url: str
+    ) -> ClusterFilter: ...
+
+    async def uninstall_iofilter(self, cluster_moref: str, filter_id: str) -> ClusterFilter | None:
+        """None once the filter is gone from every host (it then drops out of the cluster)."""
+        ...
+
+    async def resolve_iofilter_errors(
+        self, cluster_moref: str, filter_id: str
+    ) -> ClusterFilter: ...
+
+    async def query_iofilters(self, cluster_moref: str) -> tuple[ClusterFilter, ...]: ...
+
+    async def maintenance_history(self, cluster_moref: str) -> tuple[MaintenanceRecord, ...]: ...
+
+    async def create_role(self, name: str, clone_from: str) -> None:
+        """A role with the privileges of `clone_from` (the AVS package clones CloudAdmin)."""
+        ...
+
+    async def delete_role(self, name: str) -> None: ...
+
+    async def role_names(self) -> tuple[str, ...]: ...
+
+    async def set_global_permission(self, principal: str, role: str) -> None: ...
+
+    async def remove_global_permission(self, principal: str) -> None: ...
+
+    async def global_permissions(self) -> dict[str, str]: ...
 
     async def logout(self) -> None: ...
 

@@ -8,23 +8,34 @@ skew), serves its inventory and keeps registered extensions.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import re
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import String, delete
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.adapters.vcenter.errors import VCenterAuthFailed, VCenterNotFound, VCenterUnreachable
+from app.adapters.vcenter.errors import (
+    VCenterAuthFailed,
+    VCenterConflict,
+    VCenterError,
+    VCenterNotFound,
+    VCenterUnreachable,
+)
 from app.adapters.vcenter.port import (
     About,
+    ClusterFilter,
     ClusterInfo,
     DatastoreInfo,
     DiskInfo,
     Endpoint,
     Extension,
+    HostFilterState,
     HostInfo,
     Inventory,
+    MaintenanceRecord,
     NetworkInfo,
     VmInfo,
 )
@@ -42,6 +53,34 @@ class SimulatedVCenterState(Base):
     state: Mapped[dict[str, Any]]
 
 
+# How long vCenter takes, in virtual seconds, to act on one host of a cluster.
+HOST_OPERATION_SECONDS = 20.0
+MAINTENANCE_SECONDS = 10.0
+VIB_FILE = re.compile(r"/(?P<name>[a-z0-9-]+)_(?P<version>[0-9][A-Za-z0-9.-]*)\.vib$")
+BUILTIN_ROLES: dict[str, list[str]] = {
+    "Admin": [
+        "System.Anonymous",
+        "System.Read",
+        "System.View",
+        "Host.Config.Patch",
+        "Extension.Register",
+    ],
+    "ReadOnly": ["System.Anonymous", "System.Read", "System.View"],
+    "CloudAdmin": [
+        "System.Anonymous",
+        "System.Read",
+        "System.View",
+        "Datastore.FileManagement",
+        "Extension.Register",
+        "Extension.Unregister",
+        "Extension.Update",
+        "Host.Config.Patch",
+        "VirtualMachine.Inventory.Create",
+        "VirtualMachine.Interact.PowerOn",
+    ],
+}
+
+
 class _State(BaseModel):
     clusters: list[ClusterInfo]
     hosts: list[HostInfo]
@@ -49,6 +88,12 @@ class _State(BaseModel):
     networks: list[NetworkInfo]
     vms: list[VmInfo]
     extensions: dict[str, Extension] = {}
+    iofilters: dict[str, list[ClusterFilter]] = {}
+    maintenance: list[MaintenanceRecord] = []
+    roles: dict[str, list[str]] = {}
+    permissions: dict[str, str] = {}
+    # Fault injection: filter operations fail on these host names.
+    failing_hosts: list[str] = []
 
 
 def _seed(topology: Topology) -> _State:
@@ -186,10 +231,25 @@ class SimulatedVCenter:
             return self._state
 
     async def mutate(self, change: Any) -> None:
+        await self._load()
         async with self._lock:
             assert self._state is not None
             change(self._state)
             await self._save_locked()
+
+    async def fail_hosts(self, names: list[str]) -> None:
+        """Make IO-filter operations fail on these hosts (empty: no failures)."""
+
+        def change(state: _State) -> None:
+            state.failing_hosts = list(names)
+
+        await self.mutate(change)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._clock.sleep(seconds)
+
+    def now(self) -> dt.datetime:
+        return self._clock.now()
 
     async def _save_locked(self) -> None:
         assert self._state is not None
@@ -269,6 +329,238 @@ class SimulatedSession:
             state.extensions.pop(key, None)
 
         await self._backend.mutate(change)
+
+    async def _cluster_hosts(self, cluster_moref: str) -> list[HostInfo]:
+        state = await self._backend.state()
+        if not any(c.moref == cluster_moref for c in state.clusters):
+            raise VCenterNotFound(f"compute resource {cluster_moref} is not a cluster")
+        return sorted(
+            (h for h in state.hosts if h.cluster_moref == cluster_moref), key=lambda h: h.name
+        )
+
+    @staticmethod
+    def _host_problem(host: HostInfo, state: _State, operation: str) -> str | None:
+        if host.connection_state != "connected":
+            return f"Host {host.name} is not responding"
+        if not host.cim_enabled and operation != "uninstall":
+            return (
+                f"The CIM service is not running on host {host.name}; "
+                "IO filters need CIM (vim.fault.CimFault)"
+            )
+        if host.name in state.failing_hosts:
+            return f"The VIB {operation} failed on host {host.name}: esxcli returned an error"
+        return None
+
+    async def _filter(self, cluster_moref: str, filter_id: str) -> ClusterFilter:
+        state = await self._backend.state()
+        for found in state.iofilters.get(cluster_moref, []):
+            if found.filter_id == filter_id:
+                return found
+        raise VCenterNotFound(f"IO filter {filter_id} is not on cluster {cluster_moref}")
+
+    async def _store(
+        self, cluster_moref: str, updated: ClusterFilter | None, filter_id: str
+    ) -> None:
+        def change(state: _State) -> None:
+            others = [f for f in state.iofilters.get(cluster_moref, []) if f.filter_id != filter_id]
+            state.iofilters[cluster_moref] = others + ([updated] if updated else [])
+            if not state.iofilters[cluster_moref]:
+                state.iofilters.pop(cluster_moref)
+
+        await self._backend.mutate(change)
+
+    async def _rolling(
+        self,
+        cluster_moref: str,
+        current: ClusterFilter,
+        operation: str,
+        version: str | None,
+        only: set[str] | None = None,
+        maintenance: bool = False,
+    ) -> ClusterFilter:
+        """Apply an operation host by host, as vCenter's agent manager does."""
+        state = await self._backend.state()
+        by_host = {h.host_moref: h for h in current.hosts}
+        results: list[HostFilterState] = []
+        for host in await self._cluster_hosts(cluster_moref):
+            previous = by_host.get(host.moref, HostFilterState(host.moref, False, None, None))
+            if only is not None and host.moref not in only:
+                results.append(previous)
+                continue
+            if operation == "install" and previous.installed and previous.version == version:
+                results.append(dataclasses.replace(previous, issue=None))
+                continue
+            problem = self._host_problem(host, state, operation)
+            if problem is None and maintenance:
+                await self._in_maintenance(host)
+            else:
+                await self._backend.sleep(HOST_OPERATION_SECONDS)
+            if problem is not None:
+                results.append(dataclasses.replace(previous, issue=problem))
+            elif operation == "uninstall":
+                results.append(HostFilterState(host.moref, False, None, None))
+            else:
+                results.append(HostFilterState(host.moref, True, version, None))
+        return dataclasses.replace(
+            current,
+            op_type=operation,
+            version=version or current.version,
+            hosts=tuple(results),
+        )
+
+    async def _in_maintenance(self, host: HostInfo) -> None:
+        """Enter maintenance, do the host's part, exit: one host at a time."""
+        entered = self._backend.now()
+        await self._backend.sleep(MAINTENANCE_SECONDS + HOST_OPERATION_SECONDS)
+        exited = self._backend.now()
+
+        def change(state: _State) -> None:
+            state.maintenance.append(MaintenanceRecord(host.moref, entered, exited))
+
+        await self._backend.mutate(change)
+
+    async def install_iofilter(self, cluster_moref: str, vib_url: str) -> ClusterFilter:
+        self._check()
+        match = VIB_FILE.search(vib_url)
+        if match is None:
+            raise VCenterError(f"cannot download a VIB from {vib_url}")
+        name, version = match["name"], match["version"]
+        await self._cluster_hosts(cluster_moref)
+        state = await self._backend.state()
+        existing = next((f for f in state.iofilters.get(cluster_moref, []) if f.name == name), None)
+        if existing is not None and existing.version != version:
+            # A filter of the same name at another version is an upgrade (VAIO behaviour).
+            return await self.upgrade_iofilter(cluster_moref, existing.filter_id, vib_url)
+        current = existing or ClusterFilter(
+            filter_id=f"JetStream_bootbank_{name}_{version}",
+            name=name,
+            vendor="JetStream Software",
+            version=version,
+            op_type="install",
+            vib_url=vib_url,
+            hosts=(),
+        )
+        updated = await self._rolling(cluster_moref, current, "install", version)
+        updated = dataclasses.replace(updated, vib_url=vib_url)
+        await self._store(cluster_moref, updated, current.filter_id)
+        return updated
+
+    async def upgrade_iofilter(
+        self, cluster_moref: str, filter_id: str, vib_url: str
+    ) -> ClusterFilter:
+        self._check()
+        match = VIB_FILE.search(vib_url)
+        if match is None:
+            raise VCenterError(f"cannot download a VIB from {vib_url}")
+        current = await self._filter(cluster_moref, filter_id)
+        if match["name"] != current.name:
+            raise VCenterConflict(f"{vib_url} is not a version of {current.name}")
+        updated = await self._rolling(
+            cluster_moref, current, "upgrade", match["version"], maintenance=True
+        )
+        updated = dataclasses.replace(updated, vib_url=vib_url)
+        await self._store(cluster_moref, updated, filter_id)
+        return updated
+
+    async def uninstall_iofilter(self, cluster_moref: str, filter_id: str) -> ClusterFilter | None:
+        self._check()
+        current = await self._filter(cluster_moref, filter_id)
+        installed = {h.host_moref for h in current.hosts if h.installed}
+        updated = await self._rolling(
+            cluster_moref, current, "uninstall", None, only=installed, maintenance=True
+        )
+        remaining = updated if any(h.installed for h in updated.hosts) else None
+        await self._store(cluster_moref, remaining, filter_id)
+        return remaining
+
+    async def resolve_iofilter_errors(self, cluster_moref: str, filter_id: str) -> ClusterFilter:
+        self._check()
+        current = await self._filter(cluster_moref, filter_id)
+        failed = {h.host_moref for h in current.hosts if h.issue}
+        hosts = await self._cluster_hosts(cluster_moref)
+        failed |= {h.moref for h in hosts if h.moref not in {x.host_moref for x in current.hosts}}
+        operation = current.op_type
+        version = None if operation == "uninstall" else current.version
+        updated = await self._rolling(
+            cluster_moref,
+            current,
+            operation,
+            version,
+            only=failed,
+            maintenance=operation != "install",
+        )
+        remaining = (
+            updated if operation != "uninstall" or any(h.installed for h in updated.hosts) else None
+        )
+        await self._store(cluster_moref, remaining, filter_id)
+        return updated
+
+    async def query_iofilters(self, cluster_moref: str) -> tuple[ClusterFilter, ...]:
+        self._check()
+        await self._cluster_hosts(cluster_moref)
+        state = await self._backend.state()
+        return tuple(state.iofilters.get(cluster_moref, []))
+
+    async def maintenance_history(self, cluster_moref: str) -> tuple[MaintenanceRecord, ...]:
+        self._check()
+        hosts = {h.moref for h in await self._cluster_hosts(cluster_moref)}
+        state = await self._backend.state()
+        return tuple(m for m in state.maintenance if m.host_moref in hosts)
+
+    async def create_role(self, name: str, clone_from: str) -> None:
+        self._check()
+        state = await self._backend.state()
+        if clone_from not in state.roles:
+            raise VCenterNotFound(f"role {clone_from} does not exist")
+        if name in state.roles:
+            raise VCenterConflict(f"role {name} already exists")
+        privileges = list(state.roles[clone_from])
+
+        def change(state: _State) -> None:
+            state.roles[name] = privileges
+
+        await self._backend.mutate(change)
+
+    async def delete_role(self, name: str) -> None:
+        self._check()
+        state = await self._backend.state()
+        if name not in state.roles:
+            raise VCenterNotFound(f"role {name} does not exist")
+        if name in state.permissions.values():
+            raise VCenterConflict(f"role {name} is still granted")
+
+        def change(state: _State) -> None:
+            state.roles.pop(name, None)
+
+        await self._backend.mutate(change)
+
+    async def role_names(self) -> tuple[str, ...]:
+        self._check()
+        return tuple(sorted((await self._backend.state()).roles))
+
+    async def set_global_permission(self, principal: str, role: str) -> None:
+        self._check()
+        if role not in (await self._backend.state()).roles:
+            raise VCenterNotFound(f"role {role} does not exist")
+
+        def change(state: _State) -> None:
+            state.permissions[principal] = role
+
+        await self._backend.mutate(change)
+
+    async def remove_global_permission(self, principal: str) -> None:
+        self._check()
+        if principal not in (await self._backend.state()).permissions:
+            raise VCenterNotFound(f"{principal} has no global permission")
+
+        def change(state: _State) -> None:
+            state.permissions.pop(principal, None)
+
+        await self._backend.mutate(change)
+
+    async def global_permissions(self) -> dict[str, str]:
+        self._check()
+        return dict((await self._backend.state()).permissions)
 
     async def logout(self) -> None:
         self._open = False

@@ -27,6 +27,9 @@ class Cluster(InventoryMixin, Base):
     status: Mapped[str] = mapped_column(String(32), default="unconfigured")
     iofilter_version: Mapped[str | None] = mapped_column(String(32))
     iofilter_status: Mapped[str] = mapped_column(String(32), default="not_installed")
+    iofilter_id: Mapped[str | None] = mapped_column(String(128))
+    last_operation: Mapped[str | None] = mapped_column(String(16))
+    active_task_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class Host(InventoryMixin, Base):

@@ -14,14 +14,13 @@ from app.core.schemas import EntityRef
 from app.domain.auth.service import Principal
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
+from app.domain.plugin.package import PLUGIN_KEY
 from app.domain.vcenters import repository
 from app.domain.vcenters.models import VCenter
 from app.domain.vcenters.schemas import PluginRead, VCenterCreate, VCenterRead
 from app.domain.vcenters.states import VCenterStatus, sources_for
 from app.tasks.models import Task
 from app.tasks.service import enqueue
-
-PLUGIN_KEY = "com.jetstream.jetdr"
 
 
 def to_read(vcenter: VCenter) -> VCenterRead:

@@ -14,8 +14,8 @@ from app.domain.appliance.models import Appliance
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory_repository
 from app.domain.inventory.service import InventoryService
+from app.domain.plugin.package import PLUGIN_KEY
 from app.domain.vcenters.models import VCenter
-from app.domain.vcenters.service import PLUGIN_KEY
 from app.domain.vcenters.states import VCenterStatus
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
 
@@ -46,9 +46,14 @@ async def _vcenter_row(session: AsyncSession, ctx: TaskContext) -> VCenter:
 
 
 @contextlib.asynccontextmanager
-async def connected(ctx: TaskContext) -> AsyncIterator[VCenterSession]:
+async def connected(
+    ctx: TaskContext, vcenter_id: str | None = None
+) -> AsyncIterator[VCenterSession]:
+    """A logged-in vCenter session for a task step (the task's own vCenter by default)."""
     async with ctx.sessionmaker() as session:
-        vcenter = await _vcenter_row(session, ctx)
+        vcenter = await session.get(VCenter, vcenter_id or ctx.entity_id)
+        if vcenter is None:
+            raise TaskFailed("not_found", "the vCenter is no longer registered")
         endpoint = Endpoint(
             hostname=vcenter.hostname,
             port=vcenter.port,

@@ -1,0 +1,178 @@
+"""Configuring clusters for JetStream DR: the IO filter on every host, through vCenter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.container import Container
+from app.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from app.core.schemas import EntityRef
+from app.domain.auth.service import Principal
+from app.domain.clusters.states import ClusterStatus, sources_for
+from app.domain.events import service as events
+from app.domain.inventory import repository as inventory
+from app.domain.inventory.models import Cluster, Host
+from app.domain.plugin.package import IOFILTER_VERSION
+from app.domain.vcenters.models import VCenter
+from app.domain.vcenters.states import VCenterStatus
+from app.tasks.models import Task
+from app.tasks.service import enqueue
+
+
+def mixed_versions(hosts: list[Host]) -> list[dict[str, str]]:
+    """Per-host versions when the cluster mixes ESXi builds (VAIO refuses those), else []."""
+    builds = {(h.esxi_version, h.esxi_build) for h in hosts}
+    if len(builds) <= 1:
+        return []
+    return [
+        {"host": h.name, "esxi_version": h.esxi_version, "esxi_build": h.esxi_build} for h in hosts
+    ]
+
+
+class ClusterService:
+    def __init__(self, session: AsyncSession, container: Container) -> None:
+        self.session = session
+        self.container = container
+
+    async def _load(self, cluster_id: str) -> tuple[Cluster, list[Host]]:
+        cluster = await inventory.get(self.session, Cluster, cluster_id)
+        if cluster is None:
+            raise NotFound(f"cluster {cluster_id} does not exist")
+        hosts = (await inventory.hosts_of(self.session, [cluster.id]))[cluster.id]
+        vcenter = await self.session.get(VCenter, cluster.vcenter_id)
+        if vcenter is None or vcenter.status != VCenterStatus.REGISTERED.value:
+            raise InvalidState(
+                "the cluster's vCenter is not registered and reachable",
+                entity="vcenter",
+                state=vcenter.status if vcenter else "missing",
+            )
+        return cluster, hosts
+
+    async def configure(self, cluster_id: str, allow_maintenance: bool, actor: Principal) -> Task:
+        cluster, hosts = await self._load(cluster_id)
+        if not hosts:
+            raise ValidationFailed(f"cluster {cluster.name} has no hosts", error_code="no_hosts")
+        mixed = mixed_versions(hosts)
+        if mixed:
+            raise ValidationFailed(
+                f"cluster {cluster.name} mixes ESXi versions; IO filters need one version on "
+                "every host",
+                error_code="mixed_esxi_versions",
+                details=mixed,
+            )
+        upgrade = cluster.iofilter_version not in (None, IOFILTER_VERSION)
+        if upgrade and not allow_maintenance:
+            raise _maintenance_required(cluster, "an installed filter of another version")
+        return await self._start(
+            cluster,
+            "configure_cluster",
+            ClusterStatus.CONFIGURING,
+            actor,
+            {"allow_maintenance_mode": allow_maintenance},
+        )
+
+    async def unconfigure(self, cluster_id: str, allow_maintenance: bool, actor: Principal) -> Task:
+        cluster, _hosts = await self._load(cluster_id)
+        if not allow_maintenance:
+            raise _maintenance_required(cluster, "uninstalling the IO filter")
+        return await self._start(cluster, "unconfigure_cluster", ClusterStatus.UNCONFIGURING, actor)
+
+    async def upgrade(self, cluster_id: str, allow_maintenance: bool, actor: Principal) -> Task:
+        cluster, _hosts = await self._load(cluster_id)
+        if cluster.iofilter_version == IOFILTER_VERSION:
+            raise Conflict(
+                f"cluster {cluster.name} already runs IO filter {IOFILTER_VERSION}",
+                error_code="already_current",
+            )
+        if not allow_maintenance:
+            raise _maintenance_required(cluster, "upgrading the IO filter")
+        return await self._start(cluster, "upgrade_cluster", ClusterStatus.UPGRADING, actor)
+
+    async def resolve_issues(self, cluster_id: str, actor: Principal) -> Task:
+        cluster, _hosts = await self._load(cluster_id)
+        if cluster.status not in {
+            ClusterStatus.PARTIALLY_CONFIGURED.value,
+            ClusterStatus.ERROR.value,
+        }:
+            raise InvalidState(
+                f"cluster {cluster.name} is {cluster.status}: there are no issues to resolve",
+                entity="cluster",
+                state=cluster.status,
+            )
+        target = (
+            ClusterStatus.UNCONFIGURING
+            if cluster.last_operation == "uninstall"
+            else ClusterStatus.CONFIGURING
+        )
+        return await self._start(cluster, "resolve_cluster_issues", target, actor)
+
+    async def issues(self, cluster_id: str) -> tuple[Cluster, list[Host]]:
+        cluster = await inventory.get(self.session, Cluster, cluster_id)
+        if cluster is None:
+            raise NotFound(f"cluster {cluster_id} does not exist")
+        hosts = (await inventory.hosts_of(self.session, [cluster.id]))[cluster.id]
+        return cluster, [h for h in hosts if h.issue]
+
+    async def _start(
+        self,
+        cluster: Cluster,
+        task_type: str,
+        target: ClusterStatus,
+        actor: Principal,
+        params: dict[str, Any] | None = None,
+    ) -> Task:
+        cluster_id, name = cluster.id, cluster.name
+        entity = EntityRef(type="cluster", id=cluster_id, name=name)
+        task = enqueue(self.session, self.container, task_type, entity, actor.username, params)
+        task.params = {**task.params, "previous_status": cluster.status}
+        result = await self.session.execute(
+            update(Cluster)
+            .where(
+                Cluster.id == cluster_id,
+                Cluster.status.in_(sources_for(target)),
+                Cluster.active_task_id.is_(None),
+            )
+            .values(status=target.value, active_task_id=task.id)
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(result, "rowcount", 0):
+            await self.session.rollback()
+            current = await inventory.get(self.session, Cluster, cluster_id)
+            assert current is not None
+            busy = f" (task {current.active_task_id} is running)" if current.active_task_id else ""
+            raise InvalidState(
+                f"cluster {name} is {current.status}{busy}; cannot start {task_type}",
+                entity="cluster",
+                state=current.status,
+                details=[
+                    {
+                        "entity": "cluster",
+                        "state": current.status,
+                        "active_task_id": current.active_task_id,
+                    }
+                ],
+            )
+        events.record(
+            self.session,
+            at=self.container.clock.now(),
+            actor=actor.username,
+            action=f"cluster.{task_type}_requested",
+            message=f"{task_type.replace('_', ' ')} requested for cluster {name}",
+            entity=("cluster", cluster_id, name),
+            task_id=task.id,
+        )
+        await self.session.commit()
+        self.container.runner.wake()
+        return task
+
+
+def _maintenance_required(cluster: Cluster, why: str) -> Conflict:
+    return Conflict(
+        f"{why} puts the hosts of {cluster.name} in maintenance mode one at a time; "
+        "pass allow_maintenance_mode=true to consent",
+        error_code="maintenance_mode_required",
+        details=[{"entity": "cluster", "state": cluster.status}],
+    )

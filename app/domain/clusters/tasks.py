@@ -1,0 +1,264 @@
+"""Task types of the cluster IO-filter lifecycle. vCenter does the host-by-host work (and the
+maintenance mode for uninstall and upgrade); each step here is idempotent, and `finalize` reads
+the truth back from vCenter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.vcenter.port import ClusterFilter, VCenterSession
+from app.domain.appliance.models import Appliance
+from app.domain.clusters.service import mixed_versions
+from app.domain.clusters.states import ClusterStatus, HostFilterStatus, outcome
+from app.domain.events import service as events
+from app.domain.inventory import repository as inventory
+from app.domain.inventory.models import Cluster, Host
+from app.domain.inventory.service import InventoryService
+from app.domain.plugin.package import IOFILTER_NAME, appliance_url, vib_file_name
+from app.domain.vcenters.tasks import connected
+from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
+
+H = HostFilterStatus
+
+
+async def _cluster(session: AsyncSession, cluster_id: str) -> tuple[Cluster, list[Host]]:
+    cluster = await inventory.get(session, Cluster, cluster_id)
+    if cluster is None:
+        raise TaskFailed("not_found", f"cluster {cluster_id} no longer exists")
+    hosts = (await inventory.hosts_of(session, [cluster.id]))[cluster.id]
+    return cluster, hosts
+
+
+async def vib_url(ctx: TaskContext) -> str:
+    async with ctx.sessionmaker() as session:
+        appliance = await session.get(Appliance, 1)
+    assert appliance is not None
+    base = appliance_url(appliance.hostname, ctx.container.settings.port)
+    return f"{base}/iofilter/{vib_file_name()}"
+
+
+async def _jetstream_filter(vc: VCenterSession, cluster_moref: str) -> ClusterFilter | None:
+    return next(
+        (f for f in await vc.query_iofilters(cluster_moref) if f.name == IOFILTER_NAME), None
+    )
+
+
+def apply_filter_state(
+    cluster: Cluster, hosts: Sequence[Host], found: ClusterFilter | None, operation: str
+) -> ClusterStatus:
+    """Write vCenter's view of the filter onto the cluster and host rows."""
+    states = {h.host_moref: h for h in found.hosts} if found else {}
+    installed = 0
+    for host in hosts:
+        state = states.get(host.moref)
+        if state is not None and state.issue:
+            host.iofilter_status = H.FAILED.value
+            host.issue = state.issue
+        elif state is not None and state.installed:
+            host.iofilter_status = H.INSTALLED.value
+            host.issue = None
+        else:
+            host.iofilter_status = H.NOT_INSTALLED.value
+            host.issue = None
+        installed += host.iofilter_status == H.INSTALLED.value
+    status = outcome(installed, len(hosts), removing=operation == "uninstall")
+    if operation == "uninstall" and any(h.issue for h in hosts):
+        status = ClusterStatus.PARTIALLY_CONFIGURED
+    cluster.iofilter_id = found.filter_id if found else None
+    cluster.iofilter_version = found.version if found else None
+    cluster.iofilter_status = (
+        "installed"
+        if status is ClusterStatus.CONFIGURED
+        else ("partial" if found else "not_installed")
+    )
+    cluster.last_operation = operation
+    return status
+
+
+async def _mark_hosts(
+    ctx: TaskContext, status: HostFilterStatus, only_failed: bool = False
+) -> None:
+    async with ctx.sessionmaker() as session:
+        _cluster_row, hosts = await _cluster(session, ctx.entity_id)
+        for host in hosts:
+            if not only_failed or host.iofilter_status in {H.FAILED.value, H.NOT_INSTALLED.value}:
+                host.iofilter_status = status.value
+        await session.commit()
+
+
+async def check_hosts(ctx: TaskContext) -> None:
+    async with ctx.sessionmaker() as session:
+        cluster, _hosts = await _cluster(session, ctx.entity_id)
+        vcenter_id = cluster.vcenter_id
+    async with connected(ctx, vcenter_id) as vc:
+        facts = await vc.inventory()
+    async with ctx.sessionmaker() as session:
+        await InventoryService(session).sync(vcenter_id, facts)
+        cluster, hosts = await _cluster(session, ctx.entity_id)
+        mixed = mixed_versions(hosts)
+        await session.commit()
+    if mixed:
+        raise TaskFailed(
+            "mixed_esxi_versions",
+            "hosts run different ESXi builds: "
+            + ", ".join(f"{m['host']} {m['esxi_version']} ({m['esxi_build']})" for m in mixed),
+        )
+    await _mark_hosts(ctx, H.INSTALLING, only_failed=True)
+
+
+async def install_filter(ctx: TaskContext) -> None:
+    url = await vib_url(ctx)
+    async with ctx.sessionmaker() as session:
+        cluster, _hosts = await _cluster(session, ctx.entity_id)
+        moref, vcenter_id = cluster.moref, cluster.vcenter_id
+    async with connected(ctx, vcenter_id) as vc:
+        result = await vc.install_iofilter(moref, url)
+    ctx.result["iofilter"] = {"id": result.filter_id, "version": result.version}
+
+
+async def uninstall_filter(ctx: TaskContext) -> None:
+    await _mark_hosts(ctx, H.UNINSTALLING)
+    async with ctx.sessionmaker() as session:
+        cluster, _hosts = await _cluster(session, ctx.entity_id)
+        moref, vcenter_id = cluster.moref, cluster.vcenter_id
+    async with connected(ctx, vcenter_id) as vc:
+        found = await _jetstream_filter(vc, moref)
+        if found is not None:
+            await vc.uninstall_iofilter(moref, found.filter_id)
+
+
+async def upgrade_filter(ctx: TaskContext) -> None:
+    await _mark_hosts(ctx, H.UPGRADING)
+    url = await vib_url(ctx)
+    async with ctx.sessionmaker() as session:
+        cluster, _hosts = await _cluster(session, ctx.entity_id)
+        moref, vcenter_id = cluster.moref, cluster.vcenter_id
+    async with connected(ctx, vcenter_id) as vc:
+        found = await _jetstream_filter(vc, moref)
+        if found is None:
+            raise TaskFailed("not_configured", "the IO filter is not installed on this cluster")
+        result = await vc.upgrade_iofilter(moref, found.filter_id, url)
+    ctx.result["iofilter"] = {"id": result.filter_id, "version": result.version}
+
+
+async def resolve_filter_errors(ctx: TaskContext) -> None:
+    async with ctx.sessionmaker() as session:
+        cluster, _hosts = await _cluster(session, ctx.entity_id)
+        moref, vcenter_id = cluster.moref, cluster.vcenter_id
+    await _mark_hosts(ctx, H.INSTALLING, only_failed=True)
+    async with connected(ctx, vcenter_id) as vc:
+        found = await _jetstream_filter(vc, moref)
+        if found is None:
+            await vc.install_iofilter(moref, await vib_url(ctx))
+        else:
+            await vc.resolve_iofilter_errors(moref, found.filter_id)
+
+
+async def finalize(ctx: TaskContext) -> None:
+    async with ctx.sessionmaker() as session:
+        cluster, _hosts = await _cluster(session, ctx.entity_id)
+        moref, vcenter_id = cluster.moref, cluster.vcenter_id
+    async with connected(ctx, vcenter_id) as vc:
+        found = await _jetstream_filter(vc, moref)
+    async with ctx.sessionmaker() as session:
+        cluster, hosts = await _cluster(session, ctx.entity_id)
+        operation = found.op_type if found else "uninstall"
+        status = apply_filter_state(cluster, hosts, found, operation)
+        cluster.status = status.value
+        cluster.active_task_id = None
+        issues = [{"host": h.name, "issue": h.issue} for h in hosts if h.issue]
+        events.record(
+            session,
+            at=ctx.clock.now(),
+            actor=ctx.actor,
+            action=f"cluster.{status.value}",
+            message=f"cluster {cluster.name} is {status.value}"
+            + (f" ({len(issues)} host issue(s))" if issues else ""),
+            entity=("cluster", cluster.id, cluster.name),
+            task_id=ctx.task_id,
+            details={"issues": issues},
+        )
+        await session.commit()
+    ctx.result["status"] = status.value
+    ctx.result["issues"] = issues
+
+
+async def release_cluster(ctx: TaskContext) -> None:
+    code, message = ctx.failure or ("failed", "the task failed")
+    async with ctx.sessionmaker() as session:
+        cluster, hosts = await _cluster(session, ctx.entity_id)
+        if cluster.active_task_id != ctx.task_id:
+            return
+        cluster.active_task_id = None
+        previous = str(ctx.params.get("previous_status", ClusterStatus.ERROR.value))
+        cluster.status = previous if code == "mixed_esxi_versions" else ClusterStatus.ERROR.value
+        for host in hosts:
+            if host.iofilter_status in {
+                H.INSTALLING.value,
+                H.UNINSTALLING.value,
+                H.UPGRADING.value,
+            }:
+                host.iofilter_status = H.FAILED.value
+                host.issue = f"{code}: {message}"
+        await session.commit()
+
+
+async def push_filters_to_new_hosts(ctx: TaskContext) -> None:
+    """A host that joined a configured cluster gets the filter (vCenter pushes VAIO filters)."""
+    async with ctx.sessionmaker() as session:
+        clusters = await inventory.configured_clusters(session, ctx.entity_id)
+        targets = []
+        for cluster in clusters:
+            hosts = (await inventory.hosts_of(session, [cluster.id]))[cluster.id]
+            if cluster.active_task_id is None and any(
+                h.iofilter_status == H.NOT_INSTALLED.value for h in hosts
+            ):
+                targets.append(cluster.id)
+    if not targets:
+        return
+    url = await vib_url(ctx)
+    async with connected(ctx) as vc:
+        for cluster_id in targets:
+            async with ctx.sessionmaker() as session:
+                cluster, _hosts = await _cluster(session, cluster_id)
+                moref = cluster.moref
+            found = await vc.install_iofilter(moref, url)
+            async with ctx.sessionmaker() as session:
+                cluster, hosts = await _cluster(session, cluster_id)
+                cluster.status = apply_filter_state(cluster, hosts, found, "install").value
+                await session.commit()
+            await ctx.log(f"IO filter pushed to new hosts of cluster {cluster_id}")
+
+
+CONFIGURE_CLUSTER = TaskDefinition(
+    type="configure_cluster",
+    steps=(
+        Step("check_hosts", check_hosts),
+        Step("install_filter", install_filter, weight=6),
+        Step("finalize", finalize),
+    ),
+    cancellable=False,
+    compensate=release_cluster,
+)
+UNCONFIGURE_CLUSTER = TaskDefinition(
+    type="unconfigure_cluster",
+    steps=(Step("uninstall_filter", uninstall_filter, weight=6), Step("finalize", finalize)),
+    cancellable=False,
+    compensate=release_cluster,
+)
+UPGRADE_CLUSTER = TaskDefinition(
+    type="upgrade_cluster",
+    steps=(Step("upgrade_filter", upgrade_filter, weight=6), Step("finalize", finalize)),
+    cancellable=False,
+    compensate=release_cluster,
+)
+RESOLVE_CLUSTER_ISSUES = TaskDefinition(
+    type="resolve_cluster_issues",
+    steps=(Step("resolve", resolve_filter_errors, weight=4), Step("finalize", finalize)),
+    cancellable=False,
+    compensate=release_cluster,
+)
+
+DEFINITIONS = (CONFIGURE_CLUSTER, UNCONFIGURE_CLUSTER, UPGRADE_CLUSTER, RESOLVE_CLUSTER_ISSUES)
