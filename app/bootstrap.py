@@ -109,4 +109,5 @@ async def seed_first_boot(container: Container) -> None:
                     settings.data_dir / ROOT_PASSWORD_FILE,
                 )
         await session.commit()
-    await container.vcenter.state()
+    if container.simulator is not None:
+        await container.simulator.state()

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.adapters.vcenter.port import VCenterPort
 from app.adapters.vcenter.simulated import SimulatedVCenter
 from app.adapters.vcenter.topology import Topology, load_topology
 from app.core.clock import ClockMode, VirtualClock
@@ -40,7 +41,9 @@ class Container:
     clock: VirtualClock
     secrets: SecretBox
     topology: Topology
-    vcenter: SimulatedVCenter
+    vcenter: VCenterPort
+    # The simulated vCenter when it is the backend (emulator controls and tests use it).
+    simulator: SimulatedVCenter | None
     auth_cache: AuthCache
     registry: TaskRegistry
     runner: TaskRunner = field(init=False)
@@ -90,6 +93,17 @@ def build_container(settings: Settings) -> Container:
     sessionmaker = create_sessionmaker(engine)
     clock = VirtualClock(ClockMode(settings.clock.mode), settings.clock.scale)
     topology = load_topology(settings.topology)
+    simulator = SimulatedVCenter(sessionmaker, topology, clock)
+    vcenter: VCenterPort = simulator
+    if settings.vcenter.backend == "vsphere":
+        from app.adapters.vcenter.vsphere import VSphereVCenter
+
+        vcenter = VSphereVCenter(
+            verify_tls=settings.vcenter.verify_tls,
+            ca_file=str(settings.vcenter.ca_file) if settings.vcenter.ca_file else None,
+            thumbprint=settings.vcenter.thumbprint,
+            max_threads=settings.vcenter.max_threads,
+        )
     container = Container(
         settings=settings,
         engine=engine,
@@ -97,7 +111,8 @@ def build_container(settings: Settings) -> Container:
         clock=clock,
         secrets=SecretBox.from_data_dir(settings.data_dir),
         topology=topology,
-        vcenter=SimulatedVCenter(sessionmaker, topology, clock),
+        vcenter=vcenter,
+        simulator=simulator if vcenter is simulator else None,
         auth_cache=AuthCache(
             idle_ttl=dt.timedelta(seconds=settings.auth.session_idle_ttl_seconds),
             basic_ttl=dt.timedelta(seconds=settings.auth.password_cache_seconds),

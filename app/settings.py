@@ -50,7 +50,12 @@ class AuthSettings(BaseModel):
 
 
 class VCenterSettings(BaseModel):
-    backend: Literal["simulated"] = "simulated"
+    backend: Literal["simulated", "vsphere"] = "simulated"
+    # vsphere backend: how to trust the vCenter's certificate.
+    verify_tls: bool = True
+    ca_file: Path | None = None
+    thumbprint: str | None = None
+    max_threads: int = Field(default=8, ge=1, le=64)
 
 
 class TaskSettings(BaseModel):

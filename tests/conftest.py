@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, inspect
 
+from app.adapters.vcenter.simulated import SimulatedVCenter
 from app.container import Container
 from app.core.db import sync_url
 from app.main import create_app
@@ -106,6 +107,11 @@ class Appliance:
     def container(self) -> Container:
         container: Container = self.app.state.container
         return container
+
+    @property
+    def simulator(self) -> SimulatedVCenter:
+        assert self.container.simulator is not None, "the simulated vCenter is not the backend"
+        return self.container.simulator
 
     async def wait_task(self, task_id: str, statuses: set[str] = TERMINAL) -> dict[str, Any]:
         for _ in range(2000):

@@ -24,7 +24,9 @@ async def reset(container: Container) -> float:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name not in PRESERVED_TABLES:
                 await connection.execute(table.delete())
-    container.vcenter.forget()
+    if container.simulator is not None:
+        container.simulator.forget()
+    await container.vcenter.reset()
     ids.reseed(container.settings.seed)
     container.clock.configure(
         mode=ClockMode(container.settings.clock.mode),

@@ -37,7 +37,7 @@ async def test_configure_installs_the_filter_on_every_host(registered: Appliance
     assert configured["status"] == "configured"
     assert configured["iofilter"] == {"version": IOFILTER_VERSION, "status": "installed"}
     assert {h["iofilter_status"] for h in configured["hosts"]} == {"installed"}
-    filters = (await registered.container.vcenter.state()).iofilters[cluster["moref"]]
+    filters = (await registered.simulator.state()).iofilters[cluster["moref"]]
     assert (
         filters[0].vib_url
         == f"https://msa.test:8443/iofilter/jetstream-iofilter_{IOFILTER_VERSION}.vib"
@@ -49,7 +49,7 @@ async def test_configure_installs_the_filter_on_every_host(registered: Appliance
 
 async def test_failing_host_leaves_the_cluster_partially_configured(registered: Appliance) -> None:
     cluster = await _cluster(registered)
-    await registered.container.vcenter.fail_hosts(["esx-03"])
+    await registered.simulator.fail_hosts(["esx-03"])
     task = await _act(registered, cluster["id"], "configure")
     assert task["result"]["status"] == "partially_configured"
     detail = (await registered.client.get(f"/api/v1/clusters/{cluster['id']}")).json()
@@ -60,7 +60,7 @@ async def test_failing_host_leaves_the_cluster_partially_configured(registered: 
     assert issues["operation"] == "install"
     assert [i["host"] for i in issues["items"]] == ["esx-03"]
     assert "esx-03" in issues["items"][0]["issue"]
-    await registered.container.vcenter.fail_hosts([])
+    await registered.simulator.fail_hosts([])
     resolved = await _act(registered, cluster["id"], "resolve-issues")
     assert resolved["result"]["status"] == "configured"
     assert (await registered.client.get(f"/api/v1/clusters/{cluster['id']}/issues")).json()[
@@ -84,7 +84,7 @@ async def test_unconfigure_needs_maintenance_consent_then_goes_host_by_host(
     detail = (await registered.client.get(f"/api/v1/clusters/{cluster['id']}")).json()
     assert detail["status"] == "unconfigured"
     assert {h["iofilter_status"] for h in detail["hosts"]} == {"not_installed"}
-    state = await registered.container.vcenter.state()
+    state = await registered.simulator.state()
     assert cluster["moref"] not in state.iofilters
     windows = sorted((m.entered_at, m.exited_at) for m in state.maintenance)
     assert len(windows) == 4
@@ -147,7 +147,7 @@ async def test_host_joining_a_configured_cluster_gets_the_filter(registered: App
             )
         )
 
-    await registered.container.vcenter.mutate(add_host)
+    await registered.simulator.mutate(add_host)
     refresh = await registered.client.post(
         f"/api/v1/vcenters/{cluster['vcenter_id']}/actions/refresh-inventory"
     )

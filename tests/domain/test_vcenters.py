@@ -37,7 +37,7 @@ async def test_registration_discovers_the_protected_topology(registered: Applian
     assert vms["_meta"]["total"] == 20
     db = (await client.get("/api/v1/vms", params={"name": "db-01"})).json()["items"][0]
     assert len(db["disks"]) == 3 and db["disks"][1]["write_profile"]["name"] == "oltp"
-    extension = (await registered.container.vcenter.state()).extensions[PLUGIN_KEY]
+    extension = (await registered.simulator.state()).extensions[PLUGIN_KEY]
     assert extension.server_url == "https://msa.test:8443/plugin/plugin.json"
 
 
@@ -119,7 +119,7 @@ async def test_unregister_removes_plugin_and_inventory(registered: Appliance) ->
     assert (await client.get(f"/api/v1/vcenters/{vcenter_id}")).status_code == 404
     assert (await client.get("/api/v1/clusters")).json()["_meta"]["total"] == 0
     assert (await client.get("/api/v1/vms")).json()["_meta"]["total"] == 0
-    assert PLUGIN_KEY not in (await registered.container.vcenter.state()).extensions
+    assert PLUGIN_KEY not in (await registered.simulator.state()).extensions
 
 
 async def test_unregister_refuses_while_a_cluster_is_configured(registered: Appliance) -> None:
@@ -144,12 +144,12 @@ async def test_plugin_unregister_and_register_again(registered: Appliance) -> No
     assert (await registered.wait_task(task["id"]))["status"] == "succeeded"
     vcenter = (await client.get(f"/api/v1/vcenters/{vcenter_id}")).json()
     assert vcenter["plugin"]["registered"] is False
-    assert PLUGIN_KEY not in (await registered.container.vcenter.state()).extensions
+    assert PLUGIN_KEY not in (await registered.simulator.state()).extensions
     twice = await client.post(f"{base}/unregister-plugin")
     assert twice.status_code == 409
     task = (await client.post(f"{base}/register-plugin")).json()
     assert (await registered.wait_task(task["id"]))["status"] == "succeeded"
-    assert PLUGIN_KEY in (await registered.container.vcenter.state()).extensions
+    assert PLUGIN_KEY in (await registered.simulator.state()).extensions
 
 
 def _topology(tmp_path: Path, **vcenter: object) -> str:

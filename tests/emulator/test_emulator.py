@@ -40,7 +40,7 @@ async def test_reset_returns_to_the_seeded_state(registered: Appliance) -> None:
     assert (await client.get("/api/v1/vcenters")).json()["_meta"]["total"] == 0
     assert (await client.get("/api/v1/tasks")).json()["_meta"]["total"] == 0
     assert (await client.get("/api/v1/clusters")).json()["_meta"]["total"] == 0
-    assert (await registered.container.vcenter.state()).extensions == {}
+    assert (await registered.simulator.state()).extensions == {}
     users = [u["username"] for u in (await client.get("/api/v1/users")).json()["items"]]
     assert users == ["keeper", "root"]
     assert (await client.get("/api/v1/sites")).json()["_meta"]["total"] == 1

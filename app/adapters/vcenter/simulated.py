@@ -211,6 +211,11 @@ class SimulatedVCenter:
         return SimulatedSession(self)
 
     async def reset(self) -> None:
+        """Called by the emulator reset after the database was wiped: re-seed."""
+        self._state = None
+        await self._load()
+
+    async def reseed(self) -> None:
         async with self._lock:
             self._state = _seed(self._topology)
             await self._save_locked()
