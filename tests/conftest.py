@@ -168,3 +168,21 @@ async def add_user(client: httpx.AsyncClient, username: str, role: str) -> tuple
     )
     assert response.status_code == 201, response.text
     return username, password
+
+
+@pytest.fixture(scope="session")
+def vcsim_binary() -> Path:
+    from tests.peers import vcsim_server
+
+    return vcsim_server.build()
+
+
+@pytest.fixture
+def vcsim(vcsim_binary: Path, tmp_path: Path) -> Iterator[Any]:
+    from tests.peers import vcsim_server
+
+    server = vcsim_server.start(vcsim_binary, tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -174,7 +174,14 @@ def _seed(topology: Topology) -> _State:
                 disks=disks,
             )
         )
-    return _State(clusters=clusters, hosts=hosts, datastores=datastores, networks=networks, vms=vms)
+    return _State(
+        clusters=clusters,
+        hosts=hosts,
+        datastores=datastores,
+        networks=networks,
+        vms=vms,
+        roles={name: list(privileges) for name, privileges in BUILTIN_ROLES.items()},
+    )
 
 
 class SimulatedVCenter:
@@ -192,8 +199,10 @@ class SimulatedVCenter:
         return self._topology
 
     def server_time(self) -> dt.datetime:
+        """vCenter's own clock: the machine's wall clock plus the topology's skew. Clock skew is
+        about real clocks (NTP), not the emulator's virtual time."""
         skew = dt.timedelta(seconds=self._topology.vcenter.clock_skew_seconds)
-        return self._clock.now() + skew
+        return dt.datetime.now(dt.UTC) + skew
 
     async def connect(self, endpoint: Endpoint) -> SimulatedSession:
         spec = self._topology.vcenter

@@ -63,6 +63,15 @@ def translate(error: BaseException) -> VCenterError:
     return VCenterError(message)
 
 
+def _fault_text(fault: Any) -> str:
+    """pyVmomi hands back the fault of a LocalizedMethodFault; its text sits in one of these."""
+    for attribute in ("localizedMessage", "msg", "reason"):
+        text = getattr(fault, attribute, None)
+        if text:
+            return str(text)
+    return type(fault).__name__
+
+
 class VSphereVCenter:
     """`VCenterPort` over pyVmomi."""
 
@@ -373,7 +382,7 @@ class VSphereSession:
         issues: dict[str, str] = {}
         result = manager.QueryIoFilterIssues(filterId=info.id, compRes=cluster)
         for host_issue in result.hostIssue or []:
-            messages = [fault.localizedMessage or str(fault.fault) for fault in host_issue.issue]
+            messages = [_fault_text(fault) for fault in host_issue.issue]
             issues[host_issue.host._moId] = "; ".join(messages)
         hosts = []
         for host in cluster.host:

@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -22,7 +23,7 @@ def peers_required() -> bool:
     return os.environ.get("JETDR_REQUIRE_PEERS") == "1"
 
 
-def missing_peer(reason: str) -> None:
+def missing_peer(reason: str) -> NoReturn:
     if peers_required():
         pytest.fail(f"required peer missing: {reason}")
     pytest.skip(reason)

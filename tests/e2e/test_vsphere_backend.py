@@ -1,0 +1,105 @@
+"""End to end over HTTPS: the appliance on its pyVmomi backend against vcsim."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from pyVim.connect import Disconnect, SmartConnect
+from pyVmomi import vim
+
+from tests.e2e.conftest import ServedAppliance
+from tests.peers import vcsim_server
+
+pytestmark = pytest.mark.e2e
+
+
+def _vcsim_view(vcsim: Any) -> tuple[Any, Any]:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    instance = SmartConnect(
+        host=vcsim.host,
+        port=vcsim.port,
+        user=vcsim_server.USERNAME,
+        pwd=vcsim_server.PASSWORD,
+        sslContext=context,
+    )
+    content = instance.RetrieveContent()
+    view = content.viewManager.CreateContainerView(
+        content.rootFolder, [vim.ClusterComputeResource], True
+    )
+    return instance, view.view[0]
+
+
+def _act(appliance: ServedAppliance, client: httpx.Client, path: str, **body: Any) -> Any:
+    response = client.post(path, json=body or None)
+    assert response.status_code == 202, response.text
+    return appliance.wait_task(client, response.json()["id"])
+
+
+def test_register_configure_unconfigure_against_vcsim(
+    serve: Callable[..., ServedAppliance], vcsim: Any
+) -> None:
+    appliance = serve(
+        JETDR_VCENTER__BACKEND="vsphere",
+        JETDR_VCENTER__VERIFY_TLS="false",
+        JETDR_HOSTNAME="127.0.0.1",
+        JETDR_CLOCK__MODE="scaled",
+        JETDR_CLOCK__SCALE="1000",
+    )
+    appliance.start()
+    instance, cluster_mo = _vcsim_view(vcsim)
+    try:
+        with appliance.client() as client:
+            registration = client.post(
+                "/api/v1/vcenters",
+                json={
+                    "hostname": vcsim.host,
+                    "port": vcsim.port,
+                    "username": vcsim_server.USERNAME,
+                    "password": vcsim_server.PASSWORD,
+                },
+            )
+            task = appliance.wait_task(client, registration.json()["id"])
+            assert task["status"] == "succeeded", task["error"]
+            extensions = instance.RetrieveContent().extensionManager.extensionList
+            assert "com.jetstream.jetdr" in [e.key for e in extensions]
+
+            cluster = client.get("/api/v1/clusters", params={"name": cluster_mo.name}).json()
+            cluster_id = cluster["items"][0]["id"]
+            assert cluster["items"][0]["host_count"] == 4
+            configured = _act(appliance, client, f"/api/v1/clusters/{cluster_id}/actions/configure")
+            assert configured["result"]["status"] == "configured", configured
+            detail = client.get(f"/api/v1/clusters/{cluster_id}").json()
+            assert {h["iofilter_status"] for h in detail["hosts"]} == {"installed"}
+            manager = instance.RetrieveContent().ioFilterManager
+            filters = manager.QueryIoFilterInfo(compRes=cluster_mo)
+            assert [f.name for f in filters] == ["jetstream-iofilter"]
+
+            refused = client.post(f"/api/v1/clusters/{cluster_id}/actions/unconfigure")
+            assert refused.status_code == 409
+            removed = _act(
+                appliance,
+                client,
+                f"/api/v1/clusters/{cluster_id}/actions/unconfigure",
+                allow_maintenance_mode=True,
+            )
+            assert removed["result"]["status"] == "unconfigured", removed
+            assert list(manager.QueryIoFilterInfo(compRes=cluster_mo)) == []
+
+            failing = cluster_mo.host[1].name
+            vcsim.fail_hosts([failing])
+            partial = _act(appliance, client, f"/api/v1/clusters/{cluster_id}/actions/configure")
+            assert partial["result"]["status"] == "partially_configured"
+            assert [i["host"] for i in partial["result"]["issues"]] == [failing]
+            vcsim.fail_hosts([])
+            resolved = _act(
+                appliance, client, f"/api/v1/clusters/{cluster_id}/actions/resolve-issues"
+            )
+            assert resolved["result"]["status"] == "configured", resolved
+    finally:
+        Disconnect(instance)
