@@ -15,6 +15,7 @@ from app.domain.auth.service import Role
 from app.domain.events import service as events
 from app.domain.sites.models import Site
 from app.domain.users.models import User
+from app.domain.vcenters.service import refresh_cors_origins
 
 if TYPE_CHECKING:
     from app.container import Container
@@ -109,5 +110,6 @@ async def seed_first_boot(container: Container) -> None:
                     settings.data_dir / ROOT_PASSWORD_FILE,
                 )
         await session.commit()
+        await refresh_cors_origins(session, container)
     if container.simulator is not None:
         await container.simulator.state()

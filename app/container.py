@@ -53,6 +53,8 @@ class Container:
     local_site_id: str | None = None
     local_site_name: str | None = None
     ip_address: str = "127.0.0.1"
+    # Browser origins allowed by CORS: those of the registered vCenter.
+    cors_origins: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.runner = TaskRunner(self, self.registry, self.settings.tasks.max_concurrency)

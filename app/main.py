@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from app import __version__
+from app.api.cors import VCenterCorsMiddleware
 from app.api.errors import install_error_handlers
 from app.api.middleware import IdempotencyMiddleware, RequestContextMiddleware
 from app.api.router import build_api_router
@@ -55,7 +56,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        middleware=[Middleware(RequestContextMiddleware), Middleware(IdempotencyMiddleware)],
+        middleware=[
+            Middleware(VCenterCorsMiddleware),
+            Middleware(RequestContextMiddleware),
+            Middleware(IdempotencyMiddleware),
+        ],
     )
     install_error_handlers(app)
     app.include_router(build_api_router())

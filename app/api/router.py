@@ -10,6 +10,7 @@ from app.domain.auth import routes as auth
 from app.domain.clusters import routes as clusters
 from app.domain.events import routes as events
 from app.domain.inventory import routes as inventory
+from app.domain.preflight import routes as preflight
 from app.domain.sites import routes as sites
 from app.domain.users import routes as users
 from app.domain.vcenters import routes as vcenters
@@ -25,6 +26,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, str]] = {
 def build_api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
     api.include_router(status.router)
-    for module in (auth, users, appliance, sites, vcenters, inventory, clusters, tasks, events):
+    for module in (
+        auth,
+        users,
+        appliance,
+        sites,
+        vcenters,
+        inventory,
+        clusters,
+        preflight,
+        tasks,
+        events,
+    ):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     return api

@@ -23,6 +23,18 @@ from app.tasks.models import Task
 from app.tasks.service import enqueue
 
 
+def origin(vcenter: VCenter) -> str:
+    """The browser origin of a vCenter's UI (the plugin UI runs there)."""
+    return f"https://{vcenter.hostname}" + ("" if vcenter.port == 443 else f":{vcenter.port}")
+
+
+async def refresh_cors_origins(session: AsyncSession, container: Container) -> None:
+    registered = [
+        v for v in await repository.all_(session) if v.status != VCenterStatus.REGISTERING.value
+    ]
+    container.cors_origins = frozenset(origin(v) for v in registered)
+
+
 def to_read(vcenter: VCenter) -> VCenterRead:
     return VCenterRead(
         id=vcenter.id,

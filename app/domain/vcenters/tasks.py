@@ -17,6 +17,7 @@ from app.domain.inventory import repository as inventory_repository
 from app.domain.inventory.service import InventoryService
 from app.domain.plugin.package import PLUGIN_KEY
 from app.domain.vcenters.models import VCenter
+from app.domain.vcenters.service import refresh_cors_origins
 from app.domain.vcenters.states import VCenterStatus
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
 
@@ -190,6 +191,7 @@ async def mark_registered(ctx: TaskContext) -> None:
         vcenter.active_task_id = None
         vcenter.last_error = None
         vcenter.updated_at = ctx.clock.now()
+        await refresh_cors_origins(session, ctx.container)
         if was == VCenterStatus.REGISTERING.value:
             events.record(
                 session,
@@ -210,6 +212,8 @@ async def forget_vcenter(ctx: TaskContext) -> None:
             return
         await inventory_repository.delete_all(session, vcenter.id)
         await session.delete(vcenter)
+        await session.flush()
+        await refresh_cors_origins(session, ctx.container)
         events.record(
             session,
             at=ctx.clock.now(),
