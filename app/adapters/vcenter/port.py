@@ -104,6 +104,23 @@ class Extension:
 
 
 @dataclass(frozen=True)
+class VmSpec:
+    """A VM to create: a DRVA, a RocVA, a recovered or a test VM."""
+
+    name: str
+    cluster_moref: str
+    datastore_moref: str
+    network_moref: str
+    cpu: int
+    memory_mb: int
+    host_moref: str | None = None
+    guest_os: str = "otherLinux64Guest"
+    # A datastore path ("[datastore] folder/file.iso") attached to a CD-ROM drive.
+    iso_path: str | None = None
+    disks_gb: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class HostFilterState:
     host_moref: str
     installed: bool
@@ -178,6 +195,22 @@ class VCenterSession(Protocol):
     async def remove_global_permission(self, principal: str) -> None: ...
 
     async def global_permissions(self) -> dict[str, str]: ...
+
+    async def upload_file(self, datastore_moref: str, path: str, content: bytes) -> str:
+        """PUT a file onto a datastore (vCenter's /folder); returns its datastore path."""
+        ...
+
+    async def create_vm(self, spec: VmSpec) -> VmInfo: ...
+
+    async def get_vm(self, vm_moref: str) -> VmInfo: ...
+
+    async def power_on_vm(self, vm_moref: str) -> None: ...
+
+    async def power_off_vm(self, vm_moref: str) -> None: ...
+
+    async def destroy_vm(self, vm_moref: str) -> None:
+        """Powers the VM off first when it runs, then deletes it and its files."""
+        ...
 
     async def logout(self) -> None: ...
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import hashlib
 import re
 from typing import Any
 
@@ -38,6 +39,7 @@ from app.adapters.vcenter.port import (
     MaintenanceRecord,
     NetworkInfo,
     VmInfo,
+    VmSpec,
 )
 from app.adapters.vcenter.topology import GIB, Topology
 from app.core.clock import VirtualClock
@@ -53,9 +55,12 @@ class SimulatedVCenterState(Base):
     state: Mapped[dict[str, Any]]
 
 
-# How long vCenter takes, in virtual seconds, to act on one host of a cluster.
+# How long vCenter takes, in virtual seconds, to act on one host of a cluster, on a VM...
 HOST_OPERATION_SECONDS = 20.0
 MAINTENANCE_SECONDS = 10.0
+VM_CREATE_SECONDS = 8.0
+POWER_SECONDS = 5.0
+UPLOAD_BYTES_PER_SECOND = 100 * 1024 * 1024
 VIB_FILE = re.compile(r"/(?P<name>[a-z0-9-]+)_(?P<version>[0-9][A-Za-z0-9.-]*)\.vib$")
 BUILTIN_ROLES: dict[str, list[str]] = {
     "Admin": [
@@ -94,6 +99,9 @@ class _State(BaseModel):
     permissions: dict[str, str] = {}
     # Fault injection: filter operations fail on these host names.
     failing_hosts: list[str] = []
+    # datastore moref -> path -> (size in bytes, sha256) of files uploaded to it
+    files: dict[str, dict[str, tuple[int, str]]] = {}
+    next_vm: int = 5001
 
 
 def _seed(topology: Topology) -> _State:
@@ -575,6 +583,114 @@ class SimulatedSession:
     async def global_permissions(self) -> dict[str, str]:
         self._check()
         return dict((await self._backend.state()).permissions)
+
+    async def upload_file(self, datastore_moref: str, path: str, content: bytes) -> str:
+        self._check()
+        state = await self._backend.state()
+        datastore = next((d for d in state.datastores if d.moref == datastore_moref), None)
+        if datastore is None:
+            raise VCenterNotFound(f"datastore {datastore_moref} does not exist")
+        digest = hashlib.sha256(content).hexdigest()
+        await self._backend.sleep(max(1.0, len(content) / UPLOAD_BYTES_PER_SECOND))
+
+        def change(state: _State) -> None:
+            state.files.setdefault(datastore_moref, {})[path.lstrip("/")] = (len(content), digest)
+
+        await self._backend.mutate(change)
+        return f"[{datastore.name}] {path.lstrip('/')}"
+
+    async def create_vm(self, spec: VmSpec) -> VmInfo:
+        self._check()
+        state = await self._backend.state()
+        hosts = await self._cluster_hosts(spec.cluster_moref)
+        datastore = next((d for d in state.datastores if d.moref == spec.datastore_moref), None)
+        if datastore is None:
+            raise VCenterNotFound(f"datastore {spec.datastore_moref} does not exist")
+        if not any(n.moref == spec.network_moref for n in state.networks):
+            raise VCenterNotFound(f"network {spec.network_moref} does not exist")
+        if spec.host_moref is not None and spec.host_moref not in {h.moref for h in hosts}:
+            raise VCenterNotFound(f"host {spec.host_moref} is not in cluster {spec.cluster_moref}")
+        if any(vm.name == spec.name for vm in state.vms):
+            raise VCenterConflict(f"The name '{spec.name}' already exists.")
+        if spec.iso_path is not None:
+            prefix = f"[{datastore.name}] "
+            iso = spec.iso_path.removeprefix(prefix)
+            if not spec.iso_path.startswith(prefix) or iso not in state.files.get(
+                datastore.moref, {}
+            ):
+                raise VCenterNotFound(f"file {spec.iso_path} was not found")
+        await self._backend.sleep(VM_CREATE_SECONDS)
+        vm = VmInfo(
+            moref=f"vm-{state.next_vm}",
+            name=spec.name,
+            cluster_moref=spec.cluster_moref,
+            host_moref=spec.host_moref or hosts[state.next_vm % len(hosts)].moref,
+            power_state="poweredOff",
+            cpu=spec.cpu,
+            memory_mb=spec.memory_mb,
+            guest_os=spec.guest_os,
+            ip=None,
+            disks=tuple(
+                DiskInfo(
+                    key=2000 + position,
+                    label=f"Hard disk {position + 1}",
+                    capacity_bytes=size * GIB,
+                    datastore_moref=datastore.moref,
+                    write_profile={"name": "idle", "write_iops": 0.0, "write_kb": 4.0},
+                )
+                for position, size in enumerate(spec.disks_gb)
+            ),
+        )
+
+        def change(state: _State) -> None:
+            state.vms.append(vm)
+            state.next_vm += 1
+
+        await self._backend.mutate(change)
+        return vm
+
+    async def get_vm(self, vm_moref: str) -> VmInfo:
+        self._check()
+        state = await self._backend.state()
+        found = next((vm for vm in state.vms if vm.moref == vm_moref), None)
+        if found is None:
+            raise VCenterNotFound(f"VM {vm_moref} does not exist")
+        return found
+
+    async def _replace_vm(self, vm_moref: str, **changes: Any) -> None:
+        def change(state: _State) -> None:
+            state.vms = [
+                dataclasses.replace(vm, **changes) if vm.moref == vm_moref else vm
+                for vm in state.vms
+            ]
+
+        await self._backend.mutate(change)
+
+    async def power_on_vm(self, vm_moref: str) -> None:
+        vm = await self.get_vm(vm_moref)
+        if vm.power_state == "poweredOn":
+            raise VCenterConflict(f"VM {vm.name} is already powered on")
+        await self._backend.sleep(POWER_SECONDS)
+        octet = int(vm_moref.rsplit("-", 1)[-1]) % 200 + 20
+        await self._replace_vm(vm_moref, power_state="poweredOn", ip=f"10.10.2.{octet}")
+
+    async def power_off_vm(self, vm_moref: str) -> None:
+        vm = await self.get_vm(vm_moref)
+        if vm.power_state == "poweredOff":
+            raise VCenterConflict(f"VM {vm.name} is already powered off")
+        await self._backend.sleep(POWER_SECONDS)
+        await self._replace_vm(vm_moref, power_state="poweredOff", ip=None)
+
+    async def destroy_vm(self, vm_moref: str) -> None:
+        vm = await self.get_vm(vm_moref)
+        if vm.power_state == "poweredOn":
+            await self.power_off_vm(vm_moref)
+        await self._backend.sleep(POWER_SECONDS)
+
+        def change(state: _State) -> None:
+            state.vms = [v for v in state.vms if v.moref != vm_moref]
+
+        await self._backend.mutate(change)
 
     async def logout(self) -> None:
         self._open = False

@@ -14,8 +14,10 @@ import ssl
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import anyio
+import httpx
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim, vmodl
 
@@ -39,6 +41,7 @@ from app.adapters.vcenter.port import (
     Inventory,
     NetworkInfo,
     VmInfo,
+    VmSpec,
 )
 
 T = TypeVar("T")
@@ -56,7 +59,9 @@ def translate(error: BaseException) -> VCenterError:
         return VCenterAuthFailed(message)
     if isinstance(error, vim.fault.NotFound | vmodl.fault.ManagedObjectNotFound):
         return VCenterNotFound(message)
-    if isinstance(error, vim.fault.AlreadyExists | vim.fault.InvalidState):
+    if isinstance(
+        error, vim.fault.AlreadyExists | vim.fault.InvalidState | vim.fault.DuplicateName
+    ):
         return VCenterConflict(message)
     if isinstance(error, ssl.SSLError | socket.gaierror | ConnectionError | TimeoutError | OSError):
         return VCenterUnreachable(f"cannot reach vCenter: {message}")
@@ -116,6 +121,9 @@ class VSphereVCenter:
             thumbprint=self._thumbprint,
             httpConnectionTimeout=15,
         )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return self._ssl_context()
 
     async def connect(self, endpoint: Endpoint) -> VSphereSession:
         instance = await self._run(self._login, endpoint)
@@ -530,6 +538,172 @@ class VSphereSession:
 
     async def global_permissions(self) -> dict[str, str]:
         return await self._run(self._permissions)
+
+    # -- files and VMs --------------------------------------------------------------------
+
+    def _upload(self, datastore_moref: str, path: str, content: bytes) -> str:
+        datastore = vim.Datastore(datastore_moref, self._si._stub)
+        name = datastore.name
+        relative = path.lstrip("/")
+        stub = self._si._stub
+        response = httpx.put(
+            f"https://{stub.host}/folder/{quote(relative)}",
+            params={"dcPath": self._datacenter_of(datastore), "dsName": name},
+            content=content,
+            headers={
+                "Cookie": stub.cookie.split(";", 1)[0],
+                "Content-Type": "application/octet-stream",
+            },
+            verify=self._backend.ssl_context(),
+            timeout=300,
+        )
+        if response.status_code not in (200, 201, 204):
+            raise VCenterError(f"upload to [{name}] {relative} failed: HTTP {response.status_code}")
+        return f"[{name}] {relative}"
+
+    async def upload_file(self, datastore_moref: str, path: str, content: bytes) -> str:
+        return await self._run(self._upload, datastore_moref, path, content)
+
+    def _vm_info(self, vm: Any) -> VmInfo:
+        host = vm.runtime.host
+        parent = host.parent if host is not None else None
+        cluster = parent._moId if isinstance(parent, vim.ClusterComputeResource) else None
+        hardware = vm.config.hardware if vm.config else None
+        disks = tuple(
+            DiskInfo(
+                key=device.key,
+                label=device.deviceInfo.label if device.deviceInfo else f"disk {device.key}",
+                capacity_bytes=int(device.capacityInBytes or device.capacityInKB * 1024),
+                datastore_moref=getattr(getattr(device.backing, "datastore", None), "_moId", ""),
+                write_profile=dict(UNKNOWN_PROFILE),
+            )
+            for device in (hardware.device if hardware else [])
+            if isinstance(device, vim.vm.device.VirtualDisk)
+        )
+        return VmInfo(
+            moref=vm._moId,
+            name=vm.name,
+            cluster_moref=cluster,
+            host_moref=host._moId if host is not None else None,
+            power_state=str(vm.runtime.powerState),
+            cpu=int(hardware.numCPU) if hardware else 1,
+            memory_mb=int(hardware.memoryMB) if hardware else 0,
+            guest_os=str(vm.config.guestId) if vm.config else "otherGuest",
+            ip=vm.guest.ipAddress if vm.guest else None,
+            disks=disks,
+        )
+
+    def _devices(self, spec: VmSpec, datastore: Any, network: Any) -> list[Any]:
+        add = vim.vm.device.VirtualDeviceSpec.Operation.add
+        devices = [
+            vim.vm.device.VirtualDeviceSpec(
+                operation=add,
+                device=vim.vm.device.ParaVirtualSCSIController(
+                    key=1000, busNumber=0, sharedBus="noSharing"
+                ),
+            ),
+            vim.vm.device.VirtualDeviceSpec(
+                operation=add,
+                device=vim.vm.device.VirtualVmxnet3(
+                    key=4000,
+                    backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(
+                        deviceName=network.name, network=network
+                    ),
+                    connectable=vim.vm.device.VirtualDevice.ConnectInfo(
+                        startConnected=True, connected=True, allowGuestControl=True
+                    ),
+                ),
+            ),
+        ]
+        for unit, size_gb in enumerate(spec.disks_gb):
+            devices.append(
+                vim.vm.device.VirtualDeviceSpec(
+                    operation=add,
+                    fileOperation=vim.vm.device.VirtualDeviceSpec.FileOperation.create,
+                    device=vim.vm.device.VirtualDisk(
+                        key=2000 + unit,
+                        controllerKey=1000,
+                        unitNumber=unit,
+                        capacityInKB=size_gb * 1024 * 1024,
+                        backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                            diskMode="persistent", thinProvisioned=True, datastore=datastore
+                        ),
+                    ),
+                )
+            )
+        if spec.iso_path is not None:
+            devices.append(
+                vim.vm.device.VirtualDeviceSpec(
+                    operation=add, device=vim.vm.device.VirtualIDEController(key=200, busNumber=0)
+                )
+            )
+            devices.append(
+                vim.vm.device.VirtualDeviceSpec(
+                    operation=add,
+                    device=vim.vm.device.VirtualCdrom(
+                        key=3000,
+                        controllerKey=200,
+                        unitNumber=0,
+                        backing=vim.vm.device.VirtualCdrom.IsoBackingInfo(
+                            fileName=spec.iso_path, datastore=datastore
+                        ),
+                        connectable=vim.vm.device.VirtualDevice.ConnectInfo(
+                            startConnected=True, connected=True, allowGuestControl=False
+                        ),
+                    ),
+                )
+            )
+        return devices
+
+    def _create_vm(self, spec: VmSpec) -> VmInfo:
+        stub = self._si._stub
+        cluster = self._cluster(spec.cluster_moref)
+        datastore = vim.Datastore(spec.datastore_moref, stub)
+        network = vim.Network(spec.network_moref, stub)
+        datacenter = cluster.parent
+        while datacenter is not None and not isinstance(datacenter, vim.Datacenter):
+            datacenter = datacenter.parent
+        if datacenter is None:
+            raise VCenterNotFound(f"cluster {spec.cluster_moref} is in no datacenter")
+        config = vim.vm.ConfigSpec(
+            name=spec.name,
+            numCPUs=spec.cpu,
+            memoryMB=spec.memory_mb,
+            guestId=spec.guest_os,
+            files=vim.vm.FileInfo(vmPathName=f"[{datastore.name}]"),
+            deviceChange=self._devices(spec, datastore, network),
+        )
+        host = vim.HostSystem(spec.host_moref, stub) if spec.host_moref else None
+        vm = self._wait(
+            datacenter.vmFolder.CreateVM_Task(config=config, pool=cluster.resourcePool, host=host)
+        )
+        return self._vm_info(vm)
+
+    async def create_vm(self, spec: VmSpec) -> VmInfo:
+        return await self._run(self._create_vm, spec)
+
+    def _vm(self, vm_moref: str) -> Any:
+        vm = vim.VirtualMachine(vm_moref, self._si._stub)
+        vm.name  # noqa: B018 - fails with ManagedObjectNotFound for an unknown VM
+        return vm
+
+    async def get_vm(self, vm_moref: str) -> VmInfo:
+        return await self._run(lambda: self._vm_info(self._vm(vm_moref)))
+
+    async def power_on_vm(self, vm_moref: str) -> None:
+        await self._run(lambda: self._wait(self._vm(vm_moref).PowerOnVM_Task()))
+
+    async def power_off_vm(self, vm_moref: str) -> None:
+        await self._run(lambda: self._wait(self._vm(vm_moref).PowerOffVM_Task()))
+
+    def _destroy(self, vm_moref: str) -> None:
+        vm = self._vm(vm_moref)
+        if vm.runtime.powerState == "poweredOn":
+            self._wait(vm.PowerOffVM_Task())
+        self._wait(vm.Destroy_Task())
+
+    async def destroy_vm(self, vm_moref: str) -> None:
+        await self._run(self._destroy, vm_moref)
 
     async def logout(self) -> None:
         await self._run(Disconnect, self._si)
