@@ -9,20 +9,22 @@ from app.domain.vcenters import tasks as vcenter_tasks
 from app.tasks.registry import Step, TaskDefinition, TaskRegistry
 
 
-def _refresh_inventory() -> TaskDefinition:
-    """Refreshing the inventory also pushes the IO filter to hosts that joined a configured
-    cluster, as vCenter does for VAIO filters; the step sits before `finalize`."""
-    base = vcenter_tasks.REFRESH_INVENTORY
-    push = Step("push_filters", cluster_tasks.push_filters_to_new_hosts, weight=2)
-    return dataclasses.replace(base, steps=(*base.steps[:-1], push, base.steps[-1]))
+def _with_filter_sync(base: TaskDefinition) -> TaskDefinition:
+    """Discovering the inventory also reads each cluster's IO filter (and pushes it to hosts
+    that joined a configured cluster); the step sits just before `finalize`."""
+    sync = Step("sync_filters", cluster_tasks.sync_filters, weight=2)
+    return dataclasses.replace(base, steps=(*base.steps[:-1], sync, base.steps[-1]))
+
+
+WITH_FILTER_SYNC = {vcenter_tasks.REGISTER_VCENTER.type, vcenter_tasks.REFRESH_INVENTORY.type}
 
 
 def build_registry() -> TaskRegistry:
     registry = TaskRegistry()
     for definition in vcenter_tasks.DEFINITIONS:
-        if definition.type != vcenter_tasks.REFRESH_INVENTORY.type:
-            registry.register(definition)
-    registry.register(_refresh_inventory())
+        if definition.type in WITH_FILTER_SYNC:
+            definition = _with_filter_sync(definition)
+        registry.register(definition)
     for definition in cluster_tasks.DEFINITIONS:
         registry.register(definition)
     return registry

@@ -182,3 +182,58 @@ async def test_vib_and_plugin_manifest_are_served(appliance: Appliance) -> None:
     assert manifest["objects"]["Datacenter"]["configure"]["views"][0]["uri"].startswith(
         "https://msa.test:8443/"
     )
+
+
+async def _seed_old_filter(appliance: Appliance, cluster: dict[str, Any]) -> None:
+    from app.adapters.vcenter.port import ClusterFilter, HostFilterState
+
+    hosts = (await appliance.client.get(f"/api/v1/clusters/{cluster['id']}")).json()["hosts"]
+    old = ClusterFilter(
+        filter_id="JetStream_bootbank_jetstream-iofilter_4.3.0-1",
+        name="jetstream-iofilter",
+        vendor="JetStream Software",
+        version="4.3.0-1",
+        op_type="install",
+        vib_url="https://old-msa/iofilter/jetstream-iofilter_4.3.0-1.vib",
+        hosts=tuple(HostFilterState(h["moref"], True, "4.3.0-1", None) for h in hosts),
+    )
+
+    def install_old(state: Any) -> None:
+        state.iofilters[cluster["moref"]] = [old]
+
+    await appliance.simulator.mutate(install_old)
+
+
+async def test_configure_over_another_version_is_an_upgrade(registered: Appliance) -> None:
+    cluster = await _cluster(registered)
+    await _seed_old_filter(registered, cluster)
+    refused = await _act(registered, cluster["id"], "configure")
+    assert refused["status"] == "failed"
+    assert refused["error"]["error_code"] == "maintenance_mode_required"
+    assert (await _cluster(registered))["status"] == "unconfigured"
+    upgraded = await _act(registered, cluster["id"], "configure", allow_maintenance_mode=True)
+    assert upgraded["result"]["status"] == "configured"
+    assert upgraded["result"]["upgrade_from"] == "4.3.0-1"
+    detail = (await registered.client.get(f"/api/v1/clusters/{cluster['id']}")).json()
+    assert detail["iofilter"]["version"] == IOFILTER_VERSION
+    assert len((await registered.simulator.state()).maintenance) == 4
+
+
+async def test_upgrade_action_moves_every_host_to_the_served_version(registered: Appliance) -> None:
+    cluster = await _cluster(registered)
+    await _seed_old_filter(registered, cluster)
+    refresh = await registered.client.post(
+        f"/api/v1/vcenters/{cluster['vcenter_id']}/actions/refresh-inventory"
+    )
+    await registered.wait_task(refresh.json()["id"])
+    found = (await registered.client.get(f"/api/v1/clusters/{cluster['id']}")).json()
+    assert found["status"] == "configured"
+    assert found["iofilter"]["version"] == "4.3.0-1"
+    refused = await registered.client.post(f"/api/v1/clusters/{cluster['id']}/actions/upgrade")
+    assert refused.status_code == 409
+    assert refused.json()["error_code"] == "maintenance_mode_required"
+    task = await _act(registered, cluster["id"], "upgrade", allow_maintenance_mode=True)
+    assert task["result"]["status"] == "configured", task
+    detail = (await registered.client.get(f"/api/v1/clusters/{cluster['id']}")).json()
+    assert detail["iofilter"]["version"] == IOFILTER_VERSION
+    assert {h["iofilter_status"] for h in detail["hosts"]} == {"installed"}

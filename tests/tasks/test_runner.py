@@ -53,6 +53,7 @@ async def test_task_progresses_step_by_step_with_the_clock(
             "check_clock_skew",
             "register_plugin",
             "discover_inventory",
+            "sync_filters",
             "finalize",
         ]
 

@@ -16,7 +16,7 @@ from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, Host
 from app.domain.inventory.service import InventoryService
-from app.domain.plugin.package import IOFILTER_NAME, appliance_url, vib_file_name
+from app.domain.plugin.package import IOFILTER_NAME, IOFILTER_VERSION, appliance_url, vib_file_name
 from app.domain.vcenters.tasks import connected
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
 
@@ -91,9 +91,19 @@ async def _mark_hosts(
 async def check_hosts(ctx: TaskContext) -> None:
     async with ctx.sessionmaker() as session:
         cluster, _hosts = await _cluster(session, ctx.entity_id)
-        vcenter_id = cluster.vcenter_id
+        vcenter_id, moref = cluster.vcenter_id, cluster.moref
     async with connected(ctx, vcenter_id) as vc:
         facts = await vc.inventory()
+        existing = await _jetstream_filter(vc, moref)
+    if existing is not None and existing.version != IOFILTER_VERSION:
+        # Installing over another version is an upgrade, and upgrades need maintenance mode.
+        ctx.result["upgrade_from"] = existing.version
+        if not ctx.params.get("allow_maintenance_mode"):
+            raise TaskFailed(
+                "maintenance_mode_required",
+                f"IO filter {existing.version} is installed; installing {IOFILTER_VERSION} "
+                "upgrades it host by host in maintenance mode: pass allow_maintenance_mode=true",
+            )
     async with ctx.sessionmaker() as session:
         await InventoryService(session).sync(vcenter_id, facts)
         cluster, hosts = await _cluster(session, ctx.entity_id)
@@ -193,7 +203,9 @@ async def release_cluster(ctx: TaskContext) -> None:
             return
         cluster.active_task_id = None
         previous = str(ctx.params.get("previous_status", ClusterStatus.ERROR.value))
-        cluster.status = previous if code == "mixed_esxi_versions" else ClusterStatus.ERROR.value
+        # Refused before any host was touched: the cluster is as it was.
+        untouched = code in {"mixed_esxi_versions", "maintenance_mode_required"}
+        cluster.status = previous if untouched else ClusterStatus.ERROR.value
         for host in hosts:
             if host.iofilter_status in {
                 H.INSTALLING.value,
@@ -205,31 +217,38 @@ async def release_cluster(ctx: TaskContext) -> None:
         await session.commit()
 
 
-async def push_filters_to_new_hosts(ctx: TaskContext) -> None:
-    """A host that joined a configured cluster gets the filter (vCenter pushes VAIO filters)."""
+async def sync_filters(ctx: TaskContext) -> None:
+    """Read each idle cluster's IO filter from vCenter (another MSA may have installed it), and
+    push it to hosts that joined a configured cluster, as vCenter does for VAIO filters."""
     async with ctx.sessionmaker() as session:
-        clusters = await inventory.configured_clusters(session, ctx.entity_id)
-        targets = []
-        for cluster in clusters:
-            hosts = (await inventory.hosts_of(session, [cluster.id]))[cluster.id]
-            if cluster.active_task_id is None and any(
-                h.iofilter_status == H.NOT_INSTALLED.value for h in hosts
-            ):
-                targets.append(cluster.id)
-    if not targets:
+        rows = await inventory.all_of(session, Cluster, ctx.entity_id)
+        idle = [(c.id, c.moref) for c in rows if c.active_task_id is None]
+    if not idle:
         return
     url = await vib_url(ctx)
     async with connected(ctx) as vc:
-        for cluster_id in targets:
-            async with ctx.sessionmaker() as session:
-                cluster, _hosts = await _cluster(session, cluster_id)
-                moref = cluster.moref
-            found = await vc.install_iofilter(moref, url)
+        for cluster_id, moref in idle:
+            found = await _jetstream_filter(vc, moref)
             async with ctx.sessionmaker() as session:
                 cluster, hosts = await _cluster(session, cluster_id)
-                cluster.status = apply_filter_state(cluster, hosts, found, "install").value
+                joined = [h.name for h in hosts if h.moref not in _installed_hosts(found)]
+            if found is not None and joined and cluster.status in _CONFIGURED:
+                found = await vc.install_iofilter(moref, url)
+                await ctx.log(f"IO filter pushed to {', '.join(joined)} in cluster {cluster.name}")
+            if found is None and cluster.status == ClusterStatus.UNCONFIGURED.value:
+                continue
+            async with ctx.sessionmaker() as session:
+                cluster, hosts = await _cluster(session, cluster_id)
+                operation = found.op_type if found else "uninstall"
+                cluster.status = apply_filter_state(cluster, hosts, found, operation).value
                 await session.commit()
-            await ctx.log(f"IO filter pushed to new hosts of cluster {cluster_id}")
+
+
+_CONFIGURED = {ClusterStatus.CONFIGURED.value, ClusterStatus.PARTIALLY_CONFIGURED.value}
+
+
+def _installed_hosts(found: ClusterFilter | None) -> set[str]:
+    return {h.host_moref for h in found.hosts if h.installed} if found else set()
 
 
 CONFIGURE_CLUSTER = TaskDefinition(
