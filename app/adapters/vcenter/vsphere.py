@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import socket
 import ssl
 import time
@@ -111,7 +112,21 @@ class VSphereVCenter:
             return context
         return ssl.create_default_context(cafile=self._ca_file)
 
+    def _check_pin(self, endpoint: Endpoint) -> None:
+        """With a pinned thumbprint, the certificate must be exactly that one."""
+        if not self._thumbprint:
+            return
+        pem = ssl.get_server_certificate((endpoint.hostname, endpoint.port), timeout=15)
+        der = ssl.PEM_cert_to_DER_cert(pem)
+        pinned = self._thumbprint.replace(":", "").lower()
+        digests = {hashlib.new(name, der).hexdigest() for name in ("sha1", "sha256", "sha512")}
+        if pinned not in digests:
+            raise VCenterUnreachable(
+                f"the certificate of {endpoint.hostname} does not match the pinned thumbprint"
+            )
+
     def _login(self, endpoint: Endpoint) -> Any:
+        self._check_pin(endpoint)
         return SmartConnect(
             host=endpoint.hostname,
             port=endpoint.port,
