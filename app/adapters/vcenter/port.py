@@ -118,6 +118,8 @@ class VmSpec:
     # A datastore path ("[datastore] folder/file.iso") attached to a CD-ROM drive.
     iso_path: str | None = None
     disks_gb: tuple[int, ...] = ()
+    # guestinfo.* keys the guest reads at boot (a DRVA takes its network settings from them).
+    extra_config: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,15 @@ class VCenterSession(Protocol):
         """PUT a file onto a datastore (vCenter's /folder); returns its datastore path."""
         ...
 
+    async def delete_file(self, datastore_moref: str, path: str) -> None: ...
+
     async def create_vm(self, spec: VmSpec) -> VmInfo: ...
+
+    async def add_disk(self, vm_moref: str, datastore_moref: str, size_gb: int) -> DiskInfo:
+        """A new thin disk on the VM (a DRVA's VMDK replication log)."""
+        ...
+
+    async def remove_disk(self, vm_moref: str, disk_key: int) -> None: ...
 
     async def get_vm(self, vm_moref: str) -> VmInfo: ...
 

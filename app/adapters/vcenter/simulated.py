@@ -101,6 +101,8 @@ class _State(BaseModel):
     failing_hosts: list[str] = []
     # datastore moref -> path -> (size in bytes, sha256) of files uploaded to it
     files: dict[str, dict[str, tuple[int, str]]] = {}
+    # VM moref -> its guestinfo.* settings
+    guestinfo: dict[str, dict[str, str]] = {}
     next_vm: int = 5001
 
 
@@ -266,6 +268,10 @@ class SimulatedVCenter:
             state.failing_hosts = list(names)
 
         await self.mutate(change)
+
+    def guestinfo(self, vm_moref: str) -> dict[str, str]:
+        assert self._state is not None
+        return dict(self._state.guestinfo.get(vm_moref, {}))
 
     async def sleep(self, seconds: float) -> None:
         await self._clock.sleep(seconds)
@@ -599,6 +605,40 @@ class SimulatedSession:
         await self._backend.mutate(change)
         return f"[{datastore.name}] {path.lstrip('/')}"
 
+    async def delete_file(self, datastore_moref: str, path: str) -> None:
+        self._check()
+        state = await self._backend.state()
+        relative = path.lstrip("/")
+        if relative not in state.files.get(datastore_moref, {}):
+            raise VCenterNotFound(f"file {relative} was not found on {datastore_moref}")
+
+        def change(state: _State) -> None:
+            state.files[datastore_moref].pop(relative, None)
+
+        await self._backend.mutate(change)
+
+    async def add_disk(self, vm_moref: str, datastore_moref: str, size_gb: int) -> DiskInfo:
+        vm = await self.get_vm(vm_moref)
+        state = await self._backend.state()
+        if not any(d.moref == datastore_moref for d in state.datastores):
+            raise VCenterNotFound(f"datastore {datastore_moref} does not exist")
+        await self._backend.sleep(POWER_SECONDS)
+        disk = DiskInfo(
+            key=max((d.key for d in vm.disks), default=1999) + 1,
+            label=f"Hard disk {len(vm.disks) + 1}",
+            capacity_bytes=size_gb * GIB,
+            datastore_moref=datastore_moref,
+            write_profile={"name": "idle", "write_iops": 0.0, "write_kb": 4.0},
+        )
+        await self._replace_vm(vm_moref, disks=(*vm.disks, disk))
+        return disk
+
+    async def remove_disk(self, vm_moref: str, disk_key: int) -> None:
+        vm = await self.get_vm(vm_moref)
+        if not any(d.key == disk_key for d in vm.disks):
+            raise VCenterNotFound(f"VM {vm.name} has no disk {disk_key}")
+        await self._replace_vm(vm_moref, disks=tuple(d for d in vm.disks if d.key != disk_key))
+
     async def create_vm(self, spec: VmSpec) -> VmInfo:
         self._check()
         state = await self._backend.state()
@@ -645,6 +685,8 @@ class SimulatedSession:
         def change(state: _State) -> None:
             state.vms.append(vm)
             state.next_vm += 1
+            if spec.extra_config:
+                state.guestinfo[vm.moref] = dict(spec.extra_config)
 
         await self._backend.mutate(change)
         return vm
@@ -671,8 +713,9 @@ class SimulatedSession:
         if vm.power_state == "poweredOn":
             raise VCenterConflict(f"VM {vm.name} is already powered on")
         await self._backend.sleep(POWER_SECONDS)
+        static = dict(self._backend.guestinfo(vm_moref)).get("guestinfo.jetstream.ip")
         octet = int(vm_moref.rsplit("-", 1)[-1]) % 200 + 20
-        await self._replace_vm(vm_moref, power_state="poweredOn", ip=f"10.10.2.{octet}")
+        await self._replace_vm(vm_moref, power_state="poweredOn", ip=static or f"10.10.2.{octet}")
 
     async def power_off_vm(self, vm_moref: str) -> None:
         vm = await self.get_vm(vm_moref)
@@ -689,6 +732,7 @@ class SimulatedSession:
 
         def change(state: _State) -> None:
             state.vms = [v for v in state.vms if v.moref != vm_moref]
+            state.guestinfo.pop(vm_moref, None)
 
         await self._backend.mutate(change)
 

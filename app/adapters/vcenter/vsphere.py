@@ -58,7 +58,9 @@ def translate(error: BaseException) -> VCenterError:
     message = str(getattr(error, "msg", "") or error) or type(error).__name__
     if isinstance(error, vim.fault.InvalidLogin | vim.fault.NotAuthenticated):
         return VCenterAuthFailed(message)
-    if isinstance(error, vim.fault.NotFound | vmodl.fault.ManagedObjectNotFound):
+    if isinstance(
+        error, vim.fault.NotFound | vmodl.fault.ManagedObjectNotFound | vim.fault.FileNotFound
+    ):
         return VCenterNotFound(message)
     if isinstance(
         error, vim.fault.AlreadyExists | vim.fault.InvalidState | vim.fault.DuplicateName
@@ -557,24 +559,10 @@ class VSphereSession:
     # -- files and VMs --------------------------------------------------------------------
 
     def _upload(self, datastore_moref: str, path: str, content: bytes) -> str:
-        datastore = vim.Datastore(datastore_moref, self._si._stub)
-        name = datastore.name
-        relative = path.lstrip("/")
-        stub = self._si._stub
-        response = httpx.put(
-            f"https://{stub.host}/folder/{quote(relative)}",
-            params={"dcPath": self._datacenter_of(datastore), "dsName": name},
-            content=content,
-            headers={
-                "Cookie": stub.cookie.split(";", 1)[0],
-                "Content-Type": "application/octet-stream",
-            },
-            verify=self._backend.ssl_context(),
-            timeout=300,
-        )
+        response, where = self._folder_request("PUT", datastore_moref, path, content)
         if response.status_code not in (200, 201, 204):
-            raise VCenterError(f"upload to [{name}] {relative} failed: HTTP {response.status_code}")
-        return f"[{name}] {relative}"
+            raise VCenterError(f"upload to {where} failed: HTTP {response.status_code}")
+        return where
 
     async def upload_file(self, datastore_moref: str, path: str, content: bytes) -> str:
         return await self._run(self._upload, datastore_moref, path, content)
@@ -687,6 +675,7 @@ class VSphereSession:
             guestId=spec.guest_os,
             files=vim.vm.FileInfo(vmPathName=f"[{datastore.name}]"),
             deviceChange=self._devices(spec, datastore, network),
+            extraConfig=[vim.option.OptionValue(key=k, value=v) for k, v in spec.extra_config],
         )
         host = vim.HostSystem(spec.host_moref, stub) if spec.host_moref else None
         vm = self._wait(
@@ -696,6 +685,92 @@ class VSphereSession:
 
     async def create_vm(self, spec: VmSpec) -> VmInfo:
         return await self._run(self._create_vm, spec)
+
+    def _folder_request(
+        self, method: str, datastore_moref: str, path: str, content: bytes | None = None
+    ) -> tuple[httpx.Response, str]:
+        """vCenter's datastore HTTP interface (/folder), authenticated by the SOAP session."""
+        datastore = vim.Datastore(datastore_moref, self._si._stub)
+        name = datastore.name
+        relative = path.lstrip("/")
+        stub = self._si._stub
+        response = httpx.request(
+            method,
+            f"https://{stub.host}/folder/{quote(relative)}",
+            params={"dcPath": self._datacenter_of(datastore), "dsName": name},
+            content=content,
+            headers={
+                "Cookie": stub.cookie.split(";", 1)[0],
+                "Content-Type": "application/octet-stream",
+            },
+            verify=self._backend.ssl_context(),
+            timeout=300,
+        )
+        return response, f"[{name}] {relative}"
+
+    def _delete_file(self, datastore_moref: str, path: str) -> None:
+        response, where = self._folder_request("DELETE", datastore_moref, path)
+        if response.status_code == 404:
+            raise VCenterNotFound(f"file {where} was not found")
+        if response.status_code not in (200, 204):
+            raise VCenterError(f"deleting {where} failed: HTTP {response.status_code}")
+
+    async def delete_file(self, datastore_moref: str, path: str) -> None:
+        await self._run(self._delete_file, datastore_moref, path)
+
+    def _add_disk(self, vm_moref: str, datastore_moref: str, size_gb: int) -> DiskInfo:
+        vm = self._vm(vm_moref)
+        devices = list(vm.config.hardware.device)
+        controller = next(d for d in devices if isinstance(d, vim.vm.device.VirtualSCSIController))
+        used = {d.unitNumber for d in devices if d.controllerKey == controller.key}
+        unit = next(u for u in range(16) if u != 7 and u not in used)
+        disk = vim.vm.device.VirtualDisk(
+            key=-1,
+            controllerKey=controller.key,
+            unitNumber=unit,
+            capacityInKB=size_gb * 1024 * 1024,
+            backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                diskMode="persistent",
+                thinProvisioned=True,
+                datastore=vim.Datastore(datastore_moref, self._si._stub),
+            ),
+        )
+        change = vim.vm.device.VirtualDeviceSpec(
+            operation=vim.vm.device.VirtualDeviceSpec.Operation.add,
+            fileOperation=vim.vm.device.VirtualDeviceSpec.FileOperation.create,
+            device=disk,
+        )
+        self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(deviceChange=[change])))
+        before = {d.key for d in devices}
+        added = [d for d in self._vm_info(vm).disks if d.key not in before]
+        if not added:
+            raise VCenterError(f"the new disk does not show on VM {vm.name}")
+        return added[0]
+
+    async def add_disk(self, vm_moref: str, datastore_moref: str, size_gb: int) -> DiskInfo:
+        return await self._run(self._add_disk, vm_moref, datastore_moref, size_gb)
+
+    def _remove_disk(self, vm_moref: str, disk_key: int) -> None:
+        vm = self._vm(vm_moref)
+        disk = next(
+            (
+                d
+                for d in vm.config.hardware.device
+                if isinstance(d, vim.vm.device.VirtualDisk) and d.key == disk_key
+            ),
+            None,
+        )
+        if disk is None:
+            raise VCenterNotFound(f"VM {vm.name} has no disk {disk_key}")
+        change = vim.vm.device.VirtualDeviceSpec(
+            operation=vim.vm.device.VirtualDeviceSpec.Operation.remove,
+            fileOperation=vim.vm.device.VirtualDeviceSpec.FileOperation.destroy,
+            device=disk,
+        )
+        self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(deviceChange=[change])))
+
+    async def remove_disk(self, vm_moref: str, disk_key: int) -> None:
+        await self._run(self._remove_disk, vm_moref, disk_key)
 
     def _vm(self, vm_moref: str) -> Any:
         vm = vim.VirtualMachine(vm_moref, self._si._stub)

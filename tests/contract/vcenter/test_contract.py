@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 
@@ -196,5 +197,50 @@ async def test_upload_iso_create_power_and_destroy_a_vm(backend: Backend) -> Non
         await vc.destroy_vm(created.moref)
         with pytest.raises(VCenterNotFound):
             await vc.get_vm(created.moref)
+    finally:
+        await vc.logout()
+
+
+async def _wait_ip(vc: VCenterSession, vm_moref: str) -> str | None:
+    for _ in range(100):
+        vm = await vc.get_vm(vm_moref)
+        if vm.ip:
+            return vm.ip
+        await asyncio.sleep(0.05)
+    return None
+
+
+async def test_guest_reports_its_static_ip_disks_grow_and_files_go(backend: Backend) -> None:
+    vc = await backend.port.connect(backend.endpoint)
+    try:
+        inventory = await vc.inventory()
+        cluster = inventory.clusters[0]
+        datastore = next(d for d in inventory.datastores if cluster.moref in d.cluster_morefs)
+        iso = await vc.upload_file(datastore.moref, "jetdr/test.iso", b"\x01" * 2048)
+        created = await vc.create_vm(
+            VmSpec(
+                name="jetdr-drva-ip",
+                cluster_moref=cluster.moref,
+                datastore_moref=datastore.moref,
+                network_moref=inventory.networks[0].moref,
+                cpu=2,
+                memory_mb=2048,
+                iso_path=iso,
+                disks_gb=(8,),
+                extra_config=(("guestinfo.jetstream.ip", "10.10.5.21"),),
+            )
+        )
+        await vc.power_on_vm(created.moref)
+        assert await _wait_ip(vc, created.moref) == "10.10.5.21"
+        disk = await vc.add_disk(created.moref, datastore.moref, 50)
+        assert disk.capacity_bytes == 50 * 1024**3
+        disks = (await vc.get_vm(created.moref)).disks
+        assert sorted(d.capacity_bytes for d in disks) == [8 * 1024**3, 50 * 1024**3]
+        await vc.remove_disk(created.moref, disk.key)
+        assert [d.capacity_bytes for d in (await vc.get_vm(created.moref)).disks] == [8 * 1024**3]
+        await vc.destroy_vm(created.moref)
+        await vc.delete_file(datastore.moref, "jetdr/test.iso")
+        with pytest.raises(VCenterNotFound):
+            await vc.delete_file(datastore.moref, "jetdr/test.iso")
     finally:
         await vc.logout()

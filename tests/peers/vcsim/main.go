@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path"
 	"regexp"
 	"strings"
 	"sync"
@@ -90,6 +91,30 @@ func (m *extensionManager) UnregisterExtension(req *types.UnregisterExtension) s
 	m.ExtensionList = append(m.ExtensionList[:i], m.ExtensionList[i+1:]...)
 	body.Res = &types.UnregisterExtensionResponse{}
 	return body
+}
+
+// deleteDatastoreFile answers DELETE on /folder, which vCenter's datastore HTTP interface
+// supports and this simulator release does not.
+func deleteDatastoreFile(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("dsName")
+	for _, entity := range simulator.Map.All("Datastore") {
+		store := entity.(*simulator.Datastore)
+		if store.Name != name {
+			continue
+		}
+		file := path.Join(store.Info.GetDatastoreInfo().Url, path.Clean("/"+strings.TrimPrefix(r.URL.Path, "/folder/")))
+		if _, err := os.Stat(file); err != nil {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		if err := os.RemoveAll(file); err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.WriteHeader(http.StatusNotFound)
 }
 
 type clusterFilter struct {
@@ -385,6 +410,44 @@ func (m *ioFilterManager) QueryIoFilterIssues(req *types.QueryIoFilterIssues) so
 	return body
 }
 
+// emulateGuests plays the guest OS of the VMs the appliance creates: once powered on, a VM
+// reports the IP its guestinfo asks for (a static DRVA) or one from the segment (DHCP).
+func emulateGuests(stop <-chan struct{}) {
+	next := 20
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		for _, entity := range simulator.Map.All("VirtualMachine") {
+			vm := entity.(*simulator.VirtualMachine)
+			simulator.Map.WithLock(vm, func() {
+				if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn || vm.Guest == nil || vm.Guest.IpAddress != "" {
+					return
+				}
+				ip := ""
+				if vm.Config != nil {
+					for _, option := range vm.Config.ExtraConfig {
+						value := option.GetOptionValue()
+						if value.Key == "guestinfo.jetstream.ip" {
+							ip, _ = value.Value.(string)
+						}
+					}
+				}
+				if ip == "" {
+					ip = fmt.Sprintf("10.30.%d.%d", next/200, next%200+20)
+					next++
+				}
+				simulator.Map.Update(vm, []types.PropertyChange{
+					{Name: "guest.ipAddress", Val: ip},
+					{Name: "summary.guest.ipAddress", Val: ip},
+				})
+			})
+		}
+	}
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to serve on")
 	username := flag.String("username", "administrator@vsphere.local", "the vCenter user")
@@ -430,10 +493,22 @@ func main() {
 
 	server := model.Service.NewServer()
 	defer server.Close()
+	sdk := server.Config.Handler
+	server.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/folder/") {
+			deleteDatastoreFile(w, r)
+			return
+		}
+		sdk.ServeHTTP(w, r)
+	})
 	served := *server.URL
 	served.User = nil
 	line, _ := json.Marshal(map[string]string{"url": served.String()})
 	fmt.Println(string(line))
+
+	guests := make(chan struct{})
+	go emulateGuests(guests)
+	defer close(guests)
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
