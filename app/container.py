@@ -20,6 +20,8 @@ from app.core.db import SessionMaker, create_engine, create_sessionmaker, run_mi
 from app.core.ids import ids
 from app.core.security import SecretBox
 from app.domain.auth.service import AuthCache
+from app.domain.drvas.images import DrvaImage, ensure_images
+from app.emulator.faults import FaultRegistry
 from app.settings import Settings
 from app.tasks.registry import TaskRegistry
 from app.tasks.runner import TaskRunner
@@ -55,6 +57,8 @@ class Container:
     ip_address: str = "127.0.0.1"
     # Browser origins allowed by CORS: those of the registered vCenter.
     cors_origins: frozenset[str] = frozenset()
+    faults: FaultRegistry = field(default_factory=FaultRegistry)
+    drva_images: list[DrvaImage] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.runner = TaskRunner(self, self.registry, self.settings.tasks.max_concurrency)
@@ -69,6 +73,9 @@ class Container:
         try:
             self.ip_address = await asyncio.to_thread(_resolve, self.settings.hostname)
             await asyncio.to_thread(run_migrations, self.settings.database_url)
+            self.drva_images = await asyncio.to_thread(
+                ensure_images, self.settings.data_dir / "images"
+            )
             await seed_first_boot(self)
             await self.runner.start()
         except Exception as error:

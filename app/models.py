@@ -5,6 +5,7 @@ from app.api.middleware import IdempotencyRecord
 from app.core.db import Base
 from app.domain.appliance.models import Appliance
 from app.domain.auth.models import UserSession
+from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.events.models import Event
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
 from app.domain.sites.models import Site
@@ -17,10 +18,12 @@ __all__ = [
     "Base",
     "Cluster",
     "Datastore",
+    "Drva",
     "Event",
     "Host",
     "IdempotencyRecord",
     "Network",
+    "ReplicationLogVolume",
     "SimulatedVCenterState",
     "Site",
     "Task",

@@ -8,6 +8,7 @@ from app.api import status
 from app.domain.appliance import routes as appliance
 from app.domain.auth import routes as auth
 from app.domain.clusters import routes as clusters
+from app.domain.drvas import routes as drvas
 from app.domain.events import routes as events
 from app.domain.inventory import routes as inventory
 from app.domain.preflight import routes as preflight
@@ -34,6 +35,7 @@ def build_api_router() -> APIRouter:
         vcenters,
         inventory,
         clusters,
+        drvas,
         preflight,
         tasks,
         events,

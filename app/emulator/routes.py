@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from app.api.deps import AdminUser, ContainerDep
+from app.core.errors import NotFound
 from app.emulator import service
-from app.emulator.schemas import ClockAdvance, ClockRead, ClockUpdate, HealthRead, ResetRead
+from app.emulator.faults import FaultRule
+from app.emulator.schemas import (
+    ClockAdvance,
+    ClockRead,
+    ClockUpdate,
+    FaultCreate,
+    FaultRead,
+    HealthRead,
+    ResetRead,
+)
 
 router = APIRouter()
 
@@ -41,3 +51,30 @@ async def advance_clock(
 ) -> ClockRead:
     state = container.clock.advance(advance.seconds)
     return ClockRead.model_validate(state, from_attributes=True)
+
+
+@router.get("/faults", response_model=list[FaultRead], tags=["emulator"])
+async def list_faults(_admin: AdminUser, container: ContainerDep) -> list[FaultRead]:
+    return [FaultRead.model_validate(rule, from_attributes=True) for rule in container.faults.rules]
+
+
+@router.post("/faults", response_model=FaultRead, status_code=201, tags=["emulator"])
+async def add_fault(spec: FaultCreate, _admin: AdminUser, container: ContainerDep) -> FaultRead:
+    """Fail (`error`) or slow down (`latency`, virtual milliseconds) a task step. Other kinds of
+    the contract (vcenter_fault, objectstore_outage, drva_crash, host_unreachable, hang) are not
+    in this build yet."""
+    rule = container.faults.add(FaultRule(**spec.model_dump()))
+    return FaultRead.model_validate(rule, from_attributes=True)
+
+
+@router.delete("/faults", status_code=204, tags=["emulator"])
+async def clear_faults(_admin: AdminUser, container: ContainerDep) -> Response:
+    container.faults.clear()
+    return Response(status_code=204)
+
+
+@router.delete("/faults/{fault_id}", status_code=204, tags=["emulator"])
+async def delete_fault(fault_id: str, _admin: AdminUser, container: ContainerDep) -> Response:
+    if not container.faults.remove(fault_id):
+        raise NotFound(f"fault rule {fault_id} does not exist")
+    return Response(status_code=204)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from app.core.clock import ClockMode
@@ -30,3 +32,26 @@ class HealthRead(ApiModel):
 class ResetRead(ApiModel):
     reset: bool
     duration_ms: float
+
+
+class FaultCreate(RequestModel):
+    target: str = Field(
+        pattern=r"^[a-z_]+\.([a-z_]+|\*)$",
+        description="`<task type>.<step>` or `<task type>.*`, e.g. `deploy_drva.power_on`",
+    )
+    kind: Literal["error", "latency"]
+    probability: float = Field(default=1.0, gt=0, le=1)
+    count: int | None = Field(default=None, ge=1)
+    delay_ms: int = Field(default=0, ge=0, le=3_600_000)
+    error_code: str = Field(default="injected_fault", pattern=r"^[a-z_]{1,64}$")
+
+
+class FaultRead(ApiModel):
+    id: str
+    target: str
+    kind: str
+    probability: float
+    count: int | None
+    delay_ms: int
+    error_code: str
+    hits: int

@@ -28,6 +28,7 @@ async def reset(container: Container) -> float:
         container.simulator.forget()
     await container.vcenter.reset()
     ids.reseed(container.settings.seed)
+    container.faults.clear()
     container.clock.configure(
         mode=ClockMode(container.settings.clock.mode),
         scale=container.settings.clock.scale,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from app.domain.clusters import tasks as cluster_tasks
+from app.domain.drvas import tasks as drva_tasks
 from app.domain.vcenters import tasks as vcenter_tasks
 from app.tasks.registry import Step, TaskDefinition, TaskRegistry
 
@@ -25,6 +26,6 @@ def build_registry() -> TaskRegistry:
         if definition.type in WITH_FILTER_SYNC:
             definition = _with_filter_sync(definition)
         registry.register(definition)
-    for definition in cluster_tasks.DEFINITIONS:
+    for definition in (*cluster_tasks.DEFINITIONS, *drva_tasks.DEFINITIONS):
         registry.register(definition)
     return registry

@@ -231,7 +231,9 @@ class TaskRunner:
             context = await self._context(task)
             for index in range(task.cursor, len(definition.steps)):
                 await self._step_started(task_id, index)
-                await definition.steps[index].run(context)
+                step = definition.steps[index]
+                await self._container.faults.before_step(task.type, step.name, context.clock)
+                await step.run(context)
                 await self._step_finished(task_id, definition, index, context.result)
             await self._finish(task_id, TaskStatus.SUCCEEDED, context.result)
         except TaskFailed as failure:

@@ -103,3 +103,85 @@ def test_register_configure_unconfigure_against_vcsim(
             assert resolved["result"]["status"] == "configured", resolved
     finally:
         Disconnect(instance)
+
+
+def test_deploy_two_drvas_with_log_volume_against_vcsim(
+    serve: Callable[..., ServedAppliance], vcsim: Any
+) -> None:
+    appliance = serve(
+        JETDR_VCENTER__BACKEND="vsphere",
+        JETDR_VCENTER__VERIFY_TLS="false",
+        JETDR_HOSTNAME="127.0.0.1",
+        JETDR_CLOCK__MODE="scaled",
+        JETDR_CLOCK__SCALE="1000",
+    )
+    appliance.start()
+    instance, cluster_mo = _vcsim_view(vcsim)
+    try:
+        with appliance.client() as client:
+            registration = client.post(
+                "/api/v1/vcenters",
+                json={
+                    "hostname": vcsim.host,
+                    "port": vcsim.port,
+                    "username": vcsim_server.USERNAME,
+                    "password": vcsim_server.PASSWORD,
+                },
+            )
+            assert appliance.wait_task(client, registration.json()["id"])["status"] == "succeeded"
+            cluster_id = client.get("/api/v1/clusters", params={"name": cluster_mo.name}).json()[
+                "items"
+            ][0]["id"]
+            configured = _act(appliance, client, f"/api/v1/clusters/{cluster_id}/actions/configure")
+            assert configured["result"]["status"] == "configured"
+            datastore = client.get("/api/v1/datastores", params={"cluster_id": cluster_id}).json()
+            network = client.get("/api/v1/networks").json()
+            response = client.post(
+                "/api/v1/drvas",
+                json={
+                    "name": "jetdr-drva",
+                    "cluster_id": cluster_id,
+                    "datastore_id": datastore["items"][0]["id"],
+                    "network_id": network["items"][0]["id"],
+                    "count": 2,
+                },
+            )
+            assert response.status_code == 202, response.text
+            for task in response.json()["items"]:
+                done = appliance.wait_task(client, task["id"])
+                assert done["status"] == "succeeded", done["error"]
+            drvas = client.get("/api/v1/drvas").json()["items"]
+            assert len(drvas) == 2
+
+            content = instance.RetrieveContent()
+            view = content.viewManager.CreateContainerView(
+                content.rootFolder, [vim.VirtualMachine], True
+            )
+            vms = {vm._moId: vm for vm in view.view}
+            hosts = set()
+            for drva in drvas:
+                vm = vms[drva["vm_moref"]]
+                hosts.add(vm.runtime.host._moId)
+                isos = [
+                    getattr(device.backing, "fileName", None)
+                    for device in vm.config.hardware.device
+                    if isinstance(device, vim.vm.device.VirtualCdrom)
+                ]
+                assert isos == [drva["iso_path"]]
+                assert vm.runtime.powerState == "poweredOn"
+                assert vm.guest.ipAddress == drva["ip"]
+            assert len(hosts) == 2
+
+            volume = client.post(
+                f"/api/v1/drvas/{drvas[0]['id']}/replication-log-volumes",
+                json={"type": "vmdk", "size_gb": 50, "datastore_id": datastore["items"][0]["id"]},
+            )
+            assert appliance.wait_task(client, volume.json()["id"])["status"] == "succeeded"
+            disks = [
+                device.capacityInKB
+                for device in vms[drvas[0]["vm_moref"]].config.hardware.device
+                if isinstance(device, vim.vm.device.VirtualDisk)
+            ]
+            assert 50 * 1024 * 1024 in disks
+    finally:
+        Disconnect(instance)

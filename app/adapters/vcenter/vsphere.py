@@ -596,6 +596,35 @@ class VSphereSession:
             disks=disks,
         )
 
+    def _network(self, moref: str) -> Any:
+        """The network object with its real type (a portgroup of a distributed switch is one)."""
+        view = self._content.viewManager.CreateContainerView(
+            self._content.rootFolder, [vim.Network], True
+        )
+        try:
+            for network in view.view:
+                if network._moId == moref:
+                    return network
+        finally:
+            view.Destroy()
+        raise VCenterNotFound(f"network {moref} does not exist")
+
+    @staticmethod
+    def _nic_backing(network: Any) -> Any:
+        if isinstance(network, vim.dvs.DistributedVirtualPortgroup):
+            switch = network.config.distributedVirtualSwitch
+            if switch is None:
+                raise VCenterError(f"portgroup {network.name} belongs to no switch")
+            return vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(
+                port=vim.dvs.PortConnection(
+                    switchUuid=switch.uuid,
+                    portgroupKey=network.key,
+                )
+            )
+        return vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(
+            deviceName=network.name, network=network
+        )
+
     def _devices(self, spec: VmSpec, datastore: Any, network: Any) -> list[Any]:
         add = vim.vm.device.VirtualDeviceSpec.Operation.add
         devices = [
@@ -609,9 +638,7 @@ class VSphereSession:
                 operation=add,
                 device=vim.vm.device.VirtualVmxnet3(
                     key=4000,
-                    backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(
-                        deviceName=network.name, network=network
-                    ),
+                    backing=self._nic_backing(network),
                     connectable=vim.vm.device.VirtualDevice.ConnectInfo(
                         startConnected=True, connected=True, allowGuestControl=True
                     ),
@@ -662,7 +689,7 @@ class VSphereSession:
         stub = self._si._stub
         cluster = self._cluster(spec.cluster_moref)
         datastore = vim.Datastore(spec.datastore_moref, stub)
-        network = vim.Network(spec.network_moref, stub)
+        network = self._network(spec.network_moref)
         datacenter = cluster.parent
         while datacenter is not None and not isinstance(datacenter, vim.Datacenter):
             datacenter = datacenter.parent

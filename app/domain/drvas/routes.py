@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep
+from app.api.responses import ACCEPTED, accepted
+from app.core.schemas import Page, PageMeta
+from app.domain.drvas.schemas import DrvaCreate, DrvaImageRead, DrvaRead, VolumeCreate, VolumeRead
+from app.domain.drvas.service import DrvaService, volume_read
+from app.tasks.schemas import TaskRead
+from app.tasks.service import to_read
+
+router = APIRouter(tags=["drvas"])
+
+
+@router.get("/drva-images", response_model=Page[DrvaImageRead])
+async def list_drva_images(_user: CurrentUser, container: ContainerDep) -> Page[DrvaImageRead]:
+    items = [
+        DrvaImageRead.model_validate(image, from_attributes=True) for image in container.drva_images
+    ]
+    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+
+
+@router.post(
+    "/drvas", response_model=TaskRead | Page[TaskRead], status_code=202, responses=ACCEPTED
+)
+async def deploy_drva(
+    spec: DrvaCreate,
+    admin: AdminUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead | Page[TaskRead]:
+    """Deploy a DRVA from the appliance's ISO (task `deploy_drva`). With `count`, the appliance
+    picks that many hosts without a DRVA and answers with one task per DRVA."""
+    tasks = await DrvaService(session, container).deploy(spec, admin)
+    if spec.count is None:
+        return accepted(response, tasks[0])
+    items = [to_read(task) for task in tasks]
+    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+
+
+@router.get("/drvas", response_model=Page[DrvaRead])
+async def list_drvas(
+    _user: CurrentUser, session: SessionDep, container: ContainerDep, cluster_id: str | None = None
+) -> Page[DrvaRead]:
+    items = await DrvaService(session, container).all(cluster_id)
+    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+
+
+@router.get("/drvas/{drva_id}", response_model=DrvaRead)
+async def get_drva(
+    drva_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> DrvaRead:
+    service = DrvaService(session, container)
+    return (await service.reads([await service.get(drva_id)]))[0]
+
+
+@router.delete("/drvas/{drva_id}", response_model=TaskRead, status_code=202, responses=ACCEPTED)
+async def delete_drva(
+    drva_id: str, admin: AdminUser, session: SessionDep, container: ContainerDep, response: Response
+) -> TaskRead:
+    return accepted(response, await DrvaService(session, container).delete(drva_id, admin))
+
+
+@router.post(
+    "/drvas/{drva_id}/replication-log-volumes",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def add_log_volume(
+    drva_id: str,
+    spec: VolumeCreate,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    task = await DrvaService(session, container).add_volume(drva_id, spec, operator)
+    return accepted(response, task)
+
+
+@router.get("/drvas/{drva_id}/replication-log-volumes", response_model=Page[VolumeRead])
+async def list_log_volumes(
+    drva_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> Page[VolumeRead]:
+    service = DrvaService(session, container)
+    drva = (await service.reads([await service.get(drva_id)]))[0]
+    items = drva.replication_log_volumes
+    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+
+
+@router.get("/drvas/{drva_id}/replication-log-volumes/{volume_id}", response_model=VolumeRead)
+async def get_log_volume(
+    drva_id: str, volume_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> VolumeRead:
+    return volume_read(await DrvaService(session, container).volume(drva_id, volume_id))
+
+
+@router.delete(
+    "/drvas/{drva_id}/replication-log-volumes/{volume_id}",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def delete_log_volume(
+    drva_id: str,
+    volume_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    task = await DrvaService(session, container).delete_volume(drva_id, volume_id, operator)
+    return accepted(response, task)

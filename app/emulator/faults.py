@@ -1,0 +1,60 @@
+"""Fault rules a test sets on task steps (`<task type>.<step>`, or `<task type>.*`)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from app.core.clock import VirtualClock
+from app.core.ids import new_id
+from app.tasks.registry import TaskFailed
+
+SUPPORTED_KINDS = ("error", "latency")
+
+
+@dataclass
+class FaultRule:
+    target: str
+    kind: str
+    probability: float = 1.0
+    count: int | None = None
+    delay_ms: int = 0
+    error_code: str = "injected_fault"
+    id: str = field(default_factory=lambda: new_id("fault"))
+    hits: int = 0
+
+    def matches(self, target: str) -> bool:
+        if self.count is not None and self.hits >= self.count:
+            return False
+        prefix, _, step = self.target.partition(".")
+        wanted_prefix, _, wanted_step = target.partition(".")
+        return prefix == wanted_prefix and step in ("*", wanted_step)
+
+
+@dataclass
+class FaultRegistry:
+    rules: list[FaultRule] = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        self.rules.append(rule)
+        return rule
+
+    def remove(self, rule_id: str) -> bool:
+        before = len(self.rules)
+        self.rules = [rule for rule in self.rules if rule.id != rule_id]
+        return len(self.rules) != before
+
+    def clear(self) -> None:
+        self.rules.clear()
+
+    async def before_step(self, task_type: str, step: str, clock: VirtualClock) -> None:
+        target = f"{task_type}.{step}"
+        for rule in self.rules:
+            if not rule.matches(target) or self.rng.random() >= rule.probability:
+                continue
+            rule.hits += 1
+            if rule.kind == "latency":
+                await clock.sleep(rule.delay_ms / 1000)
+            elif rule.kind == "error":
+                raise TaskFailed(rule.error_code, f"fault injected at {target} (rule {rule.id})")
