@@ -9,6 +9,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +26,9 @@ from app.emulator.faults import FaultRegistry
 from app.settings import Settings
 from app.tasks.registry import TaskRegistry
 from app.tasks.runner import TaskRunner
+
+if TYPE_CHECKING:
+    from app.domain.drvas.monitor import DrvaMonitor
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +53,7 @@ class Container:
     auth_cache: AuthCache
     registry: TaskRegistry
     runner: TaskRunner = field(init=False)
+    monitor: DrvaMonitor = field(init=False)
     status: ApplianceStatus = ApplianceStatus.STARTING
     status_reason: str | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
@@ -58,10 +63,14 @@ class Container:
     # Browser origins allowed by CORS: those of the registered vCenter.
     cors_origins: frozenset[str] = frozenset()
     faults: FaultRegistry = field(default_factory=FaultRegistry)
+    inventory_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     drva_images: list[DrvaImage] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        from app.domain.drvas.monitor import DrvaMonitor
+
         self.runner = TaskRunner(self, self.registry, self.settings.tasks.max_concurrency)
+        self.monitor = DrvaMonitor(self)
 
     @property
     def uptime_seconds(self) -> float:
@@ -78,6 +87,7 @@ class Container:
             )
             await seed_first_boot(self)
             await self.runner.start()
+            self.monitor.start()
         except Exception as error:
             logger.exception("the appliance failed to start")
             self.status = ApplianceStatus.DEGRADED
@@ -87,6 +97,7 @@ class Container:
         logger.info("appliance ready (site %s)", self.local_site_name)
 
     async def shutdown(self) -> None:
+        await self.monitor.stop()
         await self.runner.stop()
         await self.engine.dispose()
 

@@ -3,6 +3,7 @@
 from app.adapters.vcenter.simulated import SimulatedVCenterState
 from app.api.middleware import IdempotencyRecord
 from app.core.db import Base
+from app.domain.alarms.models import Alarm
 from app.domain.appliance.models import Appliance
 from app.domain.auth.models import UserSession
 from app.domain.drvas.models import Drva, ReplicationLogVolume
@@ -14,6 +15,7 @@ from app.domain.vcenters.models import VCenter
 from app.tasks.models import Task, TaskEvent
 
 __all__ = [
+    "Alarm",
     "Appliance",
     "Base",
     "Cluster",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api import status
+from app.domain.alarms import routes as alarms
 from app.domain.appliance import routes as appliance
 from app.domain.auth import routes as auth
 from app.domain.clusters import routes as clusters
@@ -38,6 +39,7 @@ def build_api_router() -> APIRouter:
         drvas,
         preflight,
         tasks,
+        alarms,
         events,
     ):
         api.include_router(module.router, responses=ERROR_RESPONSES)

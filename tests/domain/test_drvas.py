@@ -215,3 +215,83 @@ async def test_delete_removes_the_vm_and_the_iso(
     assert not any(vm.moref == drva["vm_moref"] for vm in state.vms)
     assert all(not files for files in state.files.values())
     assert (await client.get("/api/v1/vms", params={"name": "drva"})).json()["_meta"]["total"] == 0
+
+
+async def _wait_status(appliance: Appliance, drva_id: str, status: str) -> dict[str, Any]:
+    import asyncio
+
+    for _ in range(400):
+        drva = (await appliance.client.get(f"/api/v1/drvas/{drva_id}")).json()
+        if drva["status"] == status:
+            return dict(drva)
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"DRVA never became {status}: {drva}")
+
+
+async def test_heartbeat_alarm_restart_and_redeploy(
+    registered: Appliance, configured: dict[str, Any]
+) -> None:
+    client = registered.client
+    task = (await client.post("/api/v1/drvas", json=_spec(configured))).json()
+    await registered.wait_task(task["id"])
+    drva = (await client.get("/api/v1/drvas")).json()["items"][0]
+    base = f"/api/v1/drvas/{drva['id']}"
+    volume = await client.post(
+        f"{base}/replication-log-volumes",
+        json={"type": "vmdk", "size_gb": 50, "datastore_id": configured["datastore_id"]},
+    )
+    await registered.wait_task(volume.json()["id"])
+    vc = await registered.simulator.connect(_endpoint(registered))
+    await vc.power_off_vm(drva["vm_moref"])
+    stopped = await _wait_status(registered, drva["id"], "stopped")
+    assert stopped["id"] == drva["id"]
+    alarms = (
+        await client.get("/api/v1/alarms", params={"active": "true", "type": "drva_down"})
+    ).json()
+    assert [a["entity"]["id"] for a in alarms["items"]] == [drva["id"]]
+    assert alarms["items"][0]["severity"] == "critical"
+
+    restart = (await client.post(f"{base}/actions/restart")).json()
+    assert (await registered.wait_task(restart["id"]))["status"] == "succeeded"
+    assert (await client.get(base)).json()["status"] == "running"
+    assert (await client.get("/api/v1/alarms", params={"active": "true"})).json()["_meta"][
+        "total"
+    ] == 0
+
+    await vc.destroy_vm(drva["vm_moref"])
+    await _wait_status(registered, drva["id"], "failed")
+    redeploy = (await client.post(f"{base}/actions/redeploy")).json()
+    assert (await registered.wait_task(redeploy["id"]))["status"] == "succeeded"
+    again = (await client.get(base)).json()
+    assert again["status"] == "running"
+    assert again["vm_moref"] != drva["vm_moref"]
+    assert (again["name"], again["host_id"]) == (drva["name"], drva["host_id"])
+    vm = next(
+        vm for vm in (await registered.simulator.state()).vms if vm.moref == again["vm_moref"]
+    )
+    assert sorted(d.capacity_bytes // 1024**3 for d in vm.disks) == [16, 50]
+    history = (await client.get("/api/v1/alarms", params={"type": "drva_down"})).json()["items"]
+    assert all(a["cleared_at"] for a in history)
+    acknowledged = await client.post(f"/api/v1/alarms/{history[0]['id']}/actions/acknowledge")
+    assert acknowledged.json()["acknowledged_by"] == "root"
+    await vc.logout()
+
+
+async def test_one_per_host(registered: Appliance, configured: dict[str, Any]) -> None:
+    response = await registered.client.post(
+        "/api/v1/drvas", json=_spec(configured, one_per_host=True)
+    )
+    assert response.status_code == 202
+    tasks = response.json()["items"]
+    assert len(tasks) == 4
+    for task in tasks:
+        assert (await registered.wait_task(task["id"]))["status"] == "succeeded"
+    drvas = (await registered.client.get("/api/v1/drvas")).json()["items"]
+    assert len({d["host_id"] for d in drvas}) == 4
+
+
+def _endpoint(appliance: Appliance) -> Any:
+    from app.adapters.vcenter.port import Endpoint
+
+    spec = appliance.container.topology.vcenter
+    return Endpoint(spec.hostname, 443, spec.username, spec.password)

@@ -15,7 +15,7 @@ from app.domain.clusters.states import ClusterStatus, HostFilterStatus, outcome
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, Host
-from app.domain.inventory.service import InventoryService
+from app.domain.inventory.service import sync_inventory
 from app.domain.plugin.package import IOFILTER_NAME, IOFILTER_VERSION, appliance_url, vib_file_name
 from app.domain.vcenters.tasks import connected
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
@@ -104,11 +104,10 @@ async def check_hosts(ctx: TaskContext) -> None:
                 f"IO filter {existing.version} is installed; installing {IOFILTER_VERSION} "
                 "upgrades it host by host in maintenance mode: pass allow_maintenance_mode=true",
             )
+    await sync_inventory(ctx.container, vcenter_id, facts)
     async with ctx.sessionmaker() as session:
-        await InventoryService(session).sync(vcenter_id, facts)
         cluster, hosts = await _cluster(session, ctx.entity_id)
         mixed = mixed_versions(hosts)
-        await session.commit()
     if mixed:
         raise TaskFailed(
             "mixed_esxi_versions",

@@ -33,6 +33,7 @@ class Drva(Base):
     iso_path: Mapped[str | None] = mapped_column(String(512))
     status: Mapped[str] = mapped_column(String(16))
     active_task_id: Mapped[str | None] = mapped_column(String(32))
+    last_heartbeat_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 

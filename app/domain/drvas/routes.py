@@ -31,10 +31,11 @@ async def deploy_drva(
     container: ContainerDep,
     response: Response,
 ) -> TaskRead | Page[TaskRead]:
-    """Deploy a DRVA from the appliance's ISO (task `deploy_drva`). With `count`, the appliance
-    picks that many hosts without a DRVA and answers with one task per DRVA."""
+    """Deploy a DRVA from the appliance's ISO (task `deploy_drva`). With `count` (or
+    `one_per_host`), the appliance picks hosts without a DRVA itself and answers with one task per
+    DRVA, named `<name>-1`, `<name>-2`…"""
     tasks = await DrvaService(session, container).deploy(spec, admin)
-    if spec.count is None:
+    if not spec.many:
         return accepted(response, tasks[0])
     items = [to_read(task) for task in tasks]
     return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
@@ -61,6 +62,32 @@ async def delete_drva(
     drva_id: str, admin: AdminUser, session: SessionDep, container: ContainerDep, response: Response
 ) -> TaskRead:
     return accepted(response, await DrvaService(session, container).delete(drva_id, admin))
+
+
+@router.post(
+    "/drvas/{drva_id}/actions/restart", response_model=TaskRead, status_code=202, responses=ACCEPTED
+)
+async def restart_drva(
+    drva_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    return accepted(response, await DrvaService(session, container).restart(drva_id, operator))
+
+
+@router.post(
+    "/drvas/{drva_id}/actions/redeploy",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def redeploy_drva(
+    drva_id: str, admin: AdminUser, session: SessionDep, container: ContainerDep, response: Response
+) -> TaskRead:
+    """A new VM for the DRVA: same identity, host, addresses and log volumes."""
+    return accepted(response, await DrvaService(session, container).redeploy(drva_id, admin))
 
 
 @router.post(

@@ -24,6 +24,7 @@ class DrvaCreate(RequestModel):
     cluster_id: str
     host_id: str | None = None
     count: int | None = Field(default=None, ge=1, le=64)
+    one_per_host: bool = False
     datastore_id: str
     network_id: str
     ip_mode: Literal["dhcp", "static"] = "dhcp"
@@ -38,13 +39,15 @@ class DrvaCreate(RequestModel):
     def _network_settings(self) -> DrvaCreate:
         if self.count is not None and self.host_id is not None and self.count > 1:
             raise ValueError("give host_id for one DRVA, or count to let the appliance place them")
+        if self.one_per_host and (self.count is not None or self.host_id is not None):
+            raise ValueError("one_per_host places the DRVAs itself: no count or host_id with it")
         for server in self.dns:
             ipaddress.ip_address(server)
         if self.ip_mode == "dhcp":
             if self.ip or self.netmask or self.gateway:
                 raise ValueError("ip, netmask and gateway go with ip_mode=static")
             return self
-        if (self.count or 1) > 1:
+        if (self.count or 1) > 1 or self.one_per_host:
             raise ValueError("static addresses are given one DRVA at a time (count must be 1)")
         if not (self.ip and self.netmask and self.gateway):
             raise ValueError("ip_mode=static needs ip, netmask and gateway")
@@ -54,6 +57,10 @@ class DrvaCreate(RequestModel):
         if ipaddress.ip_address(self.ip) in (network.network_address, network.broadcast_address):
             raise ValueError(f"{self.ip} is not a host address of {network}")
         return self
+
+    @property
+    def many(self) -> bool:
+        return self.count is not None or self.one_per_host
 
 
 class VolumeCreate(RequestModel):

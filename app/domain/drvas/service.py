@@ -211,7 +211,7 @@ class DrvaService:
             for h in hosts
             if h.id not in used and h.connection_state == "connected" and not h.in_maintenance
         ]
-        wanted = spec.count or 1
+        wanted = max(len(free), 1) if spec.one_per_host else spec.count or 1
         if len(free) < wanted:
             raise Conflict(
                 f"cluster {cluster.name} has {len(free)} host(s) without a DRVA; "
@@ -223,6 +223,15 @@ class DrvaService:
     async def delete(self, drva_id: str, actor: Principal) -> Task:
         drva = await self.get(drva_id)
         return await self._start(drva, "delete_drva", DrvaStatus.DELETING, actor)
+
+    async def restart(self, drva_id: str, actor: Principal) -> Task:
+        drva = await self.get(drva_id)
+        return await self._start(drva, "restart_drva", DrvaStatus.DEPLOYING, actor)
+
+    async def redeploy(self, drva_id: str, actor: Principal) -> Task:
+        """A new VM for the same DRVA: same name, host, addresses and log volumes."""
+        drva = await self.get(drva_id)
+        return await self._start(drva, "redeploy_drva", DrvaStatus.DEPLOYING, actor)
 
     async def _start(
         self, drva: Drva, task_type: str, target: DrvaStatus, actor: Principal

@@ -15,12 +15,13 @@ class DrvaStatus(StrEnum):
 
 
 D = DrvaStatus
+# Restart and redeploy move a DRVA back to `deploying` until it answers again.
 TRANSITIONS: dict[DrvaStatus, frozenset[DrvaStatus]] = {
     D.DEPLOYING: frozenset({D.RUNNING, D.FAILED}),
-    D.RUNNING: frozenset({D.DEGRADED, D.STOPPED, D.DELETING}),
-    D.DEGRADED: frozenset({D.RUNNING, D.STOPPED, D.DELETING}),
-    D.STOPPED: frozenset({D.RUNNING, D.DELETING}),
-    D.FAILED: frozenset({D.DELETING}),
+    D.RUNNING: frozenset({D.DEGRADED, D.STOPPED, D.FAILED, D.DELETING, D.DEPLOYING}),
+    D.DEGRADED: frozenset({D.RUNNING, D.STOPPED, D.FAILED, D.DELETING, D.DEPLOYING}),
+    D.STOPPED: frozenset({D.RUNNING, D.FAILED, D.DELETING, D.DEPLOYING}),
+    D.FAILED: frozenset({D.RUNNING, D.DELETING, D.DEPLOYING}),
     D.DELETING: frozenset(),
 }
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.vcenter.errors import VCenterNotFound
 from app.adapters.vcenter.port import VCenterSession, VmSpec
+from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.appliance.models import Appliance
 from app.domain.drvas import repository
 from app.domain.drvas.images import DrvaImage
@@ -17,7 +18,7 @@ from app.domain.drvas.states import DrvaStatus, VolumeStatus
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, Datastore, Host, Network
-from app.domain.inventory.service import InventoryService
+from app.domain.inventory.service import sync_inventory
 from app.domain.plugin.package import appliance_url
 from app.domain.vcenters.tasks import connected
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
@@ -172,10 +173,7 @@ async def wait_for_ip(ctx: TaskContext) -> None:
 
 
 async def _sync_inventory(ctx: TaskContext, vc: VCenterSession, vcenter_id: str) -> None:
-    facts = await vc.inventory()
-    async with ctx.sessionmaker() as session:
-        await InventoryService(session).sync(vcenter_id, facts)
-        await session.commit()
+    await sync_inventory(ctx.container, vcenter_id, await vc.inventory())
 
 
 async def register(ctx: TaskContext) -> None:
@@ -189,6 +187,10 @@ async def register(ctx: TaskContext) -> None:
         drva.status = DrvaStatus.RUNNING.value
         drva.active_task_id = None
         drva.updated_at = ctx.clock.now()
+        drva.last_heartbeat_at = ctx.clock.now()
+        await clear_alarm(
+            session, alarm_type=AlarmType.DRVA_DOWN, entity_id=drva.id, at=ctx.clock.now()
+        )
         events.record(
             session,
             at=ctx.clock.now(),
@@ -267,6 +269,78 @@ async def forget(ctx: TaskContext) -> None:
             message=f"DRVA {drva.name} deleted",
             entity=("drva", drva.id, drva.name),
             task_id=ctx.task_id,
+        )
+        await session.commit()
+
+
+async def power_off(ctx: TaskContext) -> None:
+    async with ctx.sessionmaker() as session:
+        drva = await _drva(session, ctx.entity_id)
+    if drva.vm_moref is None:
+        raise TaskFailed("no_vm", f"DRVA {drva.name} has no VM; redeploy it")
+    async with connected(ctx, await _vcenter_id(ctx, drva)) as vc:
+        vm = await vc.get_vm(drva.vm_moref)
+        if vm.power_state == "poweredOn":
+            await vc.power_off_vm(drva.vm_moref)
+
+
+async def remove_old_vm(ctx: TaskContext) -> None:
+    async with ctx.sessionmaker() as session:
+        drva = await _drva(session, ctx.entity_id)
+        if drva.vm_moref is None:
+            return
+    async with connected(ctx, await _vcenter_id(ctx, drva)) as vc:
+        with contextlib.suppress(VCenterNotFound):
+            await vc.destroy_vm(drva.vm_moref)
+    async with ctx.sessionmaker() as session:
+        drva = await _drva(session, ctx.entity_id)
+        drva.vm_moref = None
+        drva.ip = drva.ip if drva.ip_mode == "static" else None
+        volumes = (await repository.volumes_of(session, [drva.id]))[drva.id]
+        for volume in volumes:
+            volume.disk_key = None
+        await session.commit()
+
+
+async def reattach_volumes(ctx: TaskContext) -> None:
+    """VMDK logs come back as new disks of the same size (a log holds no state to keep)."""
+    async with ctx.sessionmaker() as session:
+        drva = await _drva(session, ctx.entity_id)
+        volumes = (await repository.volumes_of(session, [drva.id]))[drva.id]
+        pending = [
+            (v.id, v.size_gb, (await inventory.get(session, Datastore, v.datastore_id)))
+            for v in volumes
+            if v.type == "vmdk" and v.disk_key is None and v.datastore_id
+        ]
+    if not pending:
+        return
+    assert drva.vm_moref is not None
+    async with connected(ctx, await _vcenter_id(ctx, drva)) as vc:
+        for volume_id, size_gb, datastore in pending:
+            if datastore is None:
+                raise TaskFailed("placement_gone", f"the datastore of volume {volume_id} is gone")
+            disk = await vc.add_disk(drva.vm_moref, datastore.moref, size_gb)
+            async with ctx.sessionmaker() as session:
+                volume = await _volume(session, volume_id)
+                volume.disk_key = disk.key
+                volume.used_bytes = 0
+                await session.commit()
+
+
+async def fail_drva(ctx: TaskContext) -> None:
+    """A failed restart or redeploy leaves the DRVA `failed` (its identity and volumes stay)."""
+    async with ctx.sessionmaker() as session:
+        drva = await repository.get(session, ctx.entity_id)
+        if drva is None or drva.active_task_id != ctx.task_id:
+            return
+        drva.active_task_id = None
+        drva.status = DrvaStatus.FAILED.value
+        await raise_alarm(
+            session,
+            alarm_type=AlarmType.DRVA_DOWN,
+            entity=("drva", drva.id, drva.name),
+            message=f"DRVA {drva.name} did not come back: {(ctx.failure or ('', ''))[1]}",
+            at=ctx.clock.now(),
         )
         await session.commit()
 
@@ -381,4 +455,38 @@ DELETE_LOG_VOLUME = TaskDefinition(
     compensate=restore_volume,
 )
 
-DEFINITIONS = (DEPLOY_DRVA, DELETE_DRVA, CREATE_LOG_VOLUME, DELETE_LOG_VOLUME)
+RESTART_DRVA = TaskDefinition(
+    type="restart_drva",
+    steps=(
+        Step("power_off", power_off),
+        Step("power_on", power_on),
+        Step("wait_for_ip", wait_for_ip, weight=2),
+        Step("register", register),
+    ),
+    cancellable=False,
+    compensate=fail_drva,
+)
+REDEPLOY_DRVA = TaskDefinition(
+    type="redeploy_drva",
+    steps=(
+        Step("validate", validate),
+        Step("remove_old_vm", remove_old_vm),
+        Step("upload_iso", upload_iso, weight=2),
+        Step("create_vm", create_vm, weight=2),
+        Step("power_on", power_on),
+        Step("wait_for_ip", wait_for_ip, weight=2),
+        Step("reattach_volumes", reattach_volumes),
+        Step("register", register),
+    ),
+    cancellable=False,
+    compensate=fail_drva,
+)
+
+DEFINITIONS = (
+    DEPLOY_DRVA,
+    DELETE_DRVA,
+    RESTART_DRVA,
+    REDEPLOY_DRVA,
+    CREATE_LOG_VOLUME,
+    DELETE_LOG_VOLUME,
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,8 +21,22 @@ from app.domain.inventory.schemas import (
     VmRead,
 )
 
+if TYPE_CHECKING:
+    from app.container import Container
+
 Model = TypeVar("Model", Cluster, Host, Datastore, Network, VirtualMachine)
 Record = TypeVar("Record")
+
+
+async def sync_inventory(
+    container: Container, vcenter_id: str, inventory: Inventory
+) -> dict[str, int]:
+    """Reconcile and commit, one sync at a time: concurrent tasks (two DRVAs registering, say)
+    must not both insert the same new VM."""
+    async with container.inventory_lock, container.sessionmaker() as session:
+        counts = await InventoryService(session).sync(vcenter_id, inventory)
+        await session.commit()
+    return counts
 
 
 class InventoryService:

@@ -14,7 +14,7 @@ from app.adapters.vcenter.port import Endpoint, Extension, VCenterSession
 from app.domain.appliance.models import Appliance
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory_repository
-from app.domain.inventory.service import InventoryService
+from app.domain.inventory.service import sync_inventory
 from app.domain.plugin.package import PLUGIN_KEY
 from app.domain.vcenters.models import VCenter
 from app.domain.vcenters.service import refresh_cors_origins
@@ -175,9 +175,9 @@ async def discover_inventory(ctx: TaskContext) -> None:
         await ctx.report_progress(0.5)
         inventory = await vc.inventory()
         await ctx.clock.sleep(INVENTORY_SECONDS / 2)
+    counts = await sync_inventory(ctx.container, ctx.entity_id, inventory)
     async with ctx.sessionmaker() as session:
         vcenter = await _vcenter_row(session, ctx)
-        counts = await InventoryService(session).sync(vcenter.id, inventory)
         vcenter.inventory_refreshed_at = ctx.clock.now()
         await session.commit()
     ctx.result["inventory"] = counts

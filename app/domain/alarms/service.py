@@ -1,0 +1,133 @@
+"""Alarms: raised once per (type, entity) while the condition lasts, cleared when it ends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, NotFound
+from app.core.ids import new_id
+from app.core.pagination import PageParams, PageResult, paginate
+from app.domain.alarms.models import Alarm
+from app.domain.events import service as events
+
+
+class AlarmType(StrEnum):
+    BACKPRESSURE = "backpressure"
+    BITMAP = "bitmap"
+    RPO_VIOLATION = "rpo_violation"
+    REPLICATION_DISABLED = "replication_disabled"
+    DRVA_DOWN = "drva_down"
+    HOST_ISSUE = "host_issue"
+    SUBSCRIPTION = "subscription"
+
+
+SEVERITY = {
+    AlarmType.DRVA_DOWN: "critical",
+    AlarmType.HOST_ISSUE: "warning",
+    AlarmType.REPLICATION_DISABLED: "warning",
+    AlarmType.RPO_VIOLATION: "warning",
+    AlarmType.BACKPRESSURE: "warning",
+    AlarmType.BITMAP: "critical",
+    AlarmType.SUBSCRIPTION: "warning",
+}
+
+SORTABLE = {"raised_at": Alarm.raised_at, "type": Alarm.type, "severity": Alarm.severity}
+
+
+async def active(session: AsyncSession, alarm_type: AlarmType, entity_id: str) -> Alarm | None:
+    alarm: Alarm | None = await session.scalar(
+        select(Alarm).where(
+            Alarm.type == alarm_type.value,
+            Alarm.entity_id == entity_id,
+            Alarm.cleared_at.is_(None),
+        )
+    )
+    return alarm
+
+
+async def raise_alarm(
+    session: AsyncSession,
+    *,
+    alarm_type: AlarmType,
+    entity: tuple[str, str, str | None],
+    message: str,
+    at: dt.datetime,
+) -> Alarm:
+    """Adds the alarm to the caller's transaction unless one is already active."""
+    entity_type, entity_id, entity_name = entity
+    existing = await active(session, alarm_type, entity_id)
+    if existing is not None:
+        return existing
+    alarm = Alarm(
+        id=new_id("alarm"),
+        type=alarm_type.value,
+        severity=SEVERITY[alarm_type],
+        entity_type=entity_type,
+        entity_id=entity_id,
+        entity_name=entity_name,
+        message=message,
+        raised_at=at,
+        acknowledged=False,
+    )
+    session.add(alarm)
+    events.record(
+        session,
+        at=at,
+        actor="system",
+        action="alarm.raised",
+        message=f"{alarm_type.value} alarm: {message}",
+        entity=entity,
+    )
+    return alarm
+
+
+async def clear_alarm(
+    session: AsyncSession, *, alarm_type: AlarmType, entity_id: str, at: dt.datetime
+) -> None:
+    existing = await active(session, alarm_type, entity_id)
+    if existing is not None:
+        existing.cleared_at = at
+
+
+async def list_alarms(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    is_active: bool | None,
+    alarm_type: str | None,
+    entity_id: str | None,
+) -> PageResult[Alarm]:
+    query = select(Alarm)
+    if is_active is not None:
+        query = query.where(
+            Alarm.cleared_at.is_(None) if is_active else Alarm.cleared_at.is_not(None)
+        )
+    if alarm_type is not None:
+        query = query.where(Alarm.type == alarm_type)
+    if entity_id is not None:
+        query = query.where(Alarm.entity_id == entity_id)
+    return await paginate(session, query, params, SORTABLE, "raised_at")
+
+
+async def acknowledge(session: AsyncSession, alarm_id: str, actor: str, at: dt.datetime) -> Alarm:
+    alarm = await session.get(Alarm, alarm_id)
+    if alarm is None:
+        raise NotFound(f"alarm {alarm_id} does not exist")
+    if alarm.acknowledged:
+        raise Conflict(f"alarm {alarm_id} is already acknowledged", error_code="invalid_state")
+    alarm.acknowledged = True
+    alarm.acknowledged_by = actor
+    events.record(
+        session,
+        at=at,
+        actor=actor,
+        action="alarm.acknowledged",
+        message=f"{alarm.type} alarm acknowledged",
+        entity=(alarm.entity_type, alarm.entity_id, alarm.entity_name),
+    )
+    await session.commit()
+    return alarm
