@@ -81,6 +81,8 @@ class VmInfo:
     guest_os: str
     ip: str | None
     disks: tuple[DiskInfo, ...]
+    # The ISO in the VM's CD-ROM drive, as a datastore path.
+    iso_path: str | None = None
 
 
 @dataclass(frozen=True)

@@ -670,6 +670,7 @@ class SimulatedSession:
             memory_mb=spec.memory_mb,
             guest_os=spec.guest_os,
             ip=None,
+            iso_path=spec.iso_path,
             disks=tuple(
                 DiskInfo(
                     key=2000 + position,

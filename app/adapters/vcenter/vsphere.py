@@ -295,10 +295,16 @@ class VSphereSession:
                 for device in props.get("config.hardware.device") or []
                 if isinstance(device, vim.vm.device.VirtualDisk)
             )
+            isos = [
+                getattr(device.backing, "fileName", None)
+                for device in props.get("config.hardware.device") or []
+                if isinstance(device, vim.vm.device.VirtualCdrom)
+            ]
             vms.append(
                 VmInfo(
                     moref=moref,
                     name=props["name"],
+                    iso_path=next((iso for iso in isos if iso), None),
                     cluster_moref=host_cluster.get(host_moref or ""),
                     host_moref=host_moref,
                     power_state=str(props.get("runtime.powerState", "poweredOff")),
@@ -583,9 +589,15 @@ class VSphereSession:
             for device in (hardware.device if hardware else [])
             if isinstance(device, vim.vm.device.VirtualDisk)
         )
+        isos = [
+            getattr(device.backing, "fileName", None)
+            for device in (hardware.device if hardware else [])
+            if isinstance(device, vim.vm.device.VirtualCdrom)
+        ]
         return VmInfo(
             moref=vm._moId,
             name=vm.name,
+            iso_path=next((iso for iso in isos if iso), None),
             cluster_moref=cluster,
             host_moref=host._moId if host is not None else None,
             power_state=str(vm.runtime.powerState),

@@ -377,12 +377,14 @@ async def attach_volume(ctx: TaskContext) -> None:
         return
     if datastore is None or drva.vm_moref is None:
         raise TaskFailed("placement_gone", "the DRVA's VM or the datastore is gone")
-    async with connected(ctx, await _vcenter_id(ctx, drva)) as vc:
+    vcenter_id = await _vcenter_id(ctx, drva)
+    async with connected(ctx, vcenter_id) as vc:
         disk = await vc.add_disk(drva.vm_moref, datastore.moref, volume.size_gb)
-    async with ctx.sessionmaker() as session:
-        volume = await _volume(session, ctx.entity_id)
-        volume.disk_key = disk.key
-        await session.commit()
+        async with ctx.sessionmaker() as session:
+            volume = await _volume(session, ctx.entity_id)
+            volume.disk_key = disk.key
+            await session.commit()
+        await _sync_inventory(ctx, vc, vcenter_id)
 
 
 async def volume_ready(ctx: TaskContext) -> None:

@@ -80,4 +80,5 @@ class VirtualMachine(InventoryMixin, Base):
     memory_mb: Mapped[int]
     guest_os: Mapped[str] = mapped_column(String(64))
     ip: Mapped[str | None] = mapped_column(String(64))
+    iso_path: Mapped[str | None] = mapped_column(String(512))
     disks: Mapped[list[Any]] = mapped_column(default=list)

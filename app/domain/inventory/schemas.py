@@ -72,4 +72,5 @@ class VmRead(ApiModel):
     memory_mb: int
     guest_os: str
     ip: str | None
+    iso_path: str | None
     disks: list[DiskRead]

@@ -111,6 +111,7 @@ class InventoryService:
             memory_mb=vm.memory_mb,
             guest_os=vm.guest_os,
             ip=vm.ip,
+            iso_path=vm.iso_path,
             disks=[DiskRead.model_validate(disk) for disk in vm.disks],
         )
 
@@ -167,6 +168,7 @@ class InventoryService:
                 "memory_mb": v.memory_mb,
                 "guest_os": v.guest_os,
                 "ip": v.ip,
+                "iso_path": v.iso_path,
                 "disks": [
                     {
                         "key": disk.key,
