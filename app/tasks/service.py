@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import InvalidState, NotFound
@@ -55,6 +57,64 @@ def enqueue(
     )
     session.add(task)
     session.add(TaskEvent(task_id=task.id, at=now, kind="state", message="queued"))
+    return task
+
+
+async def start_guarded(
+    session: AsyncSession,
+    container: Container,
+    *,
+    model: Any,
+    entity: EntityRef,
+    task_type: str,
+    target: str,
+    sources: Sequence[str],
+    actor: str,
+    params: dict[str, Any] | None = None,
+) -> Task:
+    """Start a task on an entity with a `status` and an `active_task_id`: a guarded update moves
+    it to `target` only from `sources` and only while no other task holds it, so of concurrent
+    requests exactly one wins and the others get 409 `invalid_state`."""
+    task = enqueue(session, container, task_type, entity, actor, params)
+    moved = await session.execute(
+        update(model)
+        .where(
+            model.id == entity.id,
+            model.status.in_(list(sources)),
+            model.active_task_id.is_(None),
+        )
+        .values(status=target, active_task_id=task.id)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(moved, "rowcount", 0):
+        await session.rollback()
+        current = await session.get(model, entity.id, populate_existing=True)
+        if current is None:
+            raise NotFound(f"{entity.type} {entity.id} does not exist")
+        busy = f" (task {current.active_task_id} is running)" if current.active_task_id else ""
+        raise InvalidState(
+            f"{entity.type} {entity.name} is {current.status}{busy}; cannot start {task_type}",
+            entity=entity.type,
+            state=current.status,
+            details=[
+                {
+                    "entity": entity.type,
+                    "state": current.status,
+                    "active_task_id": current.active_task_id,
+                }
+            ],
+        )
+    events.record(
+        session,
+        at=container.clock.now(),
+        actor=actor,
+        action=f"{entity.type}.{task_type}_requested",
+        message=f"{task_type.replace('_', ' ')} requested for {entity.type} {entity.name}",
+        entity=(entity.type, entity.id, entity.name),
+        task_id=task.id,
+    )
+    await session.commit()
+    container.runner.wake()
     return task
 
 

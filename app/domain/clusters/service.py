@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
@@ -12,14 +11,13 @@ from app.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from app.core.schemas import EntityRef
 from app.domain.auth.service import Principal
 from app.domain.clusters.states import ClusterStatus, sources_for
-from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, Host
 from app.domain.plugin.package import IOFILTER_VERSION
 from app.domain.vcenters.models import VCenter
 from app.domain.vcenters.states import VCenterStatus
 from app.tasks.models import Task
-from app.tasks.service import enqueue
+from app.tasks.service import start_guarded
 
 
 def mixed_versions(hosts: list[Host]) -> list[dict[str, str]]:
@@ -124,49 +122,17 @@ class ClusterService:
         actor: Principal,
         params: dict[str, Any] | None = None,
     ) -> Task:
-        cluster_id, name = cluster.id, cluster.name
-        entity = EntityRef(type="cluster", id=cluster_id, name=name)
-        task = enqueue(self.session, self.container, task_type, entity, actor.username, params)
-        task.params = {**task.params, "previous_status": cluster.status}
-        result = await self.session.execute(
-            update(Cluster)
-            .where(
-                Cluster.id == cluster_id,
-                Cluster.status.in_(sources_for(target)),
-                Cluster.active_task_id.is_(None),
-            )
-            .values(status=target.value, active_task_id=task.id)
-            .execution_options(synchronize_session=False)
-        )
-        if not getattr(result, "rowcount", 0):
-            await self.session.rollback()
-            current = await inventory.get(self.session, Cluster, cluster_id)
-            assert current is not None
-            busy = f" (task {current.active_task_id} is running)" if current.active_task_id else ""
-            raise InvalidState(
-                f"cluster {name} is {current.status}{busy}; cannot start {task_type}",
-                entity="cluster",
-                state=current.status,
-                details=[
-                    {
-                        "entity": "cluster",
-                        "state": current.status,
-                        "active_task_id": current.active_task_id,
-                    }
-                ],
-            )
-        events.record(
+        return await start_guarded(
             self.session,
-            at=self.container.clock.now(),
+            self.container,
+            model=Cluster,
+            entity=EntityRef(type="cluster", id=cluster.id, name=cluster.name),
+            task_type=task_type,
+            target=target.value,
+            sources=sources_for(target),
             actor=actor.username,
-            action=f"cluster.{task_type}_requested",
-            message=f"{task_type.replace('_', ' ')} requested for cluster {name}",
-            entity=("cluster", cluster_id, name),
-            task_id=task.id,
+            params={**(params or {}), "previous_status": cluster.status},
         )
-        await self.session.commit()
-        self.container.runner.wake()
-        return task
 
 
 def _maintenance_required(cluster: Cluster, why: str) -> Conflict:

@@ -23,7 +23,7 @@ from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, Datastore, Host, Network
 from app.tasks.models import Task
-from app.tasks.service import enqueue
+from app.tasks.service import enqueue, start_guarded
 
 GIB = 1024**3
 
@@ -236,45 +236,17 @@ class DrvaService:
     async def _start(
         self, drva: Drva, task_type: str, target: DrvaStatus, actor: Principal
     ) -> Task:
-        drva_id, name = drva.id, drva.name
-        task = enqueue(
+        return await start_guarded(
             self.session,
             self.container,
-            task_type,
-            EntityRef(type="drva", id=drva_id, name=name),
-            actor.username,
-            {"previous_status": drva.status},
-        )
-        result = await self.session.execute(
-            update(Drva)
-            .where(
-                Drva.id == drva_id,
-                Drva.status.in_(sources_for(target)),
-                Drva.active_task_id.is_(None),
-            )
-            .values(status=target.value, active_task_id=task.id)
-            .execution_options(synchronize_session=False)
-        )
-        if not getattr(result, "rowcount", 0):
-            await self.session.rollback()
-            current = await self.get(drva_id)
-            raise InvalidState(
-                f"DRVA {name} is {current.status}; cannot start {task_type}",
-                entity="drva",
-                state=current.status,
-            )
-        events.record(
-            self.session,
-            at=self.container.clock.now(),
+            model=Drva,
+            entity=EntityRef(type="drva", id=drva.id, name=drva.name),
+            task_type=task_type,
+            target=target.value,
+            sources=sources_for(target),
             actor=actor.username,
-            action=f"drva.{task_type}_requested",
-            message=f"{task_type.replace('_', ' ')} requested for DRVA {name}",
-            entity=("drva", drva_id, name),
-            task_id=task.id,
+            params={"previous_status": drva.status},
         )
-        await self.session.commit()
-        self.container.runner.wake()
-        return task
 
     async def add_volume(self, drva_id: str, spec: VolumeCreate, actor: Principal) -> Task:
         drva = await self.get(drva_id)

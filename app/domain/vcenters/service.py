@@ -20,7 +20,7 @@ from app.domain.vcenters.models import VCenter
 from app.domain.vcenters.schemas import PluginRead, VCenterCreate, VCenterRead
 from app.domain.vcenters.states import VCenterStatus, sources_for
 from app.tasks.models import Task
-from app.tasks.service import enqueue
+from app.tasks.service import enqueue, start_guarded
 
 
 def origin(vcenter: VCenter) -> str:
@@ -160,47 +160,17 @@ class VCenterService:
         actor: Principal,
         params: dict[str, Any] | None = None,
     ) -> Task:
-        vcenter_id = vcenter.id
-        task = enqueue(
-            self.session, self.container, task_type, self._entity(vcenter), actor.username, params
-        )
-        now = self.container.clock.now()
-        claimed = await repository.claim(
+        return await start_guarded(
             self.session,
-            vcenter_id,
-            sources_for(target),
-            status=target.value,
-            active_task_id=task.id,
-            updated_at=now,
-        )
-        if not claimed:
-            await self.session.rollback()
-            current = await self.get(vcenter_id)
-            busy = f" (task {current.active_task_id} is running)" if current.active_task_id else ""
-            raise InvalidState(
-                f"vCenter {current.hostname} is {current.status}{busy}; cannot start {task_type}",
-                entity="vcenter",
-                state=current.status,
-                details=[
-                    {
-                        "entity": "vcenter",
-                        "state": current.status,
-                        "active_task_id": current.active_task_id,
-                    }
-                ],
-            )
-        events.record(
-            self.session,
-            at=now,
+            self.container,
+            model=VCenter,
+            entity=self._entity(vcenter),
+            task_type=task_type,
+            target=target.value,
+            sources=sources_for(target),
             actor=actor.username,
-            action=f"vcenter.{task_type}_requested",
-            message=f"{task_type.replace('_', ' ')} requested for vCenter {vcenter.hostname}",
-            entity=("vcenter", vcenter.id, vcenter.hostname),
-            task_id=task.id,
+            params=params,
         )
-        await self.session.commit()
-        self.container.runner.wake()
-        return task
 
     @staticmethod
     def _entity(vcenter: VCenter) -> EntityRef:
