@@ -64,7 +64,7 @@ class Container:
     cors_origins: frozenset[str] = frozenset()
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     inventory_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    drva_images: list[DrvaImage] = field(default_factory=list)
+    _drva_images: asyncio.Task[list[DrvaImage]] | None = None
 
     def __post_init__(self) -> None:
         from app.domain.drvas.monitor import DrvaMonitor
@@ -82,8 +82,10 @@ class Container:
         try:
             self.ip_address = await asyncio.to_thread(_resolve, self.settings.hostname)
             await asyncio.to_thread(run_migrations, self.settings.database_url)
-            self.drva_images = await asyncio.to_thread(
-                ensure_images, self.settings.data_dir / "images"
+            # Building the DRVA ISO is a first-boot cost that nothing at start-up waits for.
+            self._drva_images = asyncio.create_task(
+                asyncio.to_thread(ensure_images, self.settings.data_dir / "images"),
+                name="drva-images",
             )
             await seed_first_boot(self)
             await self.runner.start()
@@ -96,7 +98,18 @@ class Container:
         self.status = ApplianceStatus.READY
         logger.info("appliance ready (site %s)", self.local_site_name)
 
+    async def drva_images(self) -> list[DrvaImage]:
+        if self._drva_images is None:
+            return []
+        try:
+            return await asyncio.shield(self._drva_images)
+        except Exception:
+            logger.exception("building the DRVA images failed")
+            return []
+
     async def shutdown(self) -> None:
+        if self._drva_images is not None and not self._drva_images.done():
+            self._drva_images.cancel()
         await self.monitor.stop()
         await self.runner.stop()
         await self.engine.dispose()

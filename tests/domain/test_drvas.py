@@ -40,7 +40,7 @@ def _spec(place: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 async def test_images_are_real_iso_files(appliance: Appliance) -> None:
     images = (await appliance.client.get("/api/v1/drva-images")).json()["items"]
     assert [i["version"] for i in images] == ["5.0.4"]
-    image = appliance.container.drva_images[0]
+    image = (await appliance.container.drva_images())[0]
     data = image.path.read_bytes()
     assert data[0x8001:0x8006] == b"CD001"
     assert images[0]["size_bytes"] == len(data)

@@ -16,7 +16,8 @@ router = APIRouter(tags=["drvas"])
 @router.get("/drva-images", response_model=Page[DrvaImageRead])
 async def list_drva_images(_user: CurrentUser, container: ContainerDep) -> Page[DrvaImageRead]:
     items = [
-        DrvaImageRead.model_validate(image, from_attributes=True) for image in container.drva_images
+        DrvaImageRead.model_validate(image, from_attributes=True)
+        for image in await container.drva_images()
     ]
     return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
 

@@ -50,12 +50,11 @@ class DrvaService:
         self.session = session
         self.container = container
 
-    def image(self) -> DrvaImage:
-        if not self.container.drva_images:
-            raise InvalidState(
-                "no DRVA image is available yet", entity="appliance", state="starting"
-            )
-        return self.container.drva_images[-1]
+    async def image(self) -> DrvaImage:
+        images = await self.container.drva_images()
+        if not images:
+            raise InvalidState("no DRVA image is available", entity="appliance", state="starting")
+        return images[-1]
 
     async def reads(self, drvas: Sequence[Drva]) -> list[DrvaRead]:
         volumes = await repository.volumes_of(self.session, [d.id for d in drvas])
@@ -96,7 +95,7 @@ class DrvaService:
         return drva
 
     async def deploy(self, spec: DrvaCreate, actor: Principal) -> list[Task]:
-        image = self.image()
+        image = await self.image()
         cluster = await inventory.get(self.session, Cluster, spec.cluster_id)
         if cluster is None:
             raise ValidationFailed(

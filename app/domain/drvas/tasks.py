@@ -43,8 +43,8 @@ async def _vcenter_id(ctx: TaskContext, drva: Drva) -> str:
     return cluster.vcenter_id
 
 
-def _image(ctx: TaskContext, version: str) -> DrvaImage:
-    for image in ctx.container.drva_images:
+async def _image(ctx: TaskContext, version: str) -> DrvaImage:
+    for image in await ctx.container.drva_images():
         if image.version == version:
             return image
     raise TaskFailed("image_missing", f"no DRVA image for version {version}")
@@ -81,7 +81,7 @@ async def upload_iso(ctx: TaskContext) -> None:
     async with ctx.sessionmaker() as session:
         drva = await _drva(session, ctx.entity_id)
         _c, _h, datastore_moref, _n = await _morefs(session, drva)
-    image = _image(ctx, drva.version)
+    image = await _image(ctx, drva.version)
     content = image.path.read_bytes()
     async with connected(ctx, await _vcenter_id(ctx, drva)) as vc:
         iso_path = await vc.upload_file(datastore_moref, image.datastore_path, content)
