@@ -1,0 +1,100 @@
+"""A directory on disk as an object store: one folder per container, keys as relative paths."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError, StorageUnreachable
+
+
+class LocalObjectStore:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def _container(self, container: str) -> Path:
+        if "/" in container or container in {"", ".", ".."}:
+            raise ObjectStoreError(f"invalid container name {container!r}")
+        return self._root / container
+
+    def _object(self, container: str, key: str) -> Path:
+        base = self._container(container)
+        path = (base / key).resolve()
+        if not path.is_relative_to(base.resolve()) or not key or key.endswith("/"):
+            raise ObjectStoreError(f"invalid key {key!r}")
+        return path
+
+    async def check(self) -> None:
+        def probe() -> None:
+            try:
+                self._root.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StorageUnreachable(f"cannot use {self._root}: {error.strerror}") from error
+            if not os.access(self._root, os.W_OK):
+                raise StorageUnreachable(f"{self._root} is not writable")
+
+        await asyncio.to_thread(probe)
+
+    async def create_container(self, container: str) -> None:
+        path = self._container(container)
+        await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
+
+    async def delete_container(self, container: str) -> None:
+        path = self._container(container)
+        if not await asyncio.to_thread(path.is_dir):
+            raise ObjectNotFound(f"container {container} does not exist")
+        await asyncio.to_thread(shutil.rmtree, path)
+
+    async def list_containers(self, prefix: str = "") -> list[str]:
+        def names() -> list[str]:
+            if not self._root.is_dir():
+                return []
+            return sorted(
+                p.name for p in self._root.iterdir() if p.is_dir() and p.name.startswith(prefix)
+            )
+
+        return await asyncio.to_thread(names)
+
+    async def put(self, container: str, key: str, data: bytes) -> None:
+        path = self._object(container, key)
+
+        def write() -> None:
+            if not self._container(container).is_dir():
+                raise ObjectNotFound(f"container {container} does not exist")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.name + ".partial")
+            partial.write_bytes(data)
+            partial.replace(path)
+
+        await asyncio.to_thread(write)
+
+    async def get(self, container: str, key: str) -> bytes:
+        path = self._object(container, key)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError as error:
+            raise ObjectNotFound(f"{container}/{key} does not exist") from error
+
+    async def delete(self, container: str, key: str) -> None:
+        path = self._object(container, key)
+        try:
+            await asyncio.to_thread(path.unlink)
+        except FileNotFoundError as error:
+            raise ObjectNotFound(f"{container}/{key} does not exist") from error
+
+    async def list(self, container: str, prefix: str = "") -> list[str]:
+        base = self._container(container)
+
+        def keys() -> list[str]:
+            if not base.is_dir():
+                raise ObjectNotFound(f"container {container} does not exist")
+            found = (
+                p.relative_to(base).as_posix()
+                for p in base.rglob("*")
+                if p.is_file() and not p.name.endswith(".partial")
+            )
+            return sorted(k for k in found if k.startswith(prefix))
+
+        return await asyncio.to_thread(keys)
