@@ -10,6 +10,7 @@ from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.events.models import Event
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
 from app.domain.sites.models import Site
+from app.domain.storage_sites.models import StorageSite
 from app.domain.users.models import User
 from app.domain.vcenters.models import VCenter
 from app.tasks.models import Task, TaskEvent
@@ -28,6 +29,7 @@ __all__ = [
     "ReplicationLogVolume",
     "SimulatedVCenterState",
     "Site",
+    "StorageSite",
     "Task",
     "TaskEvent",
     "User",

@@ -14,6 +14,7 @@ from app.domain.events import routes as events
 from app.domain.inventory import routes as inventory
 from app.domain.preflight import routes as preflight
 from app.domain.sites import routes as sites
+from app.domain.storage_sites import routes as storage_sites
 from app.domain.users import routes as users
 from app.domain.vcenters import routes as vcenters
 from app.tasks import routes as tasks
@@ -37,6 +38,7 @@ def build_api_router() -> APIRouter:
         inventory,
         clusters,
         drvas,
+        storage_sites,
         preflight,
         tasks,
         alarms,

@@ -6,6 +6,7 @@ import dataclasses
 
 from app.domain.clusters import tasks as cluster_tasks
 from app.domain.drvas import tasks as drva_tasks
+from app.domain.storage_sites import tasks as storage_site_tasks
 from app.domain.vcenters import tasks as vcenter_tasks
 from app.tasks.registry import Step, TaskDefinition, TaskRegistry
 
@@ -26,6 +27,10 @@ def build_registry() -> TaskRegistry:
         if definition.type in WITH_FILTER_SYNC:
             definition = _with_filter_sync(definition)
         registry.register(definition)
-    for definition in (*cluster_tasks.DEFINITIONS, *drva_tasks.DEFINITIONS):
+    for definition in (
+        *cluster_tasks.DEFINITIONS,
+        *drva_tasks.DEFINITIONS,
+        *storage_site_tasks.DEFINITIONS,
+    ):
         registry.register(definition)
     return registry

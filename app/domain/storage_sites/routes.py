@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep
+from app.api.responses import ACCEPTED, accepted
+from app.core.schemas import Page, PageMeta
+from app.domain.storage_sites.schemas import StorageSiteCreate, StorageSiteRead
+from app.domain.storage_sites.service import StorageSiteService, to_read
+from app.tasks.schemas import TaskRead
+
+router = APIRouter(prefix="/storage-sites", tags=["storage sites"])
+
+
+@router.post("", response_model=StorageSiteRead, status_code=status.HTTP_201_CREATED)
+async def create_storage_site(
+    spec: StorageSiteCreate, admin: AdminUser, session: SessionDep, container: ContainerDep
+) -> StorageSiteRead:
+    """Add an Azure Blob, S3 or local storage site; it is saved only if the appliance can
+    connect with these credentials (422 with the reason otherwise)."""
+    return to_read(await StorageSiteService(session, container).create(spec, admin))
+
+
+@router.get("", response_model=Page[StorageSiteRead])
+async def list_storage_sites(
+    _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> Page[StorageSiteRead]:
+    items = [to_read(s) for s in await StorageSiteService(session, container).all()]
+    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+
+
+@router.get("/{site_id}", response_model=StorageSiteRead)
+async def get_storage_site(
+    site_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> StorageSiteRead:
+    return to_read(await StorageSiteService(session, container).get(site_id))
+
+
+@router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_storage_site(
+    site_id: str, admin: AdminUser, session: SessionDep, container: ContainerDep
+) -> Response:
+    await StorageSiteService(session, container).delete(site_id, admin)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{site_id}/actions/scan-domains", response_model=TaskRead, status_code=202, responses=ACCEPTED
+)
+async def scan_domains(
+    site_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    """Task whose result lists the domains found in the store's containers."""
+    task = await StorageSiteService(session, container).scan_domains(site_id, operator)
+    return accepted(response, task)

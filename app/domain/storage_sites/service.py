@@ -1,0 +1,174 @@
+"""Storage sites: where protection domains keep their containers. A site is saved only after
+the appliance could connect to it with the given credentials."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
+from app.adapters.objectstore.factory import StoreSpec, build_store
+from app.adapters.objectstore.port import ObjectStore
+from app.container import Container
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.ids import new_id
+from app.core.schemas import EntityRef
+from app.domain.auth.service import Principal
+from app.domain.events import service as events
+from app.domain.storage_sites.models import StorageSite
+from app.domain.storage_sites.schemas import FoundDomain, StorageSiteCreate, StorageSiteRead
+from app.tasks.models import Task
+from app.tasks.service import enqueue
+
+MANIFEST = "manifest.json"
+
+
+def to_read(site: StorageSite) -> StorageSiteRead:
+    return StorageSiteRead(
+        id=site.id,
+        name=site.name,
+        type=site.type,
+        endpoint=site.endpoint,
+        account_name=site.account_name,
+        has_access_key=site.access_key_encrypted is not None,
+        bucket_prefix=site.bucket_prefix,
+        region=site.region,
+        path=site.path,
+        created_at=site.created_at,
+    )
+
+
+def store_of(container: Container, site: StorageSite) -> ObjectStore:
+    key = (
+        container.secrets.decrypt(site.access_key_encrypted) if site.access_key_encrypted else None
+    )
+    return build_store(
+        StoreSpec(
+            type=site.type,
+            endpoint=site.endpoint,
+            account_name=site.account_name,
+            access_key=key,
+            region=site.region,
+            path=site.path,
+        )
+    )
+
+
+async def scan(
+    container: Container, site: StorageSite, local_site: str | None
+) -> list[FoundDomain]:
+    """Domains found in the store: every `<prefix>-*` container with a readable manifest."""
+    store = store_of(container, site)
+    found = []
+    for name in await store.list_containers(f"{site.bucket_prefix}-"):
+        try:
+            manifest = json.loads(await store.get(name, MANIFEST))
+        except (ObjectNotFound, ValueError):
+            continue
+        owner = manifest.get("owner_site")
+        found.append(
+            FoundDomain(
+                domain_id=str(manifest.get("domain_id", "")),
+                name=str(manifest.get("name", name)),
+                owner_site=owner,
+                last_recovery_point_at=manifest.get("last_recovery_point_at"),
+                importable=owner != local_site,
+                container=name,
+            )
+        )
+    return found
+
+
+class StorageSiteService:
+    def __init__(self, session: AsyncSession, container: Container) -> None:
+        self.session = session
+        self.container = container
+
+    async def all(self) -> list[StorageSite]:
+        return list(
+            (await self.session.scalars(select(StorageSite).order_by(StorageSite.name))).all()
+        )
+
+    async def get(self, site_id: str) -> StorageSite:
+        site = await self.session.get(StorageSite, site_id)
+        if site is None:
+            raise NotFound(f"storage site {site_id} does not exist")
+        return site
+
+    async def create(self, spec: StorageSiteCreate, actor: Principal) -> StorageSite:
+        if await self.session.scalar(select(StorageSite.id).where(StorageSite.name == spec.name)):
+            raise Conflict(
+                f"a storage site named {spec.name!r} exists", error_code="already_exists"
+            )
+        path = spec.path
+        if spec.type == "local" and path is None:
+            path = str((self.container.settings.data_dir / "object-store").resolve())
+        key = spec.access_key.get_secret_value() if spec.access_key else None
+        store = build_store(
+            StoreSpec(spec.type, spec.endpoint, spec.account_name, key, spec.region, path)
+        )
+        try:
+            await store.check()
+        except ObjectStoreError as error:
+            raise ValidationFailed(
+                f"cannot use this storage site: {error.message}", error_code=error.error_code
+            ) from error
+        site = StorageSite(
+            id=new_id("ss"),
+            name=spec.name,
+            type=spec.type,
+            endpoint=spec.endpoint,
+            account_name=spec.account_name,
+            access_key_encrypted=self.container.secrets.encrypt(key) if key else None,
+            bucket_prefix=spec.bucket_prefix,
+            region=spec.region,
+            path=path,
+            created_at=self.container.clock.now(),
+        )
+        self.session.add(site)
+        events.record(
+            self.session,
+            at=site.created_at,
+            actor=actor.username,
+            action="storage_site.created",
+            message=f"{spec.type} storage site {spec.name} added",
+            entity=("storage_site", site.id, site.name),
+        )
+        try:
+            await self.session.commit()
+        except IntegrityError as error:
+            await self.session.rollback()
+            raise Conflict(
+                f"a storage site named {spec.name!r} exists", error_code="already_exists"
+            ) from error
+        return site
+
+    async def delete(self, site_id: str, actor: Principal) -> None:
+        site = await self.get(site_id)
+        # Protection domains (issue of the replication work) will hold sites in use here.
+        await self.session.delete(site)
+        events.record(
+            self.session,
+            at=self.container.clock.now(),
+            actor=actor.username,
+            action="storage_site.deleted",
+            message=f"storage site {site.name} removed (its containers are left untouched)",
+            entity=("storage_site", site.id, site.name),
+        )
+        await self.session.commit()
+
+    async def scan_domains(self, site_id: str, actor: Principal) -> Task:
+        site = await self.get(site_id)
+        task = enqueue(
+            self.session,
+            self.container,
+            "scan_domains",
+            EntityRef(type="storage_site", id=site.id, name=site.name),
+            actor.username,
+        )
+        await self.session.commit()
+        self.container.runner.wake()
+        return task
