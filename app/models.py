@@ -9,6 +9,7 @@ from app.domain.auth.models import UserSession
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.events.models import Event
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
+from app.domain.protection_domains.models import ProtectionDomain
 from app.domain.sites.models import Site
 from app.domain.storage_sites.models import StorageSite
 from app.domain.users.models import User
@@ -26,6 +27,7 @@ __all__ = [
     "Host",
     "IdempotencyRecord",
     "Network",
+    "ProtectionDomain",
     "ReplicationLogVolume",
     "SimulatedVCenterState",
     "Site",

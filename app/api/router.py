@@ -13,6 +13,7 @@ from app.domain.drvas import routes as drvas
 from app.domain.events import routes as events
 from app.domain.inventory import routes as inventory
 from app.domain.preflight import routes as preflight
+from app.domain.protection_domains import routes as protection_domains
 from app.domain.sites import routes as sites
 from app.domain.storage_sites import routes as storage_sites
 from app.domain.users import routes as users
@@ -39,6 +40,7 @@ def build_api_router() -> APIRouter:
         clusters,
         drvas,
         storage_sites,
+        protection_domains,
         preflight,
         tasks,
         alarms,

@@ -22,6 +22,8 @@ from app.domain.drvas.states import DrvaStatus, VolumeStatus, sources_for
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, Datastore, Host, Network
+from app.domain.protection_domains.models import ProtectionDomain
+from app.domain.protection_domains.repository import ids_by_drva, refuse_in_use
 from app.tasks.models import Task
 from app.tasks.service import enqueue, start_guarded
 
@@ -59,6 +61,7 @@ class DrvaService:
     async def reads(self, drvas: Sequence[Drva]) -> list[DrvaRead]:
         volumes = await repository.volumes_of(self.session, [d.id for d in drvas])
         vm_ids = await repository.vm_ids(self.session, [d.vm_moref for d in drvas if d.vm_moref])
+        domains = await ids_by_drva(self.session, [d.id for d in drvas])
         return [
             DrvaRead(
                 id=d.id,
@@ -77,8 +80,7 @@ class DrvaService:
                 memory_gb=d.memory_gb,
                 iso_path=d.iso_path,
                 active_task_id=d.active_task_id,
-                # Protection domains arrive with the replication work; none can use a DRVA yet.
-                domains=[],
+                domains=domains[d.id],
                 replication_log_volumes=[volume_read(v) for v in volumes[d.id]],
                 created_at=d.created_at,
             )
@@ -221,6 +223,7 @@ class DrvaService:
 
     async def delete(self, drva_id: str, actor: Principal) -> Task:
         drva = await self.get(drva_id)
+        await refuse_in_use(self.session, ProtectionDomain.drva_id, drva.id, "DRVA")
         return await self._start(drva, "delete_drva", DrvaStatus.DELETING, actor)
 
     async def restart(self, drva_id: str, actor: Principal) -> Task:
@@ -305,7 +308,9 @@ class DrvaService:
 
     async def delete_volume(self, drva_id: str, volume_id: str, actor: Principal) -> Task:
         volume = await self.volume(drva_id, volume_id)
-        # Protection domains (each with its own log on a volume) arrive with replication.
+        await refuse_in_use(
+            self.session, ProtectionDomain.replication_log_volume_id, volume.id, "log volume"
+        )
         moved = await self.session.execute(
             update(ReplicationLogVolume)
             .where(

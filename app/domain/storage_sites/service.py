@@ -18,6 +18,8 @@ from app.core.ids import new_id
 from app.core.schemas import EntityRef
 from app.domain.auth.service import Principal
 from app.domain.events import service as events
+from app.domain.protection_domains.models import ProtectionDomain
+from app.domain.protection_domains.repository import refuse_in_use
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.schemas import FoundDomain, StorageSiteCreate, StorageSiteRead
 from app.tasks.models import Task
@@ -148,7 +150,7 @@ class StorageSiteService:
 
     async def delete(self, site_id: str, actor: Principal) -> None:
         site = await self.get(site_id)
-        # Protection domains (issue of the replication work) will hold sites in use here.
+        await refuse_in_use(self.session, ProtectionDomain.storage_site_id, site.id, "storage site")
         await self.session.delete(site)
         events.record(
             self.session,
