@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.core.ids import new_id
 from app.core.security import generate_password, hash_password, write_private_file
 from app.domain.appliance.models import Appliance
-from app.domain.auth.service import Role
+from app.domain.auth.service import AuthService, Role
 from app.domain.events import service as events
 from app.domain.sites.models import Site
 from app.domain.users.models import User
@@ -110,6 +110,7 @@ async def seed_first_boot(container: Container) -> None:
                     settings.data_dir / ROOT_PASSWORD_FILE,
                 )
         await session.commit()
+        await AuthService(container.sessionmaker, container.auth_cache).purge_expired(session)
         await refresh_cors_origins(session, container)
     if container.simulator is not None:
         await container.simulator.state()

@@ -78,15 +78,3 @@ async def ids_in(session: AsyncSession, statuses: Sequence[TaskStatus]) -> list[
         select(Task.id).where(Task.status.in_([s.value for s in statuses])).order_by(Task.seq)
     )
     return list(rows.all())
-
-
-async def active_for_entity(session: AsyncSession, entity_id: str) -> Sequence[Task]:
-    rows = await session.scalars(
-        select(Task).where(
-            Task.entity_id == entity_id,
-            Task.status.in_(
-                [TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.CANCELLING.value]
-            ),
-        )
-    )
-    return rows.all()

@@ -85,21 +85,6 @@ class TaskRunner:
         else:
             self._spawn(task_id, abort=(TaskStatus.CANCELLED, "cancelled", "cancelled"))
 
-    def is_running(self, task_id: str) -> bool:
-        return task_id in self._running
-
-    async def idle(self) -> None:
-        """Wait until no task is queued or running (used by tests and the CLI)."""
-        while True:
-            async with self._container.sessionmaker() as session:
-                active = await repository.ids_in(
-                    session, [TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.CANCELLING]
-                )
-            if not active:
-                return
-            self.wake()
-            await asyncio.sleep(0.01)
-
     async def _loop(self) -> None:
         while True:
             self._wake.clear()

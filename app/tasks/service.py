@@ -181,8 +181,7 @@ class TaskService:
 
     async def cancel(self, task_id: str, actor: Principal) -> Task:
         task = await self.get(task_id)
-        if actor.role is Role.VIEWER:
-            actor.require(Role.OPERATOR)
+        actor.require(Role.OPERATOR)
         if not task.cancellable or TaskStatus(task.status) not in ACTIVE:
             raise InvalidState(
                 f"task {task.id} ({task.type}) is {task.status} and cannot be cancelled",

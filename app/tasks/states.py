@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
-from app.core.errors import InvalidState
-
 
 class TaskStatus(StrEnum):
     QUEUED = "queued"
@@ -40,15 +38,6 @@ TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
 
 ACTIVE = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.CANCELLING})
 TERMINAL = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED})
-
-
-def check_transition(task_id: str, current: str, target: TaskStatus) -> None:
-    if target not in TRANSITIONS[TaskStatus(current)]:
-        raise InvalidState(
-            f"task {task_id} cannot go from {current} to {target}",
-            entity="task",
-            state=current,
-        )
 
 
 def allowed_sources(target: TaskStatus, sources: Sequence[TaskStatus]) -> list[str]:

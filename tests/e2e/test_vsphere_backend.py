@@ -35,6 +35,30 @@ def _vcsim_view(vcsim: Any) -> tuple[Any, Any]:
     return instance, view.view[0]
 
 
+# The VIB URL handed to vcsim must resolve: the appliance names itself 127.0.0.1.
+VSPHERE_BACKEND = {
+    "JETDR_VCENTER__BACKEND": "vsphere",
+    "JETDR_VCENTER__VERIFY_TLS": "false",
+    "JETDR_HOSTNAME": "127.0.0.1",
+    "JETDR_CLOCK__MODE": "scaled",
+    "JETDR_CLOCK__SCALE": "1000",
+}
+
+
+def _register(appliance: ServedAppliance, client: httpx.Client, vcsim: Any) -> None:
+    registration = client.post(
+        "/api/v1/vcenters",
+        json={
+            "hostname": vcsim.host,
+            "port": vcsim.port,
+            "username": vcsim_server.USERNAME,
+            "password": vcsim_server.PASSWORD,
+        },
+    )
+    task = appliance.wait_task(client, registration.json()["id"])
+    assert task["status"] == "succeeded", task["error"]
+
+
 def _act(appliance: ServedAppliance, client: httpx.Client, path: str, **body: Any) -> Any:
     response = client.post(path, json=body or None)
     assert response.status_code == 202, response.text
@@ -44,28 +68,12 @@ def _act(appliance: ServedAppliance, client: httpx.Client, path: str, **body: An
 def test_register_configure_unconfigure_against_vcsim(
     serve: Callable[..., ServedAppliance], vcsim: Any
 ) -> None:
-    appliance = serve(
-        JETDR_VCENTER__BACKEND="vsphere",
-        JETDR_VCENTER__VERIFY_TLS="false",
-        JETDR_HOSTNAME="127.0.0.1",
-        JETDR_CLOCK__MODE="scaled",
-        JETDR_CLOCK__SCALE="1000",
-    )
+    appliance = serve(**VSPHERE_BACKEND)
     appliance.start()
     instance, cluster_mo = _vcsim_view(vcsim)
     try:
         with appliance.client() as client:
-            registration = client.post(
-                "/api/v1/vcenters",
-                json={
-                    "hostname": vcsim.host,
-                    "port": vcsim.port,
-                    "username": vcsim_server.USERNAME,
-                    "password": vcsim_server.PASSWORD,
-                },
-            )
-            task = appliance.wait_task(client, registration.json()["id"])
-            assert task["status"] == "succeeded", task["error"]
+            _register(appliance, client, vcsim)
             extensions = instance.RetrieveContent().extensionManager.extensionList
             assert "com.jetstream.jetdr" in [e.key for e in extensions]
 
@@ -108,27 +116,12 @@ def test_register_configure_unconfigure_against_vcsim(
 def test_deploy_two_drvas_with_log_volume_against_vcsim(
     serve: Callable[..., ServedAppliance], vcsim: Any
 ) -> None:
-    appliance = serve(
-        JETDR_VCENTER__BACKEND="vsphere",
-        JETDR_VCENTER__VERIFY_TLS="false",
-        JETDR_HOSTNAME="127.0.0.1",
-        JETDR_CLOCK__MODE="scaled",
-        JETDR_CLOCK__SCALE="1000",
-    )
+    appliance = serve(**VSPHERE_BACKEND)
     appliance.start()
     instance, cluster_mo = _vcsim_view(vcsim)
     try:
         with appliance.client() as client:
-            registration = client.post(
-                "/api/v1/vcenters",
-                json={
-                    "hostname": vcsim.host,
-                    "port": vcsim.port,
-                    "username": vcsim_server.USERNAME,
-                    "password": vcsim_server.PASSWORD,
-                },
-            )
-            assert appliance.wait_task(client, registration.json()["id"])["status"] == "succeeded"
+            _register(appliance, client, vcsim)
             cluster_id = client.get("/api/v1/clusters", params={"name": cluster_mo.name}).json()[
                 "items"
             ][0]["id"]

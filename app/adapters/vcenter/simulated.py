@@ -234,11 +234,6 @@ class SimulatedVCenter:
         self._state = None
         await self._load()
 
-    async def reseed(self) -> None:
-        async with self._lock:
-            self._state = _seed(self._topology)
-            await self._save_locked()
-
     async def state(self) -> _State:
         return await self._load()
 
@@ -528,12 +523,6 @@ class SimulatedSession:
         await self._cluster_hosts(cluster_moref)
         state = await self._backend.state()
         return tuple(state.iofilters.get(cluster_moref, []))
-
-    async def maintenance_history(self, cluster_moref: str) -> tuple[MaintenanceRecord, ...]:
-        self._check()
-        hosts = {h.moref for h in await self._cluster_hosts(cluster_moref)}
-        state = await self._backend.state()
-        return tuple(m for m in state.maintenance if m.host_moref in hosts)
 
     async def create_role(self, name: str, clone_from: str) -> None:
         self._check()

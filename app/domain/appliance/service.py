@@ -69,7 +69,3 @@ class ApplianceService:
         )
         await self.session.commit()
         return self._read(appliance, site)
-
-    async def record_time_skew(self, skew_seconds: float) -> None:
-        appliance, _site = await self._load()
-        appliance.time_skew_seconds = round(skew_seconds, 3)

@@ -232,20 +232,12 @@ async def undo_deployment(ctx: TaskContext) -> None:
     if drva is None:
         return
     await _remove_vm_and_iso(ctx, drva)
-    async with ctx.sessionmaker() as session:
-        drva = await _drva(session, ctx.entity_id)
-        await session.delete(drva)
-        events.record(
-            session,
-            at=ctx.clock.now(),
-            actor=ctx.actor,
-            action="drva.deploy_failed",
-            message=f"deployment of DRVA {drva.name} failed and was rolled back: {message}",
-            entity=("drva", drva.id, drva.name),
-            task_id=ctx.task_id,
-            details={"error_code": code},
-        )
-        await session.commit()
+    await _forget(
+        ctx,
+        "drva.deploy_failed",
+        f"deployment of DRVA {drva.name} failed and was rolled back: {message}",
+        {"error_code": code},
+    )
 
 
 async def destroy(ctx: TaskContext) -> None:
@@ -255,7 +247,9 @@ async def destroy(ctx: TaskContext) -> None:
         await _remove_vm_and_iso(ctx, drva)
 
 
-async def forget(ctx: TaskContext) -> None:
+async def _forget(
+    ctx: TaskContext, action: str, message: str, details: dict[str, str] | None = None
+) -> None:
     async with ctx.sessionmaker() as session:
         drva = await repository.get(session, ctx.entity_id)
         if drva is None:
@@ -265,12 +259,20 @@ async def forget(ctx: TaskContext) -> None:
             session,
             at=ctx.clock.now(),
             actor=ctx.actor,
-            action="drva.deleted",
-            message=f"DRVA {drva.name} deleted",
+            action=action,
+            message=message,
             entity=("drva", drva.id, drva.name),
             task_id=ctx.task_id,
+            details=details,
         )
         await session.commit()
+
+
+async def forget(ctx: TaskContext) -> None:
+    async with ctx.sessionmaker() as session:
+        drva = await repository.get(session, ctx.entity_id)
+    if drva is not None:
+        await _forget(ctx, "drva.deleted", f"DRVA {drva.name} deleted")
 
 
 async def power_off(ctx: TaskContext) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -205,7 +205,13 @@ async def mark_registered(ctx: TaskContext) -> None:
         await session.commit()
 
 
-async def forget_vcenter(ctx: TaskContext) -> None:
+async def _forget(
+    ctx: TaskContext,
+    action: str,
+    describe: Callable[[str], str],
+    details: dict[str, str] | None = None,
+) -> None:
+    """Remove the vCenter and its inventory, in one transaction with the event saying why."""
     async with ctx.sessionmaker() as session:
         vcenter = await session.get(VCenter, ctx.entity_id)
         if vcenter is None:
@@ -218,12 +224,17 @@ async def forget_vcenter(ctx: TaskContext) -> None:
             session,
             at=ctx.clock.now(),
             actor=ctx.actor,
-            action="vcenter.unregistered",
-            message=f"unregistered from vCenter {vcenter.hostname}",
+            action=action,
+            message=describe(vcenter.hostname),
             entity=("vcenter", vcenter.id, vcenter.hostname),
             task_id=ctx.task_id,
+            details=details,
         )
         await session.commit()
+
+
+async def forget_vcenter(ctx: TaskContext) -> None:
+    await _forget(ctx, "vcenter.unregistered", lambda host: f"unregistered from vCenter {host}")
 
 
 async def undo_registration(ctx: TaskContext) -> None:
@@ -232,23 +243,12 @@ async def undo_registration(ctx: TaskContext) -> None:
             async with connected(ctx) as vc:
                 await vc.unregister_extension(PLUGIN_KEY)
     code, message = ctx.failure or ("failed", "registration failed")
-    async with ctx.sessionmaker() as session:
-        vcenter = await session.get(VCenter, ctx.entity_id)
-        if vcenter is None:
-            return
-        await inventory_repository.delete_all(session, vcenter.id)
-        await session.delete(vcenter)
-        events.record(
-            session,
-            at=ctx.clock.now(),
-            actor=ctx.actor,
-            action="vcenter.registration_failed",
-            message=f"registration with vCenter {vcenter.hostname} failed: {message}",
-            entity=("vcenter", vcenter.id, vcenter.hostname),
-            task_id=ctx.task_id,
-            details={"error_code": code},
-        )
-        await session.commit()
+    await _forget(
+        ctx,
+        "vcenter.registration_failed",
+        lambda host: f"registration with vCenter {host} failed: {message}",
+        {"error_code": code},
+    )
 
 
 async def release_after_failure(ctx: TaskContext) -> None:
