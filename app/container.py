@@ -29,6 +29,7 @@ from app.tasks.runner import TaskRunner
 
 if TYPE_CHECKING:
     from app.domain.drvas.monitor import DrvaMonitor
+    from app.replication.engine import ReplicationEngine
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Container:
     registry: TaskRegistry
     runner: TaskRunner = field(init=False)
     monitor: DrvaMonitor = field(init=False)
+    replication: ReplicationEngine = field(init=False)
     status: ApplianceStatus = ApplianceStatus.STARTING
     status_reason: str | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
@@ -68,9 +70,11 @@ class Container:
 
     def __post_init__(self) -> None:
         from app.domain.drvas.monitor import DrvaMonitor
+        from app.replication.engine import ReplicationEngine
 
         self.runner = TaskRunner(self, self.registry, self.settings.tasks.max_concurrency)
         self.monitor = DrvaMonitor(self)
+        self.replication = ReplicationEngine(self)
 
     @property
     def uptime_seconds(self) -> float:
@@ -90,6 +94,7 @@ class Container:
             await seed_first_boot(self)
             await self.runner.start()
             self.monitor.start()
+            self.replication.start()
         except Exception as error:
             logger.exception("the appliance failed to start")
             self.status = ApplianceStatus.DEGRADED
@@ -110,6 +115,7 @@ class Container:
     async def shutdown(self) -> None:
         if self._drva_images is not None and not self._drva_images.done():
             self._drva_images.cancel()
+        await self.replication.stop()
         await self.monitor.stop()
         await self.runner.stop()
         await self.engine.dispose()

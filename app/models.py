@@ -9,11 +9,12 @@ from app.domain.auth.models import UserSession
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.events.models import Event
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
-from app.domain.protection_domains.models import ProtectionDomain
+from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
 from app.domain.sites.models import Site
 from app.domain.storage_sites.models import StorageSite
 from app.domain.users.models import User
 from app.domain.vcenters.models import VCenter
+from app.replication.models import DomainReplication
 from app.tasks.models import Task, TaskEvent
 
 __all__ = [
@@ -22,12 +23,15 @@ __all__ = [
     "Base",
     "Cluster",
     "Datastore",
+    "DomainReplication",
     "Drva",
     "Event",
     "Host",
     "IdempotencyRecord",
     "Network",
+    "ProtectedVm",
     "ProtectionDomain",
+    "RecoveryPoint",
     "ReplicationLogVolume",
     "SimulatedVCenterState",
     "Site",

@@ -58,6 +58,13 @@ class VCenterSettings(BaseModel):
     max_threads: int = Field(default=8, ge=1, le=64)
 
 
+class ReplicationSettings(BaseModel):
+    # What one DRVA ships to object storage, shared by the domains it runs.
+    drva_bandwidth_mbps: float = Field(default=1000.0, gt=0)
+    # Virtual seconds between two engine steps (a recovery point per step at most).
+    tick_seconds: float = Field(default=15.0, ge=1, le=600)
+
+
 class TaskSettings(BaseModel):
     max_concurrency: int = Field(default=16, ge=1)
 
@@ -87,6 +94,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     vcenter: VCenterSettings = VCenterSettings()
     tasks: TaskSettings = TaskSettings()
+    replication: ReplicationSettings = ReplicationSettings()
 
     @field_validator("site_name")
     @classmethod

@@ -1,4 +1,6 @@
-"""Fault rules a test sets on task steps (`<task type>.<step>`, or `<task type>.*`)."""
+"""Fault rules a test sets: `error` and `latency` on task steps (`<task type>.<step>` or
+`<task type>.*`); `objectstore_outage` on a storage site or a protection domain (its id, or
+`*` for every store), which makes the DRVAs' object-store calls fail as if the network was down."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from app.core.clock import VirtualClock
 from app.core.ids import new_id
 from app.tasks.registry import TaskFailed
 
-SUPPORTED_KINDS = ("error", "latency")
+SUPPORTED_KINDS = ("error", "latency", "objectstore_outage")
+STEP_KINDS = frozenset({"error", "latency"})
 
 
 @dataclass
@@ -23,8 +26,11 @@ class FaultRule:
     id: str = field(default_factory=lambda: new_id("fault"))
     hits: int = 0
 
+    def exhausted(self) -> bool:
+        return self.count is not None and self.hits >= self.count
+
     def matches(self, target: str) -> bool:
-        if self.count is not None and self.hits >= self.count:
+        if self.kind not in STEP_KINDS or self.exhausted():
             return False
         prefix, _, step = self.target.partition(".")
         wanted_prefix, _, wanted_step = target.partition(".")
@@ -58,3 +64,14 @@ class FaultRegistry:
                 await clock.sleep(rule.delay_ms / 1000)
             elif rule.kind == "error":
                 raise TaskFailed(rule.error_code, f"fault injected at {target} (rule {rule.id})")
+
+    def storage_outage(self, *entity_ids: str) -> bool:
+        """Whether an `objectstore_outage` rule cuts off a store used by these entities now."""
+        for rule in self.rules:
+            if rule.kind != "objectstore_outage" or rule.exhausted():
+                continue
+            if rule.target not in ("*", *entity_ids) or self.rng.random() >= rule.probability:
+                continue
+            rule.hits += 1
+            return True
+        return False

@@ -49,7 +49,12 @@ async def put_clock(change: ClockUpdate, _admin: AdminUser, container: Container
 async def advance_clock(
     advance: ClockAdvance, _admin: AdminUser, container: ContainerDep
 ) -> ClockRead:
+    """Moves virtual time forward. With `settle` (the default) the answer waits until the
+    replication engine has run every domain up to the new time, so what a test reads next is
+    the state at that time."""
     state = container.clock.advance(advance.seconds)
+    if advance.settle:
+        await container.replication.settle()
     return ClockRead.model_validate(state, from_attributes=True)
 
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from app.core.clock import ClockMode
 from app.core.schemas import ApiModel, RequestModel, Timestamp
+from app.emulator.faults import STEP_KINDS
+
+STEP_TARGET = re.compile(r"[a-z_]+\.([a-z_]+|\*)")
 
 
 class ClockRead(ApiModel):
@@ -22,6 +26,7 @@ class ClockUpdate(RequestModel):
 
 class ClockAdvance(RequestModel):
     seconds: float = Field(gt=0, le=10 * 365 * 86400)
+    settle: bool = True
 
 
 class HealthRead(ApiModel):
@@ -36,14 +41,24 @@ class ResetRead(ApiModel):
 
 class FaultCreate(RequestModel):
     target: str = Field(
-        pattern=r"^[a-z_]+\.([a-z_]+|\*)$",
-        description="`<task type>.<step>` or `<task type>.*`, e.g. `deploy_drva.power_on`",
+        pattern=r"^[A-Za-z0-9_.*-]{1,128}$",
+        description="for `error`/`latency`: `<task type>.<step>` or `<task type>.*`, e.g. "
+        "`deploy_drva.power_on`; for `objectstore_outage`: a storage site or protection domain "
+        "id, or `*`",
     )
-    kind: Literal["error", "latency"]
+    kind: Literal["error", "latency", "objectstore_outage"]
     probability: float = Field(default=1.0, gt=0, le=1)
     count: int | None = Field(default=None, ge=1)
     delay_ms: int = Field(default=0, ge=0, le=3_600_000)
     error_code: str = Field(default="injected_fault", pattern=r"^[a-z_]{1,64}$")
+
+    @model_validator(mode="after")
+    def _target_fits_kind(self) -> FaultCreate:
+        if self.kind in STEP_KINDS and not STEP_TARGET.fullmatch(self.target):
+            raise ValueError(
+                f"a {self.kind} fault targets a task step: `<task type>.<step>` or `<task type>.*`"
+            )
+        return self
 
 
 class FaultRead(ApiModel):

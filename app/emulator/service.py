@@ -19,6 +19,7 @@ PRESERVED_TABLES = frozenset({"alembic_version", "app_user", "user_session"})
 
 async def reset(container: Container) -> float:
     started = time.perf_counter()
+    await container.replication.stop()
     await container.monitor.stop()
     await container.runner.stop()
     async with container.engine.begin() as connection:
@@ -38,6 +39,7 @@ async def reset(container: Container) -> float:
     await seed_first_boot(container)
     await container.runner.start()
     container.monitor.start()
+    container.replication.start()
     return (time.perf_counter() - started) * 1000
 
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -34,3 +35,41 @@ class ProtectionDomain(Base):
     active_task_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+
+
+class ProtectedVm(Base):
+    """A VM in a domain. `disks` snapshots each disk's key, capacity and write profile when the
+    VM is added; `origin_epoch` is when its writes started being tracked (protection start)."""
+
+    __tablename__ = "protected_vm"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    domain_id: Mapped[str] = mapped_column(
+        ForeignKey("protection_domain.id", ondelete="CASCADE"), index=True
+    )
+    # A VM belongs to at most one domain: the unique constraint makes it race-free.
+    vm_id: Mapped[str] = mapped_column(ForeignKey("vm.id", ondelete="CASCADE"), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    protection_mode: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16))
+    disks: Mapped[list[Any]] = mapped_column(default=list)
+    origin_epoch: Mapped[int | None] = mapped_column(BigInteger)
+    sync_total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    sync_remaining_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    protected_at: Mapped[dt.datetime | None]
+    last_recovery_point_at: Mapped[dt.datetime | None]
+    added_at: Mapped[dt.datetime]
+
+
+class RecoveryPoint(Base):
+    __tablename__ = "recovery_point"
+    __table_args__ = (UniqueConstraint("domain_id", "epoch"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    domain_id: Mapped[str] = mapped_column(
+        ForeignKey("protection_domain.id", ondelete="CASCADE"), index=True
+    )
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[dt.datetime]
+    consistent: Mapped[bool]
+    vm_ids: Mapped[list[Any]] = mapped_column(default=list)

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import InvalidState
-from app.domain.protection_domains.models import ProtectionDomain
+from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.replication.models import DomainReplication
 
 
 async def names_using(session: AsyncSession, column: Any, value: str) -> Sequence[str]:
@@ -35,3 +37,56 @@ async def ids_by_drva(session: AsyncSession, drva_ids: Sequence[str]) -> dict[st
     for drva_id, domain_id in rows.all():
         grouped[drva_id].append(domain_id)
     return grouped
+
+
+async def vm_counts(session: AsyncSession, domain_ids: Sequence[str]) -> dict[str, int]:
+    rows = await session.execute(
+        select(ProtectedVm.domain_id, func.count())
+        .where(ProtectedVm.domain_id.in_(list(domain_ids)))
+        .group_by(ProtectedVm.domain_id)
+    )
+    return dict(rows.tuples().all())
+
+
+async def replications(
+    session: AsyncSession, domain_ids: Sequence[str]
+) -> dict[str, DomainReplication]:
+    rows = await session.scalars(
+        select(DomainReplication).where(DomainReplication.domain_id.in_(list(domain_ids)))
+    )
+    return {row.domain_id: row for row in rows}
+
+
+async def protected_vms(session: AsyncSession, domain_id: str) -> Sequence[ProtectedVm]:
+    return (
+        await session.scalars(
+            select(ProtectedVm)
+            .where(ProtectedVm.domain_id == domain_id)
+            .order_by(ProtectedVm.added_at, ProtectedVm.name)
+        )
+    ).all()
+
+
+async def protected_elsewhere(session: AsyncSession, vm_ids: Sequence[str]) -> dict[str, str]:
+    """VM id -> the name of the domain that already protects it."""
+    rows = await session.execute(
+        select(ProtectedVm.vm_id, ProtectionDomain.name)
+        .join(ProtectionDomain, ProtectionDomain.id == ProtectedVm.domain_id)
+        .where(ProtectedVm.vm_id.in_(list(vm_ids)))
+    )
+    return dict(rows.tuples().all())
+
+
+async def recovery_points(
+    session: AsyncSession, domain_id: str, *, since: dt.datetime | None, limit: int | None
+) -> Sequence[RecoveryPoint]:
+    query = (
+        select(RecoveryPoint)
+        .where(RecoveryPoint.domain_id == domain_id)
+        .order_by(RecoveryPoint.epoch.desc())
+    )
+    if since is not None:
+        query = query.where(RecoveryPoint.timestamp >= since)
+    if limit is not None:
+        query = query.limit(limit)
+    return (await session.scalars(query)).all()

@@ -5,8 +5,16 @@ from fastapi import APIRouter, Response
 from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep
 from app.api.responses import ACCEPTED, accepted
 from app.core.schemas import Page, PageMeta
-from app.domain.protection_domains.schemas import DomainCreate, DomainRead, DomainUpdate
-from app.domain.protection_domains.service import DomainService, to_read
+from app.domain.protection_domains.schemas import (
+    DomainCreate,
+    DomainRead,
+    DomainUpdate,
+    ProtectedVmRead,
+    RecoveryPointList,
+    StatisticsRead,
+    VmsAdd,
+)
+from app.domain.protection_domains.service import DomainService
 from app.tasks.schemas import TaskRead
 
 router = APIRouter(prefix="/protection-domains", tags=["protection domains"])
@@ -29,7 +37,8 @@ async def create_domain(
 async def list_domains(
     _user: CurrentUser, session: SessionDep, container: ContainerDep
 ) -> Page[DomainRead]:
-    items = [to_read(d) for d in await DomainService(session, container).all()]
+    service = DomainService(session, container)
+    items = await service.reads(await service.all())
     return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
 
 
@@ -37,7 +46,7 @@ async def list_domains(
 async def get_domain(
     domain_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
 ) -> DomainRead:
-    return to_read(await DomainService(session, container).get(domain_id))
+    return await DomainService(session, container).read(domain_id)
 
 
 @router.patch("/{domain_id}", response_model=DomainRead)
@@ -48,7 +57,9 @@ async def update_domain(
     session: SessionDep,
     container: ContainerDep,
 ) -> DomainRead:
-    return to_read(await DomainService(session, container).update(domain_id, change, operator))
+    service = DomainService(session, container)
+    await service.update(domain_id, change, operator)
+    return await service.read(domain_id)
 
 
 @router.delete("/{domain_id}", response_model=TaskRead, status_code=202, responses=ACCEPTED)
@@ -60,3 +71,93 @@ async def delete_domain(
     response: Response,
 ) -> TaskRead:
     return accepted(response, await DomainService(session, container).delete(domain_id, admin))
+
+
+@router.post("/{domain_id}/vms", response_model=TaskRead, status_code=202, responses=ACCEPTED)
+async def add_vms(
+    domain_id: str,
+    spec: VmsAdd,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    """Task `add_vms`. While the domain protects, each VM starts its initial sync at once."""
+    service = DomainService(session, container)
+    return accepted(response, await service.add_vms(domain_id, spec, operator))
+
+
+@router.get("/{domain_id}/vms", response_model=Page[ProtectedVmRead])
+async def list_vms(
+    domain_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> Page[ProtectedVmRead]:
+    items = await DomainService(session, container).vms(domain_id)
+    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+
+
+@router.delete(
+    "/{domain_id}/vms/{vm_id}", response_model=TaskRead, status_code=202, responses=ACCEPTED
+)
+async def remove_vm(
+    domain_id: str,
+    vm_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    service = DomainService(session, container)
+    return accepted(response, await service.remove_vm(domain_id, vm_id, operator))
+
+
+@router.post(
+    "/{domain_id}/actions/start-protection",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def start_protection(
+    domain_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    """ "Replication Enabled: Yes". VMs never synced start their initial sync; after a stop,
+    the changes made meanwhile are resynced."""
+    service = DomainService(session, container)
+    return accepted(response, await service.start_protection(domain_id, operator))
+
+
+@router.post(
+    "/{domain_id}/actions/stop-protection",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def stop_protection(
+    domain_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    """ "Replication Enabled: No": the RPO grows and a `replication_disabled` alarm is raised."""
+    service = DomainService(session, container)
+    return accepted(response, await service.stop_protection(domain_id, operator))
+
+
+@router.get("/{domain_id}/recovery-points", response_model=RecoveryPointList)
+async def list_recovery_points(
+    domain_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> RecoveryPointList:
+    """Newest first: every point within the PITR window, or only the latest without PITR."""
+    items = await DomainService(session, container).recovery_points(domain_id)
+    return RecoveryPointList(items=items)
+
+
+@router.get("/{domain_id}/statistics", response_model=StatisticsRead)
+async def get_statistics(
+    domain_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> StatisticsRead:
+    return await DomainService(session, container).statistics(domain_id)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import Field
 
 from app.core.schemas import ApiModel, RequestModel, Timestamp
@@ -50,5 +52,75 @@ class DomainRead(ApiModel):
     replication_log_volume_id: str
     container: str
     pitr: PitrRead
+    last_recovery_point_at: Timestamp | None
     active_task_id: str | None
     created_at: Timestamp
+
+
+ProtectionMode = Literal["write_through", "write_back_vmdk", "write_back_iscsi"]
+
+
+class VmsAdd(RequestModel):
+    vm_ids: list[str] = Field(min_length=1, max_length=1000)
+    protection_mode: ProtectionMode = "write_through"
+
+
+class ProtectedDiskRead(ApiModel):
+    key: int
+    capacity_bytes: int
+    write_profile: dict[str, Any]
+
+
+class ProtectedVmRead(ApiModel):
+    vm_id: str
+    name: str
+    protection_mode: str
+    status: str
+    rpo_seconds: float | None
+    sync_progress: float = Field(description="initial sync, percent")
+    disks: list[ProtectedDiskRead]
+    added_at: Timestamp
+    protected_at: Timestamp | None
+    last_recovery_point_at: Timestamp | None
+
+
+class RecoveryPointRead(ApiModel):
+    id: str
+    timestamp: Timestamp
+    consistent: bool
+    vms: int
+
+
+class RecoveryPointList(ApiModel):
+    items: list[RecoveryPointRead]
+
+
+class StatisticsSample(ApiModel):
+    at: Timestamp
+    seconds: float
+    incoming_mbps: float
+    outgoing_mbps: float
+    log_usage_percent: float
+    backpressure: bool
+    bitmap: bool
+
+
+class StatisticsRead(ApiModel):
+    """Rates in MB/s (10^6 bytes) over the last five virtual minutes; percentages of the time
+    since protection started."""
+
+    replication_state: str
+    incoming_mbps: float
+    outgoing_mbps: float
+    log_used_bytes: int
+    log_capacity_bytes: int
+    log_usage_percent: float
+    backpressure_percent: float
+    bitmap_percent: float
+    put_latency_ms: float | None
+    puts: int
+    bytes_in: int
+    bytes_out: int
+    rpo_seconds: float | None
+    last_error: str | None
+    samples: list[StatisticsSample]

@@ -3,6 +3,10 @@ replication log and one container on a storage site."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,38 +16,79 @@ from app.core.errors import Conflict, FieldError, InvalidState, NotFound, Valida
 from app.core.ids import new_id
 from app.core.schemas import EntityRef
 from app.domain.auth.service import Principal
+from app.domain.clusters.states import ClusterStatus
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus, VolumeStatus
 from app.domain.events import service as events
-from app.domain.protection_domains.models import ProtectionDomain
-from app.domain.protection_domains.schemas import DomainCreate, DomainRead, DomainUpdate, PitrRead
+from app.domain.inventory.models import Cluster, VirtualMachine
+from app.domain.protection_domains import repository
+from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain
+from app.domain.protection_domains.schemas import (
+    DomainCreate,
+    DomainRead,
+    DomainUpdate,
+    PitrRead,
+    ProtectedDiskRead,
+    ProtectedVmRead,
+    RecoveryPointRead,
+    StatisticsRead,
+    StatisticsSample,
+    VmsAdd,
+)
 from app.domain.storage_sites.models import StorageSite
+from app.replication.engine import health
+from app.replication.models import DomainReplication
+from app.replication.states import VmStatus
 from app.tasks.models import Task
 from app.tasks.service import enqueue, start_guarded
 
 
-def to_read(domain: ProtectionDomain) -> DomainRead:
+def to_read(
+    domain: ProtectionDomain, repl: DomainReplication | None, vm_count: int, now: float
+) -> DomainRead:
+    last = repl.last_recovery_point_at if repl is not None else None
     return DomainRead(
         id=domain.id,
         name=domain.name,
         status=domain.status,
         mode=domain.mode,
-        health=domain.health,
+        health=health(repl, domain, now),
         primary_site=domain.primary_site,
         recovery_site=domain.recovery_site,
         owner_site=domain.owner_site,
         replication_enabled=domain.replication_enabled,
-        rpo_seconds=None,
+        rpo_seconds=None if last is None else round(now - last.timestamp(), 3),
         rpo_target_seconds=domain.rpo_target_seconds,
         priority=domain.priority,
-        vms=0,
+        vms=vm_count,
         storage_site_id=domain.storage_site_id,
         drva_id=domain.drva_id,
         replication_log_volume_id=domain.replication_log_volume_id,
         container=domain.container,
         pitr=PitrRead(enabled=domain.pitr_enabled, window_days=domain.pitr_window_days),
+        last_recovery_point_at=last,
         active_task_id=domain.active_task_id,
         created_at=domain.created_at,
+    )
+
+
+def vm_to_read(vm: ProtectedVm, now: float) -> ProtectedVmRead:
+    last = vm.last_recovery_point_at
+    progress = 100.0
+    if vm.status == VmStatus.INITIAL_SYNC.value:
+        done = vm.sync_total_bytes - vm.sync_remaining_bytes
+        progress = 100.0 * done / vm.sync_total_bytes if vm.sync_total_bytes else 0.0
+    return ProtectedVmRead(
+        vm_id=vm.vm_id,
+        name=vm.name,
+        protection_mode=vm.protection_mode,
+        status=vm.status,
+        rpo_seconds=None if last is None else round(now - last.timestamp(), 3),
+        sync_progress=round(progress, 2),
+        disks=[ProtectedDiskRead.model_validate(disk) for disk in vm.disks],
+        added_at=vm.added_at,
+        protected_at=vm.protected_at,
+        last_recovery_point_at=last,
     )
 
 
@@ -55,6 +100,19 @@ class DomainService:
     async def all(self) -> list[ProtectionDomain]:
         rows = await self.session.scalars(select(ProtectionDomain).order_by(ProtectionDomain.name))
         return list(rows.all())
+
+    async def reads(self, domains: Sequence[ProtectionDomain]) -> list[DomainRead]:
+        ids = [domain.id for domain in domains]
+        counts = await repository.vm_counts(self.session, ids)
+        replications = await repository.replications(self.session, ids)
+        now = self.container.clock.timestamp()
+        return [
+            to_read(domain, replications.get(domain.id), counts.get(domain.id, 0), now)
+            for domain in domains
+        ]
+
+    async def read(self, domain_id: str) -> DomainRead:
+        return (await self.reads([await self.get(domain_id)]))[0]
 
     async def get(self, domain_id: str) -> ProtectionDomain:
         domain = await self.session.get(ProtectionDomain, domain_id)
@@ -171,6 +229,164 @@ class DomainService:
             raise Conflict("a domain with that name exists", error_code="already_exists") from error
         return domain
 
+    # -- VMs ------------------------------------------------------------------------------
+
+    async def add_vms(self, domain_id: str, spec: VmsAdd, actor: Principal) -> Task:
+        domain = await self.get(domain_id)
+        vm_ids = list(dict.fromkeys(spec.vm_ids))
+        found = {
+            vm.id: vm
+            for vm in await self.session.scalars(
+                select(VirtualMachine).where(VirtualMachine.id.in_(vm_ids))
+            )
+        }
+        missing = [vm_id for vm_id in vm_ids if vm_id not in found]
+        if missing:
+            raise ValidationFailed(
+                f"no such VM: {', '.join(missing)}",
+                field_errors=[FieldError("vm_ids", f"no such VM: {', '.join(missing)}")],
+            )
+        volume = await self.session.get(ReplicationLogVolume, domain.replication_log_volume_id)
+        if spec.protection_mode == "write_back_iscsi" and (
+            volume is None or volume.type != "iscsi"
+        ):
+            raise ValidationFailed(
+                "write_back_iscsi needs the domain's replication log on an iSCSI LUN",
+                field_errors=[
+                    FieldError("protection_mode", "the domain's log volume is not iSCSI")
+                ],
+            )
+        drva = await self.session.get(Drva, domain.drva_id)
+        drva_cluster = await self.session.get(Cluster, drva.cluster_id) if drva else None
+        foreign = [
+            vm.name
+            for vm in found.values()
+            if drva_cluster is not None and vm.vcenter_id != drva_cluster.vcenter_id
+        ]
+        if foreign:
+            raise ValidationFailed(
+                f"not in the vCenter of the domain's DRVA: {', '.join(sorted(foreign))}",
+                field_errors=[FieldError("vm_ids", "VMs of another vCenter")],
+            )
+        taken = await repository.protected_elsewhere(self.session, vm_ids)
+        if taken:
+            raise Conflict(
+                "already protected: "
+                + ", ".join(f"{found[vm_id].name} (domain {pd})" for vm_id, pd in taken.items()),
+                error_code="already_protected",
+            )
+        cluster_ids = {vm.cluster_id for vm in found.values()}
+        clusters = {
+            c.id: c
+            for c in await self.session.scalars(
+                select(Cluster).where(Cluster.id.in_([c for c in cluster_ids if c]))
+            )
+        }
+        unready = sorted(
+            vm.name
+            for vm in found.values()
+            if vm.cluster_id is None
+            or clusters[vm.cluster_id].status != ClusterStatus.CONFIGURED.value
+        )
+        if unready:
+            raise InvalidState(
+                "the IO filter is not installed on the cluster of: " + ", ".join(unready),
+                entity="cluster",
+                state="unconfigured",
+            )
+        return await self._guarded(
+            domain,
+            "add_vms",
+            "adding_vms",
+            actor,
+            {"vm_ids": vm_ids, "protection_mode": spec.protection_mode},
+        )
+
+    async def vms(self, domain_id: str) -> list[ProtectedVmRead]:
+        await self.get(domain_id)
+        now = self.container.clock.timestamp()
+        return [
+            vm_to_read(vm, now) for vm in await repository.protected_vms(self.session, domain_id)
+        ]
+
+    async def remove_vm(self, domain_id: str, vm_id: str, actor: Principal) -> Task:
+        domain = await self.get(domain_id)
+        if vm_id not in {
+            vm.vm_id for vm in await repository.protected_vms(self.session, domain_id)
+        }:
+            raise NotFound(f"VM {vm_id} is not in protection domain {domain.name}")
+        return await self._guarded(domain, "remove_vm", "removing_vm", actor, {"vm_id": vm_id})
+
+    # -- protection -----------------------------------------------------------------------
+
+    async def start_protection(self, domain_id: str, actor: Principal) -> Task:
+        domain = await self.get(domain_id)
+        if domain.replication_enabled:
+            raise InvalidState(
+                f"protection domain {domain.name} is already protecting",
+                entity="protection_domain",
+                state=domain.mode,
+            )
+        if not await repository.protected_vms(self.session, domain_id):
+            raise InvalidState(
+                f"protection domain {domain.name} has no VMs; add VMs first",
+                entity="protection_domain",
+                state=domain.mode,
+            )
+        return await self._guarded(domain, "start_protection", "starting", actor)
+
+    async def stop_protection(self, domain_id: str, actor: Principal) -> Task:
+        domain = await self.get(domain_id)
+        if not domain.replication_enabled:
+            raise InvalidState(
+                f"protection domain {domain.name} is not protecting",
+                entity="protection_domain",
+                state=domain.mode,
+            )
+        return await self._guarded(domain, "stop_protection", "stopping", actor)
+
+    async def recovery_points(self, domain_id: str) -> list[RecoveryPointRead]:
+        """Within the PITR window; only the latest when PITR is off."""
+        domain = await self.get(domain_id)
+        now = self.container.clock.timestamp()
+        since = None
+        if domain.pitr_enabled:
+            since = dt.datetime.fromtimestamp(now - domain.pitr_window_days * 86400, dt.UTC)
+        points = await repository.recovery_points(
+            self.session, domain_id, since=since, limit=None if domain.pitr_enabled else 1
+        )
+        return [
+            RecoveryPointRead(
+                id=p.id, timestamp=p.timestamp, consistent=p.consistent, vms=len(p.vm_ids)
+            )
+            for p in points
+        ]
+
+    async def statistics(self, domain_id: str) -> StatisticsRead:
+        domain = await self.get(domain_id)
+        repl = await self.session.get(DomainReplication, domain_id)
+        return statistics_of(domain, repl, self.container.clock.timestamp())
+
+    async def _guarded(
+        self,
+        domain: ProtectionDomain,
+        task_type: str,
+        target: str,
+        actor: Principal,
+        params: dict[str, Any] | None = None,
+    ) -> Task:
+        return await start_guarded(
+            self.session,
+            self.container,
+            model=ProtectionDomain,
+            entity=EntityRef(type="protection_domain", id=domain.id, name=domain.name),
+            task_type=task_type,
+            target=target,
+            sources=["ready"],
+            actor=actor.username,
+            params=params,
+        )
+
     async def delete(self, domain_id: str, actor: Principal) -> Task:
         domain = await self.get(domain_id)
         if domain.replication_enabled:
@@ -189,3 +405,70 @@ class DomainService:
             sources=["ready"],
             actor=actor.username,
         )
+
+
+STATISTICS_WINDOW = 300.0
+
+
+def statistics_of(
+    domain: ProtectionDomain, repl: DomainReplication | None, now: float
+) -> StatisticsRead:
+    if repl is None:
+        return StatisticsRead(
+            replication_state="not_started",
+            incoming_mbps=0.0,
+            outgoing_mbps=0.0,
+            log_used_bytes=0,
+            log_capacity_bytes=0,
+            log_usage_percent=0.0,
+            backpressure_percent=0.0,
+            bitmap_percent=0.0,
+            put_latency_ms=None,
+            puts=0,
+            bytes_in=0,
+            bytes_out=0,
+            rpo_seconds=None,
+            last_error=None,
+            samples=[],
+        )
+    samples = [_sample(raw, repl.log_capacity_bytes) for raw in repl.samples]
+    recent, seconds = [], 0.0
+    for raw in reversed(repl.samples):
+        if seconds >= STATISTICS_WINDOW:
+            break
+        recent.append(raw)
+        seconds += float(raw["seconds"])
+    window = seconds or 1.0
+    observed = repl.observed_seconds or 1.0
+    capacity = repl.log_capacity_bytes
+    last = repl.last_recovery_point_at
+    return StatisticsRead(
+        replication_state=repl.state,
+        incoming_mbps=round(sum(r["in_bytes"] for r in recent) / window / 1e6, 3),
+        outgoing_mbps=round(sum(r["out_bytes"] for r in recent) / window / 1e6, 3),
+        log_used_bytes=repl.log_used_bytes,
+        log_capacity_bytes=capacity,
+        log_usage_percent=round(100.0 * repl.log_used_bytes / capacity, 2) if capacity else 0.0,
+        backpressure_percent=round(100.0 * repl.backpressure_seconds / observed, 2),
+        bitmap_percent=round(100.0 * repl.bitmap_seconds / observed, 2),
+        put_latency_ms=round(1000.0 * repl.put_seconds / repl.puts, 3) if repl.puts else None,
+        puts=repl.puts,
+        bytes_in=repl.bytes_in,
+        bytes_out=repl.bytes_out,
+        rpo_seconds=None if last is None else round(now - last.timestamp(), 3),
+        last_error=repl.last_error,
+        samples=samples,
+    )
+
+
+def _sample(raw: dict[str, Any], capacity: int) -> StatisticsSample:
+    seconds = float(raw["seconds"]) or 1.0
+    return StatisticsSample(
+        at=dt.datetime.fromisoformat(raw["at"]),
+        seconds=float(raw["seconds"]),
+        incoming_mbps=round(raw["in_bytes"] / seconds / 1e6, 3),
+        outgoing_mbps=round(raw["out_bytes"] / seconds / 1e6, 3),
+        log_usage_percent=round(100.0 * raw["log_used_bytes"] / capacity, 2) if capacity else 0.0,
+        backpressure=bool(raw["backpressure"]),
+        bitmap=bool(raw["bitmap"]),
+    )

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
+
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
 from app.adapters.objectstore.port import ObjectStore
+from app.core.ids import new_id
+from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.events import service as events
-from app.domain.protection_domains.models import ProtectionDomain
+from app.domain.inventory.models import VirtualMachine
+from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import MANIFEST, store_of
+from app.replication.models import DomainReplication
+from app.replication.segments import vm_config_key
+from app.replication.states import VmStatus
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
 
 
@@ -81,10 +92,13 @@ async def remove_container(ctx: TaskContext) -> None:
 
 
 async def forget_domain(ctx: TaskContext) -> None:
-    async with ctx.sessionmaker() as session:
+    # The engine may be stepping this domain: its rows go away between two steps.
+    async with ctx.container.replication.lock, ctx.sessionmaker() as session:
         domain = await session.get(ProtectionDomain, ctx.entity_id)
         if domain is None:
             return
+        for model in (RecoveryPoint, ProtectedVm, DomainReplication):
+            await session.execute(sa_delete(model).where(model.domain_id == domain.id))
         await session.delete(domain)
         events.record(
             session,
@@ -113,6 +127,164 @@ async def release_domain(ctx: TaskContext) -> None:
             await session.commit()
 
 
+def vm_config(vm: VirtualMachine, protection_mode: str) -> dict[str, Any]:
+    """What a recovery site needs to recreate the VM, kept beside its replicated data."""
+    return {
+        "format": 1,
+        "vm_id": vm.id,
+        "moref": vm.moref,
+        "name": vm.name,
+        "cpu": vm.cpu,
+        "memory_mb": vm.memory_mb,
+        "guest_os": vm.guest_os,
+        "protection_mode": protection_mode,
+        "disks": [
+            {
+                "key": disk["key"],
+                "label": disk.get("label"),
+                "capacity_bytes": disk["capacity_bytes"],
+            }
+            for disk in vm.disks
+        ],
+    }
+
+
+async def _vms(ctx: TaskContext) -> list[VirtualMachine]:
+    async with ctx.sessionmaker() as session:
+        rows = await session.scalars(
+            select(VirtualMachine).where(VirtualMachine.id.in_(ctx.params["vm_ids"]))
+        )
+        return list(rows.all())
+
+
+async def write_vm_configs(ctx: TaskContext) -> None:
+    domain, store = await _load(ctx)
+    mode = ctx.params["protection_mode"]
+    try:
+        for vm in await _vms(ctx):
+            body = json.dumps(vm_config(vm, mode), indent=2).encode()
+            await store.put(domain.container, vm_config_key(vm.id), body)
+    except ObjectStoreError as error:
+        raise TaskFailed(error.error_code, error.message) from error
+
+
+async def attach_vms(ctx: TaskContext) -> None:
+    domain, _store = await _load(ctx)
+    vms = await _vms(ctx)
+    if len(vms) != len(ctx.params["vm_ids"]):
+        raise TaskFailed("not_found", "a VM left the inventory while it was being added")
+    now = ctx.clock.now()
+    rows = [
+        ProtectedVm(
+            id=new_id("pvm"),
+            domain_id=domain.id,
+            vm_id=vm.id,
+            name=vm.name,
+            protection_mode=ctx.params["protection_mode"],
+            status=VmStatus.INITIAL_SYNC.value,
+            disks=[
+                {
+                    "key": disk["key"],
+                    "capacity_bytes": disk["capacity_bytes"],
+                    "write_profile": disk.get("write_profile") or {},
+                }
+                for disk in vm.disks
+            ],
+            sync_total_bytes=sum(int(disk["capacity_bytes"]) for disk in vm.disks),
+            sync_remaining_bytes=sum(int(disk["capacity_bytes"]) for disk in vm.disks),
+            added_at=now,
+        )
+        for vm in vms
+    ]
+    engine = ctx.container.replication
+    try:
+        async with engine.lock:
+            await engine.attach(domain.id, rows)
+    except IntegrityError as error:
+        raise TaskFailed(
+            "already_protected", "a VM was added to another domain meanwhile"
+        ) from error
+    ctx.result["vms"] = [vm.id for vm in vms]
+    await _finish(
+        ctx, "protection_domain.vms_added", f"VMs added: {', '.join(v.name for v in vms)}"
+    )
+
+
+async def detach_vm(ctx: TaskContext) -> None:
+    domain, store = await _load(ctx)
+    vm_id = ctx.params["vm_id"]
+    engine = ctx.container.replication
+    async with engine.lock:
+        await engine.detach(domain.id, [vm_id])
+    with contextlib.suppress(ObjectStoreError):
+        await store.delete(domain.container, vm_config_key(vm_id))
+    await _finish(ctx, "protection_domain.vm_removed", f"VM {vm_id} removed")
+
+
+async def begin_protection(ctx: TaskContext) -> None:
+    domain, _store = await _load(ctx)
+    engine = ctx.container.replication
+    async with engine.lock:
+        await engine.begin(domain.id)
+    async with ctx.sessionmaker() as session:
+        row = await session.get(ProtectionDomain, domain.id)
+        if row is None:
+            raise TaskFailed("not_found", "the domain no longer exists")
+        row.mode = "protecting"
+        row.replication_enabled = True
+        await clear_alarm(
+            session,
+            alarm_type=AlarmType.REPLICATION_DISABLED,
+            entity_id=domain.id,
+            at=ctx.clock.now(),
+        )
+        await session.commit()
+    await _finish(ctx, "protection_domain.protection_started", "protection started")
+
+
+async def end_protection(ctx: TaskContext) -> None:
+    domain, _store = await _load(ctx)
+    engine = ctx.container.replication
+    async with engine.lock:
+        await engine.halt(domain.id)
+    async with ctx.sessionmaker() as session:
+        row = await session.get(ProtectionDomain, domain.id)
+        if row is None:
+            raise TaskFailed("not_found", "the domain no longer exists")
+        row.mode = "replication_disabled"
+        row.replication_enabled = False
+        await raise_alarm(
+            session,
+            alarm_type=AlarmType.REPLICATION_DISABLED,
+            entity=("protection_domain", row.id, row.name),
+            message=f"replication of domain {row.name} is disabled; its RPO grows",
+            at=ctx.clock.now(),
+        )
+        await session.commit()
+    await _finish(ctx, "protection_domain.protection_stopped", "protection stopped")
+
+
+async def _finish(ctx: TaskContext, action: str, message: str) -> None:
+    async with ctx.sessionmaker() as session:
+        domain = await session.get(ProtectionDomain, ctx.entity_id)
+        if domain is None:
+            return
+        if domain.active_task_id == ctx.task_id:
+            domain.active_task_id = None
+            domain.status = "ready"
+        domain.updated_at = ctx.clock.now()
+        events.record(
+            session,
+            at=ctx.clock.now(),
+            actor=ctx.actor,
+            action=action,
+            message=f"protection domain {domain.name}: {message}",
+            entity=("protection_domain", domain.id, domain.name),
+            task_id=ctx.task_id,
+        )
+        await session.commit()
+
+
 CREATE_DOMAIN = TaskDefinition(
     type="create_domain",
     steps=(Step("create_container", create_container, weight=2), Step("finalize", mark_ready)),
@@ -124,4 +296,34 @@ DELETE_DOMAIN = TaskDefinition(
     cancellable=False,
     compensate=release_domain,
 )
-DEFINITIONS = (CREATE_DOMAIN, DELETE_DOMAIN)
+ADD_VMS = TaskDefinition(
+    type="add_vms",
+    steps=(Step("write_configs", write_vm_configs), Step("attach", attach_vms)),
+    compensate=release_domain,
+)
+REMOVE_VM = TaskDefinition(
+    type="remove_vm",
+    steps=(Step("detach", detach_vm),),
+    cancellable=False,
+    compensate=release_domain,
+)
+START_PROTECTION = TaskDefinition(
+    type="start_protection",
+    steps=(Step("start", begin_protection),),
+    cancellable=False,
+    compensate=release_domain,
+)
+STOP_PROTECTION = TaskDefinition(
+    type="stop_protection",
+    steps=(Step("stop", end_protection),),
+    cancellable=False,
+    compensate=release_domain,
+)
+DEFINITIONS = (
+    CREATE_DOMAIN,
+    DELETE_DOMAIN,
+    ADD_VMS,
+    REMOVE_VM,
+    START_PROTECTION,
+    STOP_PROTECTION,
+)

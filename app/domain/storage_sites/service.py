@@ -22,6 +22,7 @@ from app.domain.protection_domains.models import ProtectionDomain
 from app.domain.protection_domains.repository import refuse_in_use
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.schemas import FoundDomain, StorageSiteCreate, StorageSiteRead
+from app.replication.segments import RECOVERY_POINTS
 from app.tasks.models import Task
 from app.tasks.service import enqueue
 
@@ -59,6 +60,18 @@ def store_of(container: Container, site: StorageSite) -> ObjectStore:
     )
 
 
+async def latest_recovery_point(store: ObjectStore, container: str) -> str | None:
+    """The newest entry of the container's recovery-point index."""
+    keys = sorted(await store.list(container, RECOVERY_POINTS))
+    if not keys:
+        return None
+    try:
+        timestamp = json.loads(await store.get(container, keys[-1])).get("timestamp")
+    except (ObjectNotFound, ValueError):
+        return None
+    return str(timestamp) if timestamp else None
+
+
 async def scan(
     container: Container, site: StorageSite, local_site: str | None
 ) -> list[FoundDomain]:
@@ -76,7 +89,7 @@ async def scan(
                 domain_id=str(manifest.get("domain_id", "")),
                 name=str(manifest.get("name", name)),
                 owner_site=owner,
-                last_recovery_point_at=manifest.get("last_recovery_point_at"),
+                last_recovery_point_at=await latest_recovery_point(store, name),
                 importable=owner != local_site,
                 container=name,
             )

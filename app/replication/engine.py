@@ -1,0 +1,672 @@
+"""The replication engine: runs every protecting domain forward on the virtual clock.
+
+Each step of a domain, over virtual seconds (t0, t1]:
+1. The IO filters capture the epochs that completed into the replication log (write generator
+   bytes per epoch; capacity = the domain's share of its log volume). In bitmap mode or while
+   stopped they only mark regions dirty.
+2. The DRVA ships at its bandwidth (shared by its domains): a pending resync first, then the
+   log in order, as segment objects; then initial syncs, one VM after another. Each log segment
+   that lands is a recovery point (consistent when every VM of the domain is protected).
+3. Log >= 90 % is backpressure. The log filling up, backpressure for `BACKPRESSURE_LIMIT`, or
+   the store unreachable for `OUTAGE_LIMIT` puts the domain in bitmap mode. In bitmap mode the
+   store is probed every step; when it answers the dirty regions are resynced.
+4. Alarms: backpressure or bitmap lasting more than five minutes, RPO above the target.
+5. Every `COMPACT_EVERY` the segments older than the PITR window (all but the latest recovery
+   point without PITR) are merged into a checkpoint.
+
+A domain's state is committed after every step, so a restarted appliance resumes where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.objectstore.errors import ObjectStoreError, StorageUnreachable
+from app.adapters.objectstore.port import ObjectStore
+from app.core.ids import new_id
+from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
+from app.domain.drvas.models import Drva, ReplicationLogVolume
+from app.domain.drvas.states import DrvaStatus
+from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.domain.storage_sites.models import StorageSite
+from app.replication.generator import (
+    DiskGenerator,
+    epoch_at,
+    epoch_start,
+    origin_epoch_at,
+)
+from app.replication.models import DomainReplication
+from app.replication.segments import Segment, compact, recovery_point_key
+from app.replication.states import ReplicationState, VmStatus, move
+
+if TYPE_CHECKING:
+    from app.container import Container
+
+logger = logging.getLogger(__name__)
+
+GIB = 1024**3
+BACKPRESSURE_THRESHOLD = 0.9
+BACKPRESSURE_LIMIT = 600.0
+OUTAGE_LIMIT = 600.0
+ALARM_AFTER = 300.0
+COMPACT_EVERY = 3600.0
+STEP = 60.0
+# Catching up a long gap (an appliance that was down, a big clock advance) in coarser steps.
+CATCH_UP_STEP = 600.0
+CATCH_UP_AFTER = 1800.0
+SAMPLES_KEPT = 120
+MINIMUM_REAL_INTERVAL = 0.05
+R = ReplicationState
+
+
+def _ts(value: dt.datetime) -> float:
+    return value.timestamp()
+
+
+def _at(timestamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
+
+
+@dataclass
+class _Vm:
+    row: ProtectedVm
+    disks: list[DiskGenerator]
+
+    @property
+    def bytes_per_epoch(self) -> int:
+        return sum(disk.bytes_per_epoch for disk in self.disks)
+
+    @property
+    def capacity(self) -> int:
+        return sum(disk.capacity_bytes for disk in self.disks)
+
+
+def generators(vm: ProtectedVm) -> list[DiskGenerator]:
+    return [
+        DiskGenerator.from_profile(
+            vm.vm_id,
+            int(disk["key"]),
+            int(disk["capacity_bytes"]),
+            float(disk["write_profile"].get("write_iops", 0.0)),
+            float(disk["write_profile"].get("write_kb", 4.0)),
+        )
+        for disk in vm.disks
+    ]
+
+
+def window_bytes(vms: Sequence[_Vm], start: int, end: int) -> int:
+    """Bytes the VMs wrote in epochs [start, end), each from its own origin."""
+    total = 0
+    for vm in vms:
+        origin = vm.row.origin_epoch
+        if origin is None:
+            continue
+        low = max(start, origin)
+        if end > low:
+            total += (end - low) * vm.bytes_per_epoch
+    return total
+
+
+@dataclass
+class _Run:
+    domain: ProtectionDomain
+    repl: DomainReplication
+    vms: list[_Vm]
+    store: ObjectStore | None
+    store_error: str | None
+    drva_running: bool
+    bandwidth: float
+    outage: bool = False
+
+
+class ReplicationEngine:
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._loop: asyncio.Task[None] | None = None
+        # Held while domains are stepped and while tasks change what replicates.
+        self.lock = asyncio.Lock()
+        self._stores: dict[tuple[str, dt.datetime], ObjectStore] = {}
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._run(), name="replication-engine")
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+            self._loop = None
+        self._stores.clear()
+
+    async def _run(self) -> None:
+        tick = self._container.settings.replication.tick_seconds
+        while True:
+            await self._container.clock.sleep(tick)
+            await asyncio.sleep(MINIMUM_REAL_INTERVAL)
+            try:
+                await self.settle()
+            except Exception:
+                logger.exception("replication step failed")
+
+    async def settle(self) -> None:
+        """Run every domain up to the clock's present."""
+        async with self.lock:
+            await self._run_all(self._container.clock.timestamp())
+
+    async def _run_all(self, until: float) -> None:
+        async with self._container.sessionmaker() as session:
+            domain_ids = list(await session.scalars(select(DomainReplication.domain_id)))
+        for domain_id in domain_ids:
+            await self.run_domain(domain_id, until)
+
+    async def run_domain(self, domain_id: str, until: float) -> None:
+        """Step one domain up to `until`; the caller holds `lock`."""
+        async with self._container.sessionmaker() as session:
+            run = await self._load(session, domain_id)
+            if run is None:
+                return
+            while (cursor := _ts(run.repl.cursor_at)) < until:
+                gap = until - cursor
+                step = CATCH_UP_STEP if gap > CATCH_UP_AFTER else STEP
+                await self._step(session, run, min(until, cursor + step))
+                await session.commit()
+
+    # -- loading -------------------------------------------------------------------------
+
+    async def _load(self, session: AsyncSession, domain_id: str) -> _Run | None:
+        repl = await session.get(DomainReplication, domain_id)
+        domain = await session.get(ProtectionDomain, domain_id)
+        if repl is None or domain is None or domain.status == "deleting":
+            return None
+        rows = await session.scalars(
+            select(ProtectedVm)
+            .where(ProtectedVm.domain_id == domain_id)
+            .order_by(ProtectedVm.added_at, ProtectedVm.id)
+        )
+        vms = [_Vm(row, generators(row)) for row in rows]
+        drva = await session.get(Drva, domain.drva_id)
+        volume = await session.get(ReplicationLogVolume, domain.replication_log_volume_id)
+        site = await session.get(StorageSite, domain.storage_site_id)
+        sharing_volume = len(
+            (
+                await session.scalars(
+                    select(ProtectionDomain.id).where(
+                        ProtectionDomain.replication_log_volume_id
+                        == domain.replication_log_volume_id
+                    )
+                )
+            ).all()
+        )
+        sharing_drva = len(
+            (
+                await session.scalars(
+                    select(DomainReplication.domain_id)
+                    .join(ProtectionDomain, ProtectionDomain.id == DomainReplication.domain_id)
+                    .where(ProtectionDomain.drva_id == domain.drva_id)
+                )
+            ).all()
+        )
+        if volume is not None:
+            repl.log_capacity_bytes = volume.size_gb * GIB // max(sharing_volume, 1)
+        bandwidth = self._container.settings.replication.drva_bandwidth_mbps * 1_000_000 / 8
+        store, error = None, None
+        if site is not None:
+            try:
+                store = self._store(site)
+            except Exception as failure:  # a store that cannot even be built is unreachable
+                error = f"storage site {site.name} cannot be used: {failure}"
+        return _Run(
+            domain=domain,
+            repl=repl,
+            vms=vms,
+            store=store,
+            store_error=error,
+            drva_running=drva is not None and drva.status == DrvaStatus.RUNNING.value,
+            bandwidth=bandwidth / max(sharing_drva, 1),
+        )
+
+    def _store(self, site: StorageSite) -> ObjectStore:
+        from app.domain.storage_sites.service import store_of
+
+        key = (site.id, site.created_at)
+        store = self._stores.get(key)
+        if store is None:
+            store = self._stores[key] = store_of(self._container, site)
+        return store
+
+    # -- one step ------------------------------------------------------------------------
+
+    async def _step(self, session: AsyncSession, run: _Run, t1: float) -> None:
+        repl, domain = run.repl, run.domain
+        t0 = _ts(repl.cursor_at)
+        seconds = t1 - t0
+        end_epoch = epoch_at(t1)
+        written = 0
+        if repl.state != R.STOPPED:
+            written = window_bytes(run.vms, repl.captured_until, end_epoch)
+        repl.captured_until = max(repl.captured_until, end_epoch)
+        run.outage = self._container.faults.storage_outage(domain.storage_site_id, domain.id)
+        budget = run.bandwidth * seconds if run.drva_running else 0.0
+        shipped = 0.0
+        failure: str | None = None
+        rp_epoch: int | None = None
+        if repl.compacted_at is None:
+            repl.compacted_at = _at(t0)
+        try:
+            if run.outage and repl.state != R.STOPPED:
+                raise StorageUnreachable("the object store is unreachable (injected outage)")
+            if repl.state == R.BITMAP:
+                await self._probe(run)
+                self._begin_resync(run, end_epoch)
+            if repl.state == R.RESYNCING:
+                spent, done = self._spend_resync(run, budget)
+                budget -= spent
+                shipped += spent
+                if done:
+                    await self._finish_resync(run)
+                    rp_epoch = repl.shipped_until
+            if repl.state == R.REPLICATING:
+                spent, advanced = await self._ship_log(run, budget)
+                budget -= spent
+                shipped += spent
+                if advanced:
+                    rp_epoch = repl.shipped_until
+            if repl.state in (R.REPLICATING, R.RESYNCING):
+                spent = await self._initial_sync(run, budget, t1)
+                shipped += spent
+            if rp_epoch is not None:
+                await self._recovery_point(session, run, rp_epoch)
+            if repl.state != R.STOPPED and _ts(repl.compacted_at) + COMPACT_EVERY <= t1:
+                await self._compact(session, run, t1)
+        except ObjectStoreError as error:
+            failure = error.message
+        if failure is None and not run.drva_running and repl.state != R.STOPPED:
+            failure = "the domain's DRVA is not running"
+        if failure is None and run.store_error is not None:
+            failure = run.store_error
+        if failure is not None:
+            repl.unreachable_since = repl.unreachable_since or _at(t0)
+            repl.last_error = failure[:1024]
+            if repl.state == R.RESYNCING:
+                repl.state = move(repl.state, R.BITMAP)
+                repl.resync_epoch = None
+                repl.resync_remaining_bytes = 0
+        elif shipped > 0 or repl.state == R.REPLICATING:
+            repl.unreachable_since = None
+            repl.last_error = None
+        self._account_log(run)
+        self._detect_bitmap(run, t1)
+        repl.cursor_at = _at(t1)
+        self._record_sample(run, t1, seconds, written, shipped)
+        await self._alarms(session, run, t1)
+
+    async def _put(self, run: _Run, key: str, data: bytes) -> None:
+        if run.outage:
+            raise StorageUnreachable("the object store is unreachable (injected outage)")
+        if run.store is None:
+            raise StorageUnreachable(run.store_error or "the storage site is gone")
+        started = time.perf_counter()
+        await run.store.put(run.domain.container, key, data)
+        run.repl.puts += 1
+        run.repl.put_seconds += time.perf_counter() - started
+
+    async def _probe(self, run: _Run) -> None:
+        if not run.drva_running:
+            raise StorageUnreachable("the domain's DRVA is not running")
+        await self._put(run, "probe", b"")
+
+    def _begin_resync(self, run: _Run, end_epoch: int) -> None:
+        repl = run.repl
+        dirty_from = repl.dirty_from if repl.dirty_from is not None else repl.shipped_until
+        repl.dirty_from = dirty_from
+        repl.resync_epoch = end_epoch
+        repl.resync_remaining_bytes = sum(
+            min(window_bytes([vm], dirty_from, end_epoch), vm.capacity) for vm in run.vms
+        )
+        repl.shipped_until = repl.captured_until = end_epoch
+        repl.ship_carry_bytes = 0
+        repl.state = move(repl.state, R.RESYNCING)
+
+    def _spend_resync(self, run: _Run, budget: float) -> tuple[float, bool]:
+        repl = run.repl
+        spent = min(budget, float(repl.resync_remaining_bytes))
+        repl.resync_remaining_bytes = max(0, repl.resync_remaining_bytes - int(spent))
+        return spent, repl.resync_remaining_bytes == 0
+
+    async def _finish_resync(self, run: _Run) -> None:
+        repl = run.repl
+        assert repl.dirty_from is not None and repl.resync_epoch is not None
+        segment = Segment("resync", repl.dirty_from, repl.resync_epoch, repl.segment_seq + 1)
+        for vm in run.vms:
+            origin = vm.row.origin_epoch
+            if origin is None:
+                continue
+            for disk in vm.disks:
+                touched = disk.touched(max(repl.dirty_from, origin), repl.resync_epoch)
+                segment.add(vm.row.vm_id, disk.key, ((r, s[0], s[1]) for r, s in touched.items()))
+        await self._put(run, segment.key, segment.encode(run.domain.id))
+        repl.segment_seq = segment.seq
+        repl.dirty_from = None
+        repl.resync_epoch = None
+        repl.bitmap_since = None
+        repl.state = move(repl.state, R.REPLICATING)
+
+    async def _ship_log(self, run: _Run, budget: float) -> tuple[float, bool]:
+        """Ship whole epochs from the head of the log; returns (bytes spent, advanced)."""
+        repl = run.repl
+        start, end = repl.shipped_until, repl.captured_until
+        available = budget + repl.ship_carry_bytes
+        low, high = start, end
+        while low < high:
+            middle = (low + high + 1) // 2
+            if window_bytes(run.vms, start, middle) <= available:
+                low = middle
+            else:
+                high = middle - 1
+        through = low
+        whole = window_bytes(run.vms, start, through)
+        if through > start:
+            segment = Segment("log", start, through, repl.segment_seq + 1)
+            for vm in run.vms:
+                origin = vm.row.origin_epoch
+                if origin is None or origin >= through:
+                    continue
+                for disk in vm.disks:
+                    touched = disk.touched(max(start, origin), through)
+                    if touched:
+                        segment.add(
+                            vm.row.vm_id, disk.key, ((r, s[0], s[1]) for r, s in touched.items())
+                        )
+            await self._put(run, segment.key, segment.encode(run.domain.id))
+            repl.segment_seq = segment.seq
+            repl.shipped_until = through
+        carry_before = repl.ship_carry_bytes
+        if through < end:
+            next_epoch = window_bytes(run.vms, through, through + 1)
+            repl.ship_carry_bytes = int(min(available - whole, max(next_epoch - 1, 0)))
+        else:
+            repl.ship_carry_bytes = 0
+        spent = whole + repl.ship_carry_bytes - carry_before
+        return float(max(spent, 0)), through > start
+
+    async def _initial_sync(self, run: _Run, budget: float, t1: float) -> float:
+        spent = 0.0
+        for vm in run.vms:
+            row = vm.row
+            if row.status != VmStatus.INITIAL_SYNC or row.origin_epoch is None:
+                continue
+            if budget - spent <= 0:
+                break
+            part = min(budget - spent, float(row.sync_remaining_bytes))
+            spent += part
+            remaining = max(0, row.sync_remaining_bytes - int(part))
+            if remaining == 0:
+                await self._write_base(run, vm)
+                row.status = VmStatus.PROTECTED.value
+                row.protected_at = _at(t1)
+            row.sync_remaining_bytes = remaining
+        return spent
+
+    async def _write_base(self, run: _Run, vm: _Vm) -> None:
+        repl = run.repl
+        assert vm.row.origin_epoch is not None
+        segment = Segment("base", vm.row.origin_epoch, vm.row.origin_epoch, repl.segment_seq + 1)
+        for disk in vm.disks:
+            segment.add(
+                vm.row.vm_id, disk.key, ((r, s[0], s[1]) for r, s in sorted(disk.base().items()))
+            )
+        await self._put(run, segment.key, segment.encode(run.domain.id))
+        repl.segment_seq = segment.seq
+
+    async def _recovery_point(self, session: AsyncSession, run: _Run, epoch: int) -> None:
+        repl, domain = run.repl, run.domain
+        covered = [vm.row.vm_id for vm in run.vms if vm.row.status == VmStatus.PROTECTED]
+        if not covered or repl.state != R.REPLICATING:
+            return
+        latest = repl.last_recovery_point_at
+        if latest is not None and epoch <= epoch_at(_ts(latest)):
+            return
+        at = _at(epoch_start(epoch))
+        consistent = len(covered) == len(run.vms)
+        body = {"epoch": epoch, "timestamp": at.isoformat(), "consistent": consistent}
+        await self._put(
+            run, recovery_point_key(epoch), json.dumps({**body, "vm_ids": covered}).encode()
+        )
+        session.add(
+            RecoveryPoint(
+                id=new_id("rp"),
+                domain_id=domain.id,
+                epoch=epoch,
+                timestamp=at,
+                consistent=consistent,
+                vm_ids=covered,
+            )
+        )
+        repl.last_recovery_point_at = at
+        for vm in run.vms:
+            if vm.row.status == VmStatus.PROTECTED:
+                vm.row.last_recovery_point_at = at
+
+    async def _compact(self, session: AsyncSession, run: _Run, t1: float) -> None:
+        repl, domain = run.repl, run.domain
+        repl.compacted_at = _at(t1)
+        if repl.last_recovery_point_at is None or run.store is None or run.outage:
+            return
+        latest = epoch_at(_ts(repl.last_recovery_point_at))
+        cutoff = latest
+        if domain.pitr_enabled:
+            cutoff = min(latest, epoch_at(t1 - domain.pitr_window_days * 86400))
+        merged = await compact(run.store, domain.container, domain.id, cutoff)
+        if merged:
+            await session.execute(
+                delete(RecoveryPoint).where(
+                    RecoveryPoint.domain_id == domain.id, RecoveryPoint.epoch < cutoff
+                )
+            )
+
+    # -- health --------------------------------------------------------------------------
+
+    def _account_log(self, run: _Run) -> None:
+        repl = run.repl
+        if repl.state in (R.REPLICATING, R.RESYNCING):
+            pending = window_bytes(run.vms, repl.shipped_until, repl.captured_until)
+            repl.log_used_bytes = max(0, pending - repl.ship_carry_bytes)
+        else:
+            repl.log_used_bytes = 0
+
+    def _detect_bitmap(self, run: _Run, t1: float) -> None:
+        repl = run.repl
+        capacity = max(repl.log_capacity_bytes, 1)
+        pressure = repl.state == R.REPLICATING and (
+            repl.log_used_bytes >= BACKPRESSURE_THRESHOLD * capacity
+        )
+        if pressure:
+            repl.backpressure_since = repl.backpressure_since or _at(t1)
+        else:
+            repl.backpressure_since = None
+        if repl.state != R.REPLICATING:
+            return
+        full = repl.log_used_bytes >= capacity
+        throttled_too_long = (
+            repl.backpressure_since is not None
+            and t1 - _ts(repl.backpressure_since) >= BACKPRESSURE_LIMIT
+        )
+        unreachable_too_long = (
+            repl.unreachable_since is not None and t1 - _ts(repl.unreachable_since) >= OUTAGE_LIMIT
+        )
+        if full or throttled_too_long or unreachable_too_long:
+            repl.state = move(repl.state, R.BITMAP)
+            repl.dirty_from = repl.shipped_until
+            repl.ship_carry_bytes = 0
+            repl.log_used_bytes = 0
+            repl.backpressure_since = None
+            repl.bitmap_since = _at(t1)
+            reason = (
+                "the replication log is full"
+                if full
+                else "backpressure lasted too long"
+                if throttled_too_long
+                else "the object store is unreachable"
+            )
+            logger.warning("domain %s entered bitmap mode: %s", run.domain.name, reason)
+
+    def _record_sample(
+        self, run: _Run, t1: float, seconds: float, written: int, shipped: float
+    ) -> None:
+        repl = run.repl
+        in_bitmap = repl.state in (R.BITMAP, R.RESYNCING)
+        repl.observed_seconds += seconds
+        repl.bytes_in += written
+        repl.bytes_out += int(shipped)
+        if repl.backpressure_since is not None:
+            repl.backpressure_seconds += seconds
+        if in_bitmap:
+            repl.bitmap_seconds += seconds
+        sample: dict[str, Any] = {
+            "at": _at(t1).isoformat(),
+            "seconds": round(seconds, 3),
+            "in_bytes": written,
+            "out_bytes": int(shipped),
+            "log_used_bytes": repl.log_used_bytes,
+            "backpressure": repl.backpressure_since is not None,
+            "bitmap": in_bitmap,
+        }
+        repl.samples = [*repl.samples[-(SAMPLES_KEPT - 1) :], sample]
+
+    async def _alarms(self, session: AsyncSession, run: _Run, t1: float) -> None:
+        repl, domain = run.repl, run.domain
+        now = _at(t1)
+        entity = ("protection_domain", domain.id, domain.name)
+        lasting = {
+            AlarmType.BACKPRESSURE: (repl.backpressure_since, "writes have been throttled"),
+            AlarmType.BITMAP: (repl.bitmap_since, "changes are tracked in bitmaps"),
+        }
+        for alarm_type, (since, what) in lasting.items():
+            if since is not None and t1 - _ts(since) > ALARM_AFTER:
+                await raise_alarm(
+                    session,
+                    alarm_type=alarm_type,
+                    entity=entity,
+                    message=f"domain {domain.name}: {what} since {since.isoformat()}"
+                    + (f" ({repl.last_error})" if repl.last_error else ""),
+                    at=now,
+                )
+            elif since is None:
+                await clear_alarm(session, alarm_type=alarm_type, entity_id=domain.id, at=now)
+        rpo = None if repl.last_recovery_point_at is None else t1 - _ts(repl.last_recovery_point_at)
+        if rpo is not None and rpo > domain.rpo_target_seconds:
+            await raise_alarm(
+                session,
+                alarm_type=AlarmType.RPO_VIOLATION,
+                entity=entity,
+                message=f"domain {domain.name}: RPO {rpo:.0f} s exceeds the target of "
+                f"{domain.rpo_target_seconds} s",
+                at=now,
+            )
+        else:
+            await clear_alarm(
+                session, alarm_type=AlarmType.RPO_VIOLATION, entity_id=domain.id, at=now
+            )
+        domain.health = health(repl, domain, t1)
+
+    # -- changes asked by tasks (the caller holds `lock`) --------------------------------
+
+    async def begin(self, domain_id: str) -> None:
+        """Start (or restart) protection: new VMs begin their initial sync; after a stop the
+        changes made meanwhile are resynced."""
+        now = self._container.clock.timestamp()
+        await self.run_domain(domain_id, now)
+        async with self._container.sessionmaker() as session:
+            repl = await session.get(DomainReplication, domain_id)
+            if repl is None:
+                boundary = epoch_at(now)
+                session.add(
+                    DomainReplication(
+                        domain_id=domain_id,
+                        state=R.REPLICATING.value,
+                        cursor_at=_at(now),
+                        captured_until=boundary,
+                        shipped_until=boundary,
+                        samples=[],
+                    )
+                )
+            elif repl.state == R.STOPPED:
+                repl.state = move(repl.state, R.BITMAP)
+                repl.bitmap_since = _at(now)
+            await session.execute(
+                update(ProtectedVm)
+                .where(ProtectedVm.domain_id == domain_id, ProtectedVm.origin_epoch.is_(None))
+                .values(origin_epoch=origin_epoch_at(now))
+            )
+            await session.commit()
+
+    async def halt(self, domain_id: str) -> None:
+        """Stop protection: nothing is captured or shipped; changes are tracked as dirty."""
+        now = self._container.clock.timestamp()
+        await self.run_domain(domain_id, now)
+        async with self._container.sessionmaker() as session:
+            repl = await session.get(DomainReplication, domain_id)
+            if repl is None or repl.state == R.STOPPED:
+                return
+            if repl.state == R.REPLICATING:
+                repl.dirty_from = repl.shipped_until
+            repl.state = move(repl.state, R.STOPPED)
+            repl.log_used_bytes = 0
+            repl.ship_carry_bytes = 0
+            repl.resync_epoch = None
+            repl.resync_remaining_bytes = 0
+            repl.backpressure_since = None
+            repl.bitmap_since = None
+            at = _at(now)
+            for alarm_type in (AlarmType.BACKPRESSURE, AlarmType.BITMAP):
+                await clear_alarm(session, alarm_type=alarm_type, entity_id=domain_id, at=at)
+            await session.commit()
+
+    async def attach(self, domain_id: str, rows: Sequence[ProtectedVm]) -> None:
+        """Add VMs: while the domain protects, their writes are tracked from now on."""
+        now = self._container.clock.timestamp()
+        await self.run_domain(domain_id, now)
+        async with self._container.sessionmaker() as session:
+            repl = await session.get(DomainReplication, domain_id)
+            for row in rows:
+                if repl is not None and repl.state != R.STOPPED:
+                    row.origin_epoch = origin_epoch_at(now)
+                session.add(row)
+            await session.commit()
+
+    async def detach(self, domain_id: str, vm_ids: Sequence[str]) -> None:
+        now = self._container.clock.timestamp()
+        await self.run_domain(domain_id, now)
+        async with self._container.sessionmaker() as session:
+            await session.execute(
+                delete(ProtectedVm).where(
+                    ProtectedVm.domain_id == domain_id, ProtectedVm.vm_id.in_(list(vm_ids))
+                )
+            )
+            await session.commit()
+
+
+def health(repl: DomainReplication | None, domain: ProtectionDomain, now: float) -> str:
+    if repl is None:
+        return "ok"
+    if repl.state in (R.BITMAP, R.RESYNCING):
+        return "bitmap"
+    if repl.backpressure_since is not None:
+        return "backpressure"
+    if (
+        repl.last_recovery_point_at is not None
+        and now - _ts(repl.last_recovery_point_at) > domain.rpo_target_seconds
+    ):
+        return "rpo_violation"
+    return "ok"

@@ -1,0 +1,117 @@
+"""The deterministic write generator behind every protected disk.
+
+A disk is a miniature block map of `REGIONS` regions. Time is cut into epochs of
+`EPOCH_SECONDS`; during each epoch a disk with a non-zero write profile rewrites one region,
+chosen, like the new content, by a hash of the disk's seed and the epoch. The bytes an epoch
+writes follow the write profile exactly (IOPS x IO size), so log usage, bandwidth and RPO are
+realistic while the content map stays small. An epoch's writes land at its end: the disk's
+state at time `t` holds every epoch `e` with `(e + 1) * EPOCH_SECONDS <= t`.
+
+Because the content is a pure function of (seed, epoch), the state of a source disk at any time
+can be recomputed, and a replica rebuilt from the object store can be compared with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+EPOCH_SECONDS = 10
+REGIONS = 64
+# The epoch a base (initial-sync) record carries: older than any write.
+BASE_EPOCH = -1
+
+# A region's content and the epoch that wrote it.
+RegionState = tuple[int, str]
+DiskState = dict[int, RegionState]
+
+
+@dataclass(frozen=True)
+class DiskGenerator:
+    key: int
+    seed: str
+    capacity_bytes: int
+    bytes_per_epoch: int
+
+    @classmethod
+    def from_profile(
+        cls, vm_id: str, key: int, capacity_bytes: int, write_iops: float, write_kb: float
+    ) -> DiskGenerator:
+        written = write_iops * EPOCH_SECONDS * write_kb * 1024
+        return cls(
+            key=key,
+            seed=f"{vm_id}/{key}",
+            capacity_bytes=capacity_bytes,
+            bytes_per_epoch=round(written),
+        )
+
+    def write(self, epoch: int) -> tuple[int, str] | None:
+        """The region an epoch rewrites and its new content; None for a disk that never writes."""
+        if self.bytes_per_epoch <= 0:
+            return None
+        digest = hashlib.blake2b(f"{self.seed}:{epoch}".encode(), digest_size=10).digest()
+        return int.from_bytes(digest[:2]) % REGIONS, digest[2:].hex()
+
+    def base(self) -> DiskState:
+        return {
+            region: (
+                BASE_EPOCH,
+                hashlib.blake2b(f"{self.seed}:base:{region}".encode(), digest_size=8).hexdigest(),
+            )
+            for region in range(REGIONS)
+        }
+
+    def state(self, origin_epoch: int, until_epoch: int) -> DiskState:
+        """The disk at the start of `until_epoch`, writing since `origin_epoch`."""
+        state = self.base()
+        for epoch in range(origin_epoch, until_epoch):
+            written = self.write(epoch)
+            if written is not None:
+                state[written[0]] = (epoch, written[1])
+        return state
+
+    def touched(self, from_epoch: int, until_epoch: int) -> DiskState:
+        """The last write to each region rewritten in [from_epoch, until_epoch)."""
+        touched: DiskState = {}
+        for epoch in range(from_epoch, until_epoch):
+            written = self.write(epoch)
+            if written is not None:
+                touched[written[0]] = (epoch, written[1])
+        return touched
+
+
+def epoch_at(timestamp: float) -> int:
+    """The first epoch not yet complete at `timestamp`."""
+    return math.floor(timestamp / EPOCH_SECONDS)
+
+
+def origin_epoch_at(timestamp: float) -> int:
+    """The first epoch that starts at or after `timestamp`."""
+    return math.ceil(timestamp / EPOCH_SECONDS)
+
+
+def epoch_start(epoch: int) -> float:
+    return float(epoch * EPOCH_SECONDS)
+
+
+def digest(disks: Mapping[int, Mapping[int, RegionState]]) -> str:
+    """One digest for a VM's disks: content only, so a replica and its source compare equal."""
+    hasher = hashlib.sha256()
+    for key in sorted(disks):
+        regions = disks[key]
+        hasher.update(f"disk {key}\n".encode())
+        for region in range(REGIONS):
+            state = regions.get(region)
+            hasher.update(f"{region}={state[1] if state else ''}\n".encode())
+    return hasher.hexdigest()
+
+
+def merge(into: DiskState, records: Iterable[tuple[int, int, str]]) -> None:
+    """Apply (region, epoch, content) records; the newest epoch of a region wins, so applying
+    the same record twice, or in any order, gives the same disk."""
+    for region, epoch, content in records:
+        current = into.get(region)
+        if current is None or epoch >= current[0]:
+            into[region] = (epoch, content)
