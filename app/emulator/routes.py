@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, ContainerDep
+from app.api.deps import AdminUser, ContainerDep, SessionDep
 from app.core.errors import NotFound
 from app.emulator import service
 from app.emulator.faults import FaultRule
@@ -17,6 +19,8 @@ from app.emulator.schemas import (
     HealthRead,
     ResetRead,
 )
+from app.replication import service as replication
+from app.replication.schemas import DigestRead
 
 router = APIRouter()
 
@@ -83,3 +87,32 @@ async def delete_fault(fault_id: str, _admin: AdminUser, container: ContainerDep
     if not container.faults.remove(fault_id):
         raise NotFound(f"fault rule {fault_id} does not exist")
     return Response(status_code=204)
+
+
+@router.get("/vms/{vm_id}/disk-digest", response_model=DigestRead, tags=["emulator"])
+async def source_disk_digest(
+    vm_id: str,
+    _admin: AdminUser,
+    session: SessionDep,
+    container: ContainerDep,
+    at: dt.datetime | None = None,
+) -> DigestRead:
+    """The protected VM's source disks at `at` (default: now), recomputed from the
+    deterministic write generator."""
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return await replication.source_digest(session, container, vm_id, at)
+
+
+@router.get("/vms/{vm_id}/replica-digest", response_model=DigestRead, tags=["emulator"])
+async def replica_disk_digest(
+    vm_id: str,
+    _admin: AdminUser,
+    session: SessionDep,
+    container: ContainerDep,
+    recovery_point_id: str | None = None,
+) -> DigestRead:
+    """The VM's disks rebuilt from the object store alone (checkpoint and segments) at a
+    recovery point (default: the latest). Equal to `disk-digest?at=<its timestamp>` when
+    nothing was lost."""
+    return await replication.replica_digest(session, container, vm_id, recovery_point_id)

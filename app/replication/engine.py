@@ -58,13 +58,15 @@ logger = logging.getLogger(__name__)
 GIB = 1024**3
 BACKPRESSURE_THRESHOLD = 0.9
 BACKPRESSURE_LIMIT = 600.0
-OUTAGE_LIMIT = 600.0
+# A short outage is what the log is for; a long one gives up on it even if the log is large.
+OUTAGE_LIMIT = 1800.0
 ALARM_AFTER = 300.0
 COMPACT_EVERY = 3600.0
 STEP = 60.0
 # Catching up a long gap (an appliance that was down, a big clock advance) in coarser steps.
 CATCH_UP_STEP = 600.0
 CATCH_UP_AFTER = 1800.0
+MINIMUM_STEP = 0.001
 SAMPLES_KEPT = 120
 MINIMUM_REAL_INTERVAL = 0.05
 R = ReplicationState
@@ -176,7 +178,8 @@ class ReplicationEngine:
             run = await self._load(session, domain_id)
             if run is None:
                 return
-            while (cursor := _ts(run.repl.cursor_at)) < until:
+            # Stored times have microsecond precision: a step shorter than this is no step.
+            while (cursor := _ts(run.repl.cursor_at)) < until - MINIMUM_STEP:
                 gap = until - cursor
                 step = CATCH_UP_STEP if gap > CATCH_UP_AFTER else STEP
                 await self._step(session, run, min(until, cursor + step))
@@ -306,7 +309,7 @@ class ReplicationEngine:
             repl.unreachable_since = None
             repl.last_error = None
         self._account_log(run)
-        self._detect_bitmap(run, t1)
+        self._detect_bitmap(run, t1, seconds, written)
         repl.cursor_at = _at(t1)
         self._record_sample(run, t1, seconds, written, shipped)
         await self._alarms(session, run, t1)
@@ -485,15 +488,19 @@ class ReplicationEngine:
         else:
             repl.log_used_bytes = 0
 
-    def _detect_bitmap(self, run: _Run, t1: float) -> None:
+    def _detect_bitmap(self, run: _Run, t1: float, seconds: float, written: int) -> None:
         repl = run.repl
         capacity = max(repl.log_capacity_bytes, 1)
         pressure = repl.state == R.REPLICATING and (
             repl.log_used_bytes >= BACKPRESSURE_THRESHOLD * capacity
         )
-        if pressure:
-            repl.backpressure_since = repl.backpressure_since or _at(t1)
-        else:
+        if pressure and repl.backpressure_since is None:
+            # The log crossed the threshold during this step: when, at this step's write rate.
+            rate = written / seconds if seconds > 0 else 0.0
+            over = repl.log_used_bytes - BACKPRESSURE_THRESHOLD * capacity
+            ago = min(seconds, over / rate) if rate > 0 else 0.0
+            repl.backpressure_since = _at(t1 - ago)
+        elif not pressure:
             repl.backpressure_since = None
         if repl.state != R.REPLICATING:
             return

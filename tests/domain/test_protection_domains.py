@@ -10,41 +10,17 @@ import pytest
 
 from app.adapters.objectstore.local import LocalObjectStore
 from tests.conftest import Appliance
+from tests.domain.conftest import prepare_site
 
 
 @pytest.fixture
 async def ready(registered: Appliance, tmp_path: Path) -> dict[str, Any]:
-    client = registered.client
-    cluster = (await client.get("/api/v1/clusters")).json()["items"][0]
-    configure = await client.post(f"/api/v1/clusters/{cluster['id']}/actions/configure")
-    await registered.wait_task(configure.json()["id"])
-    datastore = (await client.get("/api/v1/datastores", params={"name": "vsanDatastore"})).json()[
-        "items"
-    ][0]
-    network = (await client.get("/api/v1/networks", params={"name": "dhcp-segment"})).json()[
-        "items"
-    ][0]
-    deploy = await client.post(
-        "/api/v1/drvas",
-        json={
-            "name": "drva",
-            "cluster_id": cluster["id"],
-            "datastore_id": datastore["id"],
-            "network_id": network["id"],
-        },
-    )
-    await registered.wait_task(deploy.json()["id"])
-    drva = (await client.get("/api/v1/drvas")).json()["items"][0]
-    volume = await client.post(
-        f"/api/v1/drvas/{drva['id']}/replication-log-volumes",
-        json={"type": "vmdk", "size_gb": 100, "datastore_id": datastore["id"]},
-    )
-    volume_id = (await registered.wait_task(volume.json()["id"]))["result"]["volume_id"]
+    prepared = await prepare_site(registered, log_gb=100)
     store = tmp_path / "store"
-    site = await client.post(
+    site = await registered.client.post(
         "/api/v1/storage-sites", json={"name": "local", "type": "local", "path": str(store)}
     )
-    return {"drva": drva, "volume_id": volume_id, "site": site.json(), "store": store}
+    return {**prepared, "site": site.json(), "store": store}
 
 
 async def test_create_writes_container_and_manifest_then_delete(

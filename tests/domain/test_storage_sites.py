@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 
 from app.adapters.objectstore.factory import StoreSpec, build_store
 from tests.conftest import Appliance
 from tests.peers import objectstores
-
-
-@pytest.fixture(params=["local", "s3", "azure_blob"])
-def site_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    if request.param == "local":
-        yield {"name": "local", "type": "local", "path": str(tmp_path / "store")}
-    elif request.param == "s3":
-        with objectstores.moto_server() as peer:
-            yield {
-                "name": "s3",
-                "type": "s3",
-                "endpoint": peer.endpoint,
-                "account_name": "AKIAJETDR",
-                "access_key": "s3-Secret-Key-1234",
-                "region": "us-east-1",
-            }
-    else:
-        with objectstores.azurite(tmp_path / "azurite") as peer:
-            yield {
-                "name": "blob",
-                "type": "azure_blob",
-                "endpoint": peer.endpoint,
-                "account_name": peer.account,
-                "access_key": peer.key,
-            }
 
 
 def _store(spec: dict[str, Any]) -> Any:

@@ -45,7 +45,7 @@ async def vm_counts(session: AsyncSession, domain_ids: Sequence[str]) -> dict[st
         .where(ProtectedVm.domain_id.in_(list(domain_ids)))
         .group_by(ProtectedVm.domain_id)
     )
-    return dict(rows.tuples().all())
+    return {domain_id: int(count) for domain_id, count in rows.all()}
 
 
 async def replications(
@@ -74,7 +74,7 @@ async def protected_elsewhere(session: AsyncSession, vm_ids: Sequence[str]) -> d
         .join(ProtectionDomain, ProtectionDomain.id == ProtectedVm.domain_id)
         .where(ProtectedVm.vm_id.in_(list(vm_ids)))
     )
-    return dict(rows.tuples().all())
+    return {str(vm_id): str(name) for vm_id, name in rows.all()}
 
 
 async def recovery_points(

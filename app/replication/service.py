@@ -1,0 +1,87 @@
+"""Digests of protected disks: the source's from the write generator, the replica's rebuilt
+from the object store. A recovery is right when the two agree at a recovery point."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.objectstore.errors import ObjectStoreError
+from app.container import Container
+from app.core.errors import InvalidState, NotFound, ServiceUnavailable, ValidationFailed
+from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.domain.storage_sites.models import StorageSite
+from app.domain.storage_sites.service import store_of
+from app.replication.engine import generators
+from app.replication.generator import DiskState, digest, epoch_at, epoch_start
+from app.replication.schemas import DigestRead, DiskDigest
+from app.replication.segments import rebuild
+
+
+async def _protected(session: AsyncSession, vm_id: str) -> ProtectedVm:
+    vm = await session.scalar(select(ProtectedVm).where(ProtectedVm.vm_id == vm_id))
+    if vm is None:
+        raise NotFound(f"VM {vm_id} is not in a protection domain")
+    return vm
+
+
+def _read(vm_id: str, at: dt.datetime, disks: dict[int, DiskState], source: str) -> DigestRead:
+    return DigestRead(
+        vm_id=vm_id,
+        at=at,
+        source=source,
+        digest=digest(disks),
+        disks=[DiskDigest(key=key, digest=digest({key: disks[key]})) for key in sorted(disks)],
+    )
+
+
+async def source_digest(
+    session: AsyncSession, container: Container, vm_id: str, at: dt.datetime | None
+) -> DigestRead:
+    vm = await _protected(session, vm_id)
+    now = container.clock.now()
+    moment = at or now
+    if moment > now:
+        raise ValidationFailed("`at` is in the future of the virtual clock")
+    if vm.origin_epoch is None:
+        raise InvalidState(
+            f"VM {vm.name} has not started protection: its writes are not generated yet",
+            entity="protected_vm",
+            state=vm.status,
+        )
+    until = max(epoch_at(moment.timestamp()), vm.origin_epoch)
+    disks = {disk.key: disk.state(vm.origin_epoch, until) for disk in generators(vm)}
+    return _read(vm_id, moment, disks, "generator")
+
+
+async def replica_digest(
+    session: AsyncSession, container: Container, vm_id: str, recovery_point_id: str | None
+) -> DigestRead:
+    vm = await _protected(session, vm_id)
+    query = select(RecoveryPoint).where(RecoveryPoint.domain_id == vm.domain_id)
+    if recovery_point_id is not None:
+        query = query.where(RecoveryPoint.id == recovery_point_id)
+    point = await session.scalar(query.order_by(RecoveryPoint.epoch.desc()).limit(1))
+    if point is None:
+        raise NotFound("no such recovery point" if recovery_point_id else "no recovery point yet")
+    if vm_id not in point.vm_ids:
+        raise InvalidState(
+            f"VM {vm.name} was not protected yet at recovery point {point.id}",
+            entity="protected_vm",
+            state=vm.status,
+        )
+    domain = await session.get(ProtectionDomain, vm.domain_id)
+    assert domain is not None
+    site = await session.get(StorageSite, domain.storage_site_id)
+    if site is None:
+        raise NotFound("the domain's storage site is gone")
+    try:
+        replica = await rebuild(store_of(container, site), domain.container, point.epoch, {vm_id})
+    except ObjectStoreError as error:
+        raise ServiceUnavailable(f"cannot read the object store: {error.message}") from error
+    disks = replica.get(vm_id, {})
+    return _read(
+        vm_id, dt.datetime.fromtimestamp(epoch_start(point.epoch), dt.UTC), disks, "object_store"
+    )

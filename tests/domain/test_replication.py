@@ -1,0 +1,400 @@
+"""Continuous replication on the virtual clock: initial sync, segments and recovery points in
+the store, RPO, an object-store outage (backpressure, bitmap, alarms, resync), stop/start,
+PITR garbage collection, and source and replica digests that agree."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+
+from app.adapters.objectstore.factory import StoreSpec, build_store
+from app.adapters.objectstore.port import ObjectStore
+from tests.conftest import Appliance
+from tests.domain.conftest import prepare_site
+
+# web-01, web-02, app-03 write 0.66 MB/s each, cache-01 3.3 MB/s, mq-01 9.8 MB/s: 15.07 MB/s,
+# which fills a 10 GiB replication log in about 712 s once nothing is shipped.
+FIVE_VMS = ["web-01", "web-02", "cache-01", "mq-01", "app-03"]
+
+
+def store_of(spec: dict[str, Any]) -> ObjectStore:
+    return build_store(
+        StoreSpec(
+            type=spec["type"],
+            endpoint=spec.get("endpoint"),
+            account_name=spec.get("account_name"),
+            access_key=spec.get("access_key"),
+            region=spec.get("region"),
+            path=spec.get("path"),
+        )
+    )
+
+
+async def manual_clock(client: httpx.AsyncClient) -> None:
+    response = await client.put("/_emulator/clock", json={"mode": "manual"})
+    assert response.status_code == 200, response.text
+
+
+async def advance(client: httpx.AsyncClient, seconds: float) -> None:
+    response = await client.post("/_emulator/clock/advance", json={"seconds": seconds})
+    assert response.status_code == 200, response.text
+
+
+async def vm_ids(client: httpx.AsyncClient, names: list[str]) -> list[str]:
+    ids = []
+    for name in names:
+        found = (await client.get("/api/v1/vms", params={"name": name})).json()["items"]
+        ids.append(found[0]["id"])
+    return ids
+
+
+async def create_domain(
+    appliance: Appliance, prepared: dict[str, Any], site_id: str, **extra: Any
+) -> dict[str, Any]:
+    body = {
+        "name": extra.pop("name", "erp"),
+        "storage_site_id": site_id,
+        "drva_id": prepared["drva"]["id"],
+        "replication_log_volume_id": prepared["volume_id"],
+        **extra,
+    }
+    task = await appliance.client.post("/api/v1/protection-domains", json=body)
+    assert task.status_code == 202, task.text
+    done = await appliance.wait_task(task.json()["id"])
+    assert done["status"] == "succeeded", done
+    domain: dict[str, Any] = (
+        await appliance.client.get(f"/api/v1/protection-domains/{done['entity']['id']}")
+    ).json()
+    return domain
+
+
+async def protect(appliance: Appliance, domain_id: str, names: list[str]) -> list[str]:
+    client = appliance.client
+    ids = await vm_ids(client, names)
+    added = await client.post(f"/api/v1/protection-domains/{domain_id}/vms", json={"vm_ids": ids})
+    assert added.status_code == 202, added.text
+    assert (await appliance.wait_task(added.json()["id"]))["status"] == "succeeded"
+    started = await client.post(f"/api/v1/protection-domains/{domain_id}/actions/start-protection")
+    assert started.status_code == 202, started.text
+    assert (await appliance.wait_task(started.json()["id"]))["status"] == "succeeded"
+    return ids
+
+
+async def domain_of(client: httpx.AsyncClient, domain_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = (await client.get(f"/api/v1/protection-domains/{domain_id}")).json()
+    return body
+
+
+async def statistics(client: httpx.AsyncClient, domain_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = (
+        await client.get(f"/api/v1/protection-domains/{domain_id}/statistics")
+    ).json()
+    return body
+
+
+async def active_alarms(client: httpx.AsyncClient, entity_id: str) -> set[str]:
+    alarms = (
+        await client.get("/api/v1/alarms", params={"active": "true", "entity_id": entity_id})
+    ).json()["items"]
+    return {alarm["type"] for alarm in alarms}
+
+
+async def assert_replica_matches_source(
+    client: httpx.AsyncClient, ids: list[str], recovery_point_id: str | None = None
+) -> str:
+    """Every VM rebuilt from the store equals its source at the recovery point."""
+    at = ""
+    for vm_id in ids:
+        params = {"recovery_point_id": recovery_point_id} if recovery_point_id else {}
+        replica = await client.get(f"/_emulator/vms/{vm_id}/replica-digest", params=params)
+        assert replica.status_code == 200, replica.text
+        at = replica.json()["at"]
+        source = await client.get(f"/_emulator/vms/{vm_id}/disk-digest", params={"at": at})
+        assert source.status_code == 200, source.text
+        assert replica.json()["digest"] == source.json()["digest"], vm_id
+        assert replica.json()["source"] == "object_store"
+    return at
+
+
+async def test_replicates_through_an_outage_and_resyncs(
+    registered: Appliance, site_spec: dict[str, Any]
+) -> None:
+    client = registered.client
+    prepared = await prepare_site(registered)
+    site = await client.post("/api/v1/storage-sites", json=site_spec)
+    assert site.status_code == 201, site.text
+    site_id = site.json()["id"]
+    await manual_clock(client)
+    domain = await create_domain(registered, prepared, site_id)
+    domain_id = domain["id"]
+    ids = await protect(registered, domain_id, FIVE_VMS)
+
+    vms = (await client.get(f"/api/v1/protection-domains/{domain_id}/vms")).json()["items"]
+    assert {vm["status"] for vm in vms} == {"initial_sync"}
+    assert (await domain_of(client, domain_id))["mode"] == "protecting"
+
+    # 240 GB of disks at 125 MB/s, less what the log takes: about 35 virtual minutes.
+    for _ in range(9):
+        await advance(client, 300)
+    vms = (await client.get(f"/api/v1/protection-domains/{domain_id}/vms")).json()["items"]
+    assert {vm["status"] for vm in vms} == {"protected"}, vms
+    assert all(vm["rpo_seconds"] is not None and vm["rpo_seconds"] < 300 for vm in vms)
+    state = await domain_of(client, domain_id)
+    assert (state["health"], state["vms"]) == ("ok", 5)
+    assert state["rpo_seconds"] is not None and state["rpo_seconds"] < 300
+    points = (await client.get(f"/api/v1/protection-domains/{domain_id}/recovery-points")).json()
+    assert len(points["items"]) == 1 and points["items"][0]["consistent"] is True
+    store = store_of(site_spec)
+    segments = await store.list(domain["container"], "segments/")
+    assert len(segments) > 30
+    assert len(await store.list(domain["container"], "recovery-points/")) > 1
+    assert len(await store.list(domain["container"], "vms/")) == 5
+    steady = await statistics(client, domain_id)
+    assert steady["replication_state"] == "replicating"
+    assert 14.0 < steady["incoming_mbps"] < 16.0, steady
+    assert steady["log_usage_percent"] < 5
+    assert steady["put_latency_ms"] is not None
+    await assert_replica_matches_source(client, ids)
+
+    # The store goes away: the log fills, backpressure, then bitmap mode.
+    fault = await client.post(
+        "/_emulator/faults", json={"target": site_id, "kind": "objectstore_outage"}
+    )
+    assert fault.status_code == 201, fault.text
+    health, usage = [], []
+    for _ in range(20):
+        await advance(client, 60)
+        health.append((await domain_of(client, domain_id))["health"])
+        usage.append((await statistics(client, domain_id))["log_usage_percent"])
+    assert usage[:5] == sorted(usage[:5]) and usage[4] > usage[0] > 0, usage
+    assert "backpressure" in health and "bitmap" in health, health
+    assert health.index("backpressure") < health.index("bitmap")
+    assert health[-1] == "bitmap"
+    assert await active_alarms(client, domain_id) >= {"bitmap", "rpo_violation"}
+    outage = await domain_of(client, domain_id)
+    assert outage["rpo_seconds"] > 1200
+    stats = await statistics(client, domain_id)
+    assert stats["bitmap_percent"] > 0 and stats["backpressure_percent"] > 0
+    assert "unreachable" in (stats["last_error"] or "")
+
+    # The store is back: resync, replication, alarms cleared, the RPO under its target.
+    assert (await client.delete(f"/_emulator/faults/{fault.json()['id']}")).status_code == 204
+    for _ in range(6):
+        await advance(client, 60)
+    healed = await domain_of(client, domain_id)
+    assert healed["health"] == "ok", healed
+    assert healed["rpo_seconds"] < 300
+    assert await active_alarms(client, domain_id) == set()
+    assert (await statistics(client, domain_id))["replication_state"] == "replicating"
+    await assert_replica_matches_source(client, ids)
+
+
+async def test_stop_protection_disables_replication_until_started_again(
+    registered: Appliance, tmp_path: Any
+) -> None:
+    client = registered.client
+    prepared = await prepare_site(registered)
+    site = await client.post(
+        "/api/v1/storage-sites",
+        json={"name": "local", "type": "local", "path": str(tmp_path / "store")},
+    )
+    await manual_clock(client)
+    domain = await create_domain(registered, prepared, site.json()["id"], rpo_target_seconds=120)
+    domain_id = domain["id"]
+    await protect(registered, domain_id, ["web-01", "web-02"])
+    for _ in range(4):
+        await advance(client, 300)
+    assert (await domain_of(client, domain_id))["health"] == "ok"
+
+    stopped = await client.post(f"/api/v1/protection-domains/{domain_id}/actions/stop-protection")
+    assert (await registered.wait_task(stopped.json()["id"]))["status"] == "succeeded"
+    state = await domain_of(client, domain_id)
+    assert (state["mode"], state["replication_enabled"]) == ("replication_disabled", False)
+    assert "replication_disabled" in await active_alarms(client, domain_id)
+    again = await client.post(f"/api/v1/protection-domains/{domain_id}/actions/stop-protection")
+    assert again.status_code == 409
+    # Stopped, the domain may be deleted: its container and replication state go with it.
+    deleted = await client.delete(f"/api/v1/protection-domains/{domain_id}")
+    assert deleted.status_code == 202
+    assert (await registered.wait_task(deleted.json()["id"]))["status"] == "succeeded"
+    assert (await client.get(f"/api/v1/protection-domains/{domain_id}")).status_code == 404
+    assert not (tmp_path / "store" / domain["container"]).exists()
+    assert (
+        await client.get(f"/_emulator/vms/{(await vm_ids(client, ['web-01']))[0]}/disk-digest")
+    ).status_code == 404
+
+
+async def test_restart_after_stop_resyncs_the_changes(registered: Appliance, tmp_path: Any) -> None:
+    client = registered.client
+    prepared = await prepare_site(registered)
+    site = await client.post(
+        "/api/v1/storage-sites",
+        json={"name": "local", "type": "local", "path": str(tmp_path / "store")},
+    )
+    await manual_clock(client)
+    domain = await create_domain(registered, prepared, site.json()["id"], rpo_target_seconds=120)
+    domain_id = domain["id"]
+    ids = await protect(registered, domain_id, ["web-01", "web-02"])
+    for _ in range(4):
+        await advance(client, 300)
+    stopped = await client.post(f"/api/v1/protection-domains/{domain_id}/actions/stop-protection")
+    await registered.wait_task(stopped.json()["id"])
+    before = (await statistics(client, domain_id))["bytes_out"]
+    await advance(client, 600)
+    idle = await statistics(client, domain_id)
+    assert (idle["replication_state"], idle["bytes_out"]) == ("stopped", before)
+    grown = await domain_of(client, domain_id)
+    assert grown["rpo_seconds"] > 600 and grown["health"] == "rpo_violation"
+    assert {"replication_disabled", "rpo_violation"} <= await active_alarms(client, domain_id)
+
+    started = await client.post(f"/api/v1/protection-domains/{domain_id}/actions/start-protection")
+    assert (await registered.wait_task(started.json()["id"]))["status"] == "succeeded"
+    assert "replication_disabled" not in await active_alarms(client, domain_id)
+    for _ in range(3):
+        await advance(client, 60)
+    state = await domain_of(client, domain_id)
+    assert (state["mode"], state["health"]) == ("protecting", "ok"), state
+    assert state["rpo_seconds"] < 120
+    assert await active_alarms(client, domain_id) == set()
+    await assert_replica_matches_source(client, ids)
+
+
+async def test_pitr_keeps_the_window_and_compacts_older_segments(
+    registered: Appliance, tmp_path: Any
+) -> None:
+    client = registered.client
+    prepared = await prepare_site(registered)
+    spec = {"name": "local", "type": "local", "path": str(tmp_path / "store")}
+    site = await client.post("/api/v1/storage-sites", json=spec)
+    await manual_clock(client)
+    domain = await create_domain(
+        registered, prepared, site.json()["id"], pitr={"enabled": True, "window_days": 1}
+    )
+    domain_id = domain["id"]
+    ids = await protect(registered, domain_id, ["web-01", "dc-01"])
+    await advance(client, 900)
+    first = (await client.get(f"/api/v1/protection-domains/{domain_id}/recovery-points")).json()
+    oldest_kept = first["items"][-1]
+    for _ in range(6):
+        await advance(client, 4.5 * 3600)
+
+    now = dt.datetime.fromisoformat((await client.get("/_emulator/clock")).json()["now"])
+    points = (await client.get(f"/api/v1/protection-domains/{domain_id}/recovery-points")).json()[
+        "items"
+    ]
+    stamps = [dt.datetime.fromisoformat(p["timestamp"]) for p in points]
+    assert stamps == sorted(stamps, reverse=True)
+    assert all(now - stamp <= dt.timedelta(days=1) for stamp in stamps)
+    assert now - stamps[-1] > dt.timedelta(hours=22)
+    assert oldest_kept["id"] not in {p["id"] for p in points}
+
+    store = store_of(spec)
+    container = domain["container"]
+    assert len(await store.list(container, "checkpoints/")) == 1
+    cutoff = int((now - dt.timedelta(days=1, hours=2)).timestamp() // 10)
+    ends = [
+        int(key.split("/")[1].split("-")[1]) for key in await store.list(container, "segments/")
+    ]
+    assert ends and min(ends) >= cutoff
+    # The oldest point still in the window and the newest both rebuild exactly.
+    await assert_replica_matches_source(client, ids, points[-1]["id"])
+    await assert_replica_matches_source(client, ids, points[0]["id"])
+
+
+async def test_backpressure_alarm_when_the_drva_cannot_keep_up(
+    make_settings: Any, tmp_path: Any
+) -> None:
+    from tests.conftest import start_appliance
+
+    # 1.5 MB/s of DRVA bandwidth against 3.93 MB/s of writes: the 10 GiB log fills in about
+    # 74 minutes and stays above 90 % for about seven before it is full.
+    settings = make_settings(replication={"drva_bandwidth_mbps": 12})
+    async with start_appliance(settings) as appliance:
+        client = appliance.client
+        await appliance.register_vcenter()
+        prepared = await prepare_site(appliance)
+        site = await client.post(
+            "/api/v1/storage-sites",
+            json={"name": "local", "type": "local", "path": str(tmp_path / "store")},
+        )
+        await manual_clock(client)
+        domain = await create_domain(appliance, prepared, site.json()["id"])
+        domain_id = domain["id"]
+        await protect(appliance, domain_id, ["web-01", "cache-01"])
+        for _ in range(13):
+            await advance(client, 300)
+        assert (await domain_of(client, domain_id))["health"] == "ok"
+        seen: list[tuple[str, set[str]]] = []
+        for _ in range(14):
+            await advance(client, 60)
+            state = await domain_of(client, domain_id)
+            seen.append((state["health"], await active_alarms(client, domain_id)))
+        healths = [health for health, _ in seen]
+        assert "backpressure" in healths and "bitmap" in healths, healths
+        assert any("backpressure" in alarms for health, alarms in seen if health == "backpressure"), seen
+        after = [alarms for health, alarms in seen if health == "bitmap"]
+        assert "backpressure" not in after[-1]
+
+
+async def test_protection_requests_are_validated(registered: Appliance, tmp_path: Any) -> None:
+    client = registered.client
+    prepared = await prepare_site(registered)
+    site = await client.post(
+        "/api/v1/storage-sites",
+        json={"name": "local", "type": "local", "path": str(tmp_path / "store")},
+    )
+    await manual_clock(client)
+    domain = await create_domain(registered, prepared, site.json()["id"])
+    other = await create_domain(registered, prepared, site.json()["id"], name="other")
+    base = f"/api/v1/protection-domains/{domain['id']}"
+    web = await vm_ids(client, ["web-01"])
+
+    start_empty = await client.post(f"{base}/actions/start-protection")
+    assert start_empty.status_code == 409
+    assert "no VMs" in start_empty.json()["message"]
+    assert (await client.post(f"{base}/actions/stop-protection")).status_code == 409
+    unknown = await client.post(f"{base}/vms", json={"vm_ids": ["vm-nope"]})
+    assert unknown.status_code == 422
+    assert unknown.json()["field_errors"][0]["field"] == "vm_ids"
+    iscsi = await client.post(
+        f"{base}/vms", json={"vm_ids": web, "protection_mode": "write_back_iscsi"}
+    )
+    assert iscsi.status_code == 422
+    assert "iSCSI" in iscsi.json()["message"]
+    bad_mode = await client.post(f"{base}/vms", json={"vm_ids": web, "protection_mode": "fast"})
+    assert bad_mode.status_code == 422
+    assert (await client.post(f"{base}/vms", json={"vm_ids": []})).status_code == 422
+
+    await protect(registered, domain["id"], ["web-01"])
+    twice = await client.post(f"/api/v1/protection-domains/{other['id']}/vms", json={"vm_ids": web})
+    assert twice.status_code == 409
+    assert twice.json()["error_code"] == "already_protected"
+    assert (await client.post(f"{base}/actions/start-protection")).status_code == 409
+    deleting = await client.delete(base)
+    assert deleting.status_code == 409
+    assert (await client.delete(f"{base}/vms/vm-nope")).status_code == 404
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=400)).isoformat()
+    ahead = await client.get(f"/_emulator/vms/{web[0]}/disk-digest", params={"at": future})
+    assert ahead.status_code == 422
+    unprotected = await vm_ids(client, ["web-02"])
+    assert (await client.get(f"/_emulator/vms/{unprotected[0]}/disk-digest")).status_code == 404
+    no_point = await client.get(f"/_emulator/vms/{web[0]}/replica-digest")
+    assert no_point.status_code == 404
+
+    removed = await client.delete(f"{base}/vms/{web[0]}")
+    assert removed.status_code == 202
+    assert (await registered.wait_task(removed.json()["id"]))["status"] == "succeeded"
+    assert (await domain_of(client, domain["id"]))["vms"] == 0
+    moved = await client.post(f"/api/v1/protection-domains/{other['id']}/vms", json={"vm_ids": web})
+    assert moved.status_code == 202
+
+
+async def test_outage_fault_rules_are_validated(appliance: Appliance) -> None:
+    client = appliance.client
+    wrong = await client.post("/_emulator/faults", json={"target": "ss-1", "kind": "error"})
+    assert wrong.status_code == 422
+    ok = await client.post("/_emulator/faults", json={"target": "*", "kind": "objectstore_outage"})
+    assert ok.status_code == 201
+    assert appliance.container.faults.storage_outage("ss-anything")
