@@ -103,7 +103,7 @@ async def rebuild(
         _apply(replica, await _read_records(store, container, checkpoints[-1]), until_epoch, vm_ids)
     for key in sorted(await store.list(container, SEGMENTS)):
         from_epoch = _epochs_of(key, SEGMENTS)[0]
-        if from_epoch < until_epoch:
+        if from_epoch <= until_epoch:
             try:
                 records = await _read_records(store, container, key)
             except ObjectNotFound:  # merged into a checkpoint while we listed

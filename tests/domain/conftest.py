@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,27 @@ def site_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[s
                 "account_name": peer.account,
                 "access_key": peer.key,
             }
+
+
+@pytest.fixture
+def all_logs() -> Iterator[list[str]]:
+    """Every log line any logger emits during the test, at DEBUG (SDKs included)."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect(logging.DEBUG)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
 
 
 async def prepare_site(appliance: Appliance, *, log_gb: int = 10) -> dict[str, Any]:

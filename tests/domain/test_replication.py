@@ -13,6 +13,7 @@ from app.adapters.objectstore.factory import StoreSpec, build_store
 from app.adapters.objectstore.port import ObjectStore
 from tests.conftest import Appliance
 from tests.domain.conftest import prepare_site
+from tests.peers import objectstores
 
 # web-01, web-02, app-03 write 0.66 MB/s each, cache-01 3.3 MB/s, mq-01 9.8 MB/s: 15.07 MB/s,
 # which fills a 10 GiB replication log in about 712 s once nothing is shipped.
@@ -119,7 +120,7 @@ async def assert_replica_matches_source(
 
 
 async def test_replicates_through_an_outage_and_resyncs(
-    registered: Appliance, site_spec: dict[str, Any]
+    registered: Appliance, site_spec: dict[str, Any], all_logs: list[str]
 ) -> None:
     client = registered.client
     prepared = await prepare_site(registered)
@@ -189,6 +190,17 @@ async def test_replicates_through_an_outage_and_resyncs(
     assert await active_alarms(client, domain_id) == set()
     assert (await statistics(client, domain_id))["replication_state"] == "replicating"
     await assert_replica_matches_source(client, ids)
+
+    secret = site_spec.get("access_key")
+    if secret:
+        assert all_logs and not [line for line in all_logs if secret in line]
+        for path in (
+            f"/api/v1/storage-sites/{site_id}",
+            f"/api/v1/protection-domains/{domain_id}/statistics",
+            "/api/v1/events?limit=200",
+            "/api/v1/alarms",
+        ):
+            assert secret not in (await client.get(path)).text, path
 
 
 async def test_stop_protection_disables_replication_until_started_again(
@@ -333,7 +345,9 @@ async def test_backpressure_alarm_when_the_drva_cannot_keep_up(
             seen.append((state["health"], await active_alarms(client, domain_id)))
         healths = [health for health, _ in seen]
         assert "backpressure" in healths and "bitmap" in healths, healths
-        assert any("backpressure" in alarms for health, alarms in seen if health == "backpressure"), seen
+        assert any(
+            "backpressure" in alarms for health, alarms in seen if health == "backpressure"
+        ), seen
         after = [alarms for health, alarms in seen if health == "bitmap"]
         assert "backpressure" not in after[-1]
 
@@ -398,3 +412,44 @@ async def test_outage_fault_rules_are_validated(appliance: Appliance) -> None:
     ok = await client.post("/_emulator/faults", json={"target": "*", "kind": "objectstore_outage"})
     assert ok.status_code == 201
     assert appliance.container.faults.storage_outage("ss-anything")
+
+
+async def test_a_stopped_azurite_is_an_outage_and_its_return_a_resync(
+    registered: Appliance, tmp_path: Any
+) -> None:
+    client = registered.client
+    prepared = await prepare_site(registered)
+    port = objectstores.free_port()
+    workdir = tmp_path / "azurite"
+    with objectstores.azurite(workdir, port) as peer:
+        spec = {
+            "name": "blob",
+            "type": "azure_blob",
+            "endpoint": peer.endpoint,
+            "account_name": peer.account,
+            "access_key": peer.key,
+        }
+        site = await client.post("/api/v1/storage-sites", json=spec)
+        assert site.status_code == 201, site.text
+        await manual_clock(client)
+        domain = await create_domain(registered, prepared, site.json()["id"])
+        domain_id = domain["id"]
+        ids = await protect(registered, domain_id, ["web-01", "web-02"])
+        for _ in range(4):
+            await advance(client, 300)
+        assert (await domain_of(client, domain_id))["health"] == "ok"
+    # Azurite is down: nothing ships, the log grows, the RPO passes its target.
+    for _ in range(7):
+        await advance(client, 60)
+    stats = await statistics(client, domain_id)
+    assert "cannot reach Azure Blob" in (stats["last_error"] or ""), stats
+    assert stats["log_usage_percent"] > 2
+    assert (await domain_of(client, domain_id))["health"] == "rpo_violation"
+    assert "rpo_violation" in await active_alarms(client, domain_id)
+    with objectstores.azurite(workdir, port):
+        for _ in range(2):
+            await advance(client, 60)
+        state = await domain_of(client, domain_id)
+        assert (state["health"], await active_alarms(client, domain_id)) == ("ok", set())
+        assert (await statistics(client, domain_id))["log_usage_percent"] < 2
+        await assert_replica_matches_source(client, ids)

@@ -25,7 +25,7 @@ AZURITE_KEY = (
 PEER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jetdr-peers"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -69,7 +69,7 @@ def moto_server() -> Iterator[S3Peer]:
     binary = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
     if not Path(binary).exists():
         missing_peer("moto's S3 server needs `pip install 'moto[server]'`")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [binary, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
@@ -83,7 +83,9 @@ def moto_server() -> Iterator[S3Peer]:
 
 
 @contextmanager
-def azurite(workdir: Path) -> Iterator[AzuritePeer]:
+def azurite(workdir: Path, port: int | None = None) -> Iterator[AzuritePeer]:
+    """Azurite keeps its blobs in `workdir`: started again on the same port and directory,
+    it serves what it held before it stopped."""
     binary = shutil.which("azurite-blob") or str(
         PEER_CACHE / "node_modules" / ".bin" / "azurite-blob"
     )
@@ -91,7 +93,7 @@ def azurite(workdir: Path) -> Iterator[AzuritePeer]:
         missing_peer(
             "Azurite needs Node.js and `npm install --prefix ~/.cache/jetdr-peers azurite@3`"
         )
-    port = _free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [
             binary,

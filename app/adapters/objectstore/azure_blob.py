@@ -14,7 +14,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceRequestError,
 )
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, LinearRetry
 
 from app.adapters.objectstore.errors import (
     ObjectNotFound,
@@ -51,7 +51,9 @@ class AzureBlobObjectStore:
         self._service = BlobServiceClient(
             account_url=url,
             credential={"account_name": account_name, "account_key": access_key},
-            retry_total=1,
+            # The SDK's default storage retry backs off from 15 s: a DRVA probing a store that
+            # is down would stall its domain for a minute per call.
+            retry_policy=LinearRetry(backoff=1, retry_total=1, random_jitter_range=0),
             connection_timeout=5,
             read_timeout=30,
         )
