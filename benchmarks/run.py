@@ -72,7 +72,9 @@ class Server:
             self.process.kill()
 
 
-def start_appliance(data_dir: Path, port: int, db_url: str | None) -> tuple[Server, float]:
+def start_appliance(
+    data_dir: Path, port: int, db_url: str | None, extra_env: dict[str, str] | None = None
+) -> tuple[Server, float]:
     started = time.perf_counter()
     server = Server(
         [str(Path(sys.executable).parent / "jetdr-msa"), "serve"],
@@ -83,6 +85,7 @@ def start_appliance(data_dir: Path, port: int, db_url: str | None) -> tuple[Serv
             "JETDR_ROOT_PASSWORD": PASSWORD,
             "JETDR_LOG_LEVEL": "warning",
             **({"JETDR_DB__URL": db_url} if db_url else {}),
+            **(extra_env or {}),
         },
     )
     cafile = data_dir / "tls" / "cert.pem"

@@ -386,6 +386,13 @@ async def test_protection_requests_are_validated(registered: Appliance, tmp_path
     assert twice.status_code == 409
     assert twice.json()["error_code"] == "already_protected"
     assert (await client.post(f"{base}/actions/start-protection")).status_code == 409
+    cluster_id = prepared["cluster"]["id"]
+    in_use = await client.post(
+        f"/api/v1/clusters/{cluster_id}/actions/unconfigure",
+        json={"allow_maintenance_mode": True},
+    )
+    assert in_use.status_code == 409
+    assert "erp" in in_use.json()["message"]
     deleting = await client.delete(base)
     assert deleting.status_code == 409
     assert (await client.delete(f"{base}/vms/vm-nope")).status_code == 404

@@ -14,6 +14,7 @@ from app.domain.clusters.states import ClusterStatus, sources_for
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, Host
 from app.domain.plugin.package import IOFILTER_VERSION
+from app.domain.protection_domains import repository as domains
 from app.domain.vcenters.models import VCenter
 from app.domain.vcenters.states import VCenterStatus
 from app.tasks.models import Task
@@ -74,6 +75,14 @@ class ClusterService:
 
     async def unconfigure(self, cluster_id: str, allow_maintenance: bool, actor: Principal) -> Task:
         cluster, _hosts = await self._load(cluster_id)
+        protecting = await domains.names_protecting_cluster(self.session, cluster.id)
+        if protecting:
+            raise InvalidState(
+                f"cluster {cluster.name} runs VMs of protection domain(s) "
+                f"{', '.join(sorted(protecting))}: remove them before uninstalling the IO filter",
+                entity="cluster",
+                state="in_use",
+            )
         if not allow_maintenance:
             raise _maintenance_required(cluster, "uninstalling the IO filter")
         return await self._start(cluster, "unconfigure_cluster", ClusterStatus.UNCONFIGURING, actor)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import InvalidState
+from app.domain.inventory.models import VirtualMachine
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
 from app.replication.models import DomainReplication
 
@@ -90,3 +91,16 @@ async def recovery_points(
     if limit is not None:
         query = query.limit(limit)
     return (await session.scalars(query)).all()
+
+
+async def names_protecting_cluster(session: AsyncSession, cluster_id: str) -> Sequence[str]:
+    """Names of the domains holding a VM that runs on the cluster."""
+    return (
+        await session.scalars(
+            select(ProtectionDomain.name)
+            .distinct()
+            .join(ProtectedVm, ProtectedVm.domain_id == ProtectionDomain.id)
+            .join(VirtualMachine, VirtualMachine.id == ProtectedVm.vm_id)
+            .where(VirtualMachine.cluster_id == cluster_id)
+        )
+    ).all()
