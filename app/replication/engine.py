@@ -38,8 +38,10 @@ from app.core.ids import new_id
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus
+from app.domain.events import service as events
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
 from app.domain.storage_sites.models import StorageSite
+from app.domain.storage_sites.service import MANIFEST, store_of
 from app.replication.generator import (
     DiskGenerator,
     epoch_at,
@@ -62,6 +64,8 @@ BACKPRESSURE_LIMIT = 600.0
 OUTAGE_LIMIT = 1800.0
 ALARM_AFTER = 300.0
 COMPACT_EVERY = 3600.0
+# How often a DRVA re-reads the manifest to learn whether another site took the domain over.
+FENCE_EVERY = 300.0
 STEP = 60.0
 # Catching up a long gap (an appliance that was down, a big clock advance) in coarser steps.
 CATCH_UP_STEP = 600.0
@@ -240,8 +244,6 @@ class ReplicationEngine:
         )
 
     def _store(self, site: StorageSite) -> ObjectStore:
-        from app.domain.storage_sites.service import store_of
-
         key = (site.id, site.created_at)
         store = self._stores.get(key)
         if store is None:
@@ -269,6 +271,8 @@ class ReplicationEngine:
         try:
             if run.outage and repl.state != R.STOPPED:
                 raise StorageUnreachable("the object store is unreachable (injected outage)")
+            if repl.state != R.STOPPED and run.drva_running:
+                await self._check_fence(session, run, t1)
             if repl.state == R.BITMAP:
                 await self._probe(run)
                 self._begin_resync(run, end_epoch)
@@ -313,6 +317,38 @@ class ReplicationEngine:
         repl.cursor_at = _at(t1)
         self._record_sample(run, t1, seconds, written, shipped)
         await self._alarms(session, run, t1)
+
+    async def _check_fence(self, session: AsyncSession, run: _Run, t1: float) -> None:
+        repl, domain = run.repl, run.domain
+        checked = repl.fence_checked_at
+        if checked is not None and t1 - _ts(checked) < FENCE_EVERY:
+            return
+        if run.store is None:
+            return
+        manifest = json.loads(await run.store.get(domain.container, MANIFEST))
+        repl.fence_checked_at = _at(t1)
+        epoch, owner = int(manifest.get("epoch", 0)), manifest.get("owner_site")
+        if epoch <= domain.epoch and owner == domain.owner_site:
+            return
+        repl.fenced = True
+        repl.state = move(repl.state, R.STOPPED)
+        repl.log_used_bytes = repl.ship_carry_bytes = 0
+        repl.backpressure_since = repl.bitmap_since = None
+        repl.last_error = (
+            f"fenced: the container says site {owner} owns the domain at epoch {epoch} "
+            f"(this site holds epoch {domain.epoch})"
+        )
+        domain.replication_enabled = False
+        domain.mode = "replication_disabled"
+        events.record(
+            session,
+            at=_at(t1),
+            actor="system",
+            action="protection_domain.fenced",
+            message=f"protection domain {domain.name}: {repl.last_error}; replication stopped",
+            entity=("protection_domain", domain.id, domain.name),
+        )
+        logger.warning("domain %s fenced: %s", domain.name, repl.last_error)
 
     async def _put(self, run: _Run, key: str, data: bytes) -> None:
         if run.outage:
@@ -667,6 +703,8 @@ class ReplicationEngine:
 def health(repl: DomainReplication | None, domain: ProtectionDomain, now: float) -> str:
     if repl is None:
         return "ok"
+    if repl.fenced:
+        return "error"
     if repl.state in (R.BITMAP, R.RESYNCING):
         return "bitmap"
     if repl.backpressure_since is not None:

@@ -35,6 +35,10 @@ class DomainReplication(Base):
     bitmap_since: Mapped[dt.datetime | None]
     unreachable_since: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(1024))
+    # Another site owns the domain now (the manifest's epoch or owner moved on): this site
+    # must not write to the container again.
+    fenced: Mapped[bool] = mapped_column(default=False)
+    fence_checked_at: Mapped[dt.datetime | None]
     segment_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_recovery_point_at: Mapped[dt.datetime | None]
     compacted_at: Mapped[dt.datetime | None]

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -89,8 +90,13 @@ def _apply(replica: Replica, records: Records, until_epoch: int, vm_ids: set[str
             merge(replica.setdefault(vm_id, {}).setdefault(disk_key, {}), wanted)
 
 
+def _parse(body: bytes) -> Records:
+    return _decode_records(json.loads(body)["records"])
+
+
 async def _read_records(store: ObjectStore, container: str, key: str) -> Records:
-    return _decode_records(json.loads(await store.get(container, key))["records"])
+    # Checkpoints and long segments are large: decode them off the event loop.
+    return await asyncio.to_thread(_parse, await store.get(container, key))
 
 
 async def rebuild(
@@ -137,7 +143,8 @@ async def compact(store: ObjectStore, container: str, domain_id: str, cutoff_epo
     # The checkpoint lands before anything it replaces is deleted: a crash in between leaves
     # records twice, which `merge` tolerates, never a gap.
     checkpoint_key = f"{CHECKPOINTS}{cutoff_epoch:012d}.json"
-    await store.put(container, checkpoint_key, checkpoint.encode(domain_id))
+    body = await asyncio.to_thread(checkpoint.encode, domain_id)
+    await store.put(container, checkpoint_key, body)
     for key in [*old, *(c for c in checkpoints if c != checkpoint_key)]:
         await store.delete(container, key)
     for key in await store.list(container, RECOVERY_POINTS):

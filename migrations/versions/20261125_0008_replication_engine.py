@@ -37,6 +37,8 @@ def upgrade() -> None:
     sa.Column('bitmap_since', sa.DateTime(timezone=True), nullable=True),
     sa.Column('unreachable_since', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=1024), nullable=True),
+    sa.Column('fenced', sa.Boolean(), nullable=False),
+    sa.Column('fence_checked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('segment_seq', sa.BigInteger(), nullable=False),
     sa.Column('last_recovery_point_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('compacted_at', sa.DateTime(timezone=True), nullable=True),

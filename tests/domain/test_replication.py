@@ -5,6 +5,7 @@ PITR garbage collection, and source and replica digests that agree."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import httpx
@@ -460,3 +461,33 @@ async def test_a_stopped_azurite_is_an_outage_and_its_return_a_resync(
         assert (state["health"], await active_alarms(client, domain_id)) == ("ok", set())
         assert (await statistics(client, domain_id))["log_usage_percent"] < 2
         await assert_replica_matches_source(client, ids)
+
+
+async def test_a_domain_taken_over_elsewhere_is_fenced(
+    registered: Appliance, tmp_path: Any
+) -> None:
+    client = registered.client
+    prepared = await prepare_site(registered)
+    spec = {"name": "local", "type": "local", "path": str(tmp_path / "store")}
+    site = await client.post("/api/v1/storage-sites", json=spec)
+    await manual_clock(client)
+    domain = await create_domain(registered, prepared, site.json()["id"])
+    domain_id = domain["id"]
+    await protect(registered, domain_id, ["web-01"])
+    await advance(client, 600)
+    store = store_of(spec)
+    manifest = json.loads(await store.get(domain["container"], "manifest.json"))
+    manifest.update(owner_site="recovery", epoch=manifest["epoch"] + 1)
+    await store.put(domain["container"], "manifest.json", json.dumps(manifest).encode())
+    await advance(client, 360)
+    segments = await store.list(domain["container"], "segments/")
+    await advance(client, 600)
+    assert await store.list(domain["container"], "segments/") == segments
+    state = await domain_of(client, domain_id)
+    assert (state["health"], state["replication_enabled"]) == ("error", False)
+    stats = await statistics(client, domain_id)
+    assert stats["replication_state"] == "stopped"
+    assert "recovery" in stats["last_error"]
+    restart = await client.post(f"/api/v1/protection-domains/{domain_id}/actions/start-protection")
+    assert restart.status_code == 409
+    assert "fenced" in restart.json()["message"]

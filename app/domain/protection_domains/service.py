@@ -327,6 +327,13 @@ class DomainService:
                 entity="protection_domain",
                 state=domain.mode,
             )
+        repl = await self.session.get(DomainReplication, domain_id)
+        if repl is not None and repl.fenced:
+            raise InvalidState(
+                f"protection domain {domain.name} is fenced: {repl.last_error}",
+                entity="protection_domain",
+                state="fenced",
+            )
         if not await repository.protected_vms(self.session, domain_id):
             raise InvalidState(
                 f"protection domain {domain.name} has no VMs; add VMs first",
