@@ -20,7 +20,6 @@ A domain's state is committed after every step, so a restarted appliance resumes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.adapters.objectstore.errors import ObjectStoreError, StorageUnreachable
 from app.adapters.objectstore.port import ObjectStore
 from app.core.ids import new_id
+from app.core.periodic import Periodic
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus
@@ -72,7 +72,6 @@ CATCH_UP_STEP = 600.0
 CATCH_UP_AFTER = 1800.0
 MINIMUM_STEP = 0.001
 SAMPLES_KEPT = 120
-MINIMUM_REAL_INTERVAL = 0.05
 R = ReplicationState
 
 
@@ -139,31 +138,22 @@ class _Run:
 class ReplicationEngine:
     def __init__(self, container: Container) -> None:
         self._container = container
-        self._loop: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "replication-engine",
+            container.clock,
+            container.settings.replication.tick_seconds,
+            self.settle,
+        )
         # Held while domains are stepped and while tasks change what replicates.
         self.lock = asyncio.Lock()
         self._stores: dict[tuple[str, dt.datetime], ObjectStore] = {}
 
     def start(self) -> None:
-        self._loop = asyncio.create_task(self._run(), name="replication-engine")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
+        await self._loop.stop()
         self._stores.clear()
-
-    async def _run(self) -> None:
-        tick = self._container.settings.replication.tick_seconds
-        while True:
-            await self._container.clock.sleep(tick)
-            await asyncio.sleep(MINIMUM_REAL_INTERVAL)
-            try:
-                await self.settle()
-            except Exception:
-                logger.exception("replication step failed")
 
     async def settle(self) -> None:
         """Run every domain up to the clock's present."""

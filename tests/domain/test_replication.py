@@ -10,8 +10,6 @@ from typing import Any
 
 import httpx
 
-from app.adapters.objectstore.factory import StoreSpec, build_store
-from app.adapters.objectstore.port import ObjectStore
 from tests.conftest import Appliance
 from tests.domain.conftest import prepare_site
 from tests.peers import objectstores
@@ -19,19 +17,6 @@ from tests.peers import objectstores
 # web-01, web-02, app-03 write 0.66 MB/s each, cache-01 3.3 MB/s, mq-01 9.8 MB/s: 15.07 MB/s,
 # which fills a 10 GiB replication log in about 712 s once nothing is shipped.
 FIVE_VMS = ["web-01", "web-02", "cache-01", "mq-01", "app-03"]
-
-
-def store_of(spec: dict[str, Any]) -> ObjectStore:
-    return build_store(
-        StoreSpec(
-            type=spec["type"],
-            endpoint=spec.get("endpoint"),
-            account_name=spec.get("account_name"),
-            access_key=spec.get("access_key"),
-            region=spec.get("region"),
-            path=spec.get("path"),
-        )
-    )
 
 
 async def manual_clock(client: httpx.AsyncClient) -> None:
@@ -120,6 +105,19 @@ async def assert_replica_matches_source(
     return at
 
 
+async def local_site(
+    appliance: Appliance, tmp_path: Any
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The site's plumbing, a local storage site, and the clock stopped: (prepared, site id,
+    the storage site's spec)."""
+    prepared = await prepare_site(appliance)
+    spec = {"name": "local", "type": "local", "path": str(tmp_path / "store")}
+    site = await appliance.client.post("/api/v1/storage-sites", json=spec)
+    assert site.status_code == 201, site.text
+    await manual_clock(appliance.client)
+    return prepared, site.json()["id"], spec
+
+
 async def test_replicates_through_an_outage_and_resyncs(
     registered: Appliance, site_spec: dict[str, Any], all_logs: list[str]
 ) -> None:
@@ -148,7 +146,7 @@ async def test_replicates_through_an_outage_and_resyncs(
     assert state["rpo_seconds"] is not None and state["rpo_seconds"] < 300
     points = (await client.get(f"/api/v1/protection-domains/{domain_id}/recovery-points")).json()
     assert len(points["items"]) == 1 and points["items"][0]["consistent"] is True
-    store = store_of(site_spec)
+    store = objectstores.store_for(site_spec)
     segments = await store.list(domain["container"], "segments/")
     assert len(segments) > 30
     assert len(await store.list(domain["container"], "recovery-points/")) > 1
@@ -208,13 +206,8 @@ async def test_stop_protection_disables_replication_until_started_again(
     registered: Appliance, tmp_path: Any
 ) -> None:
     client = registered.client
-    prepared = await prepare_site(registered)
-    site = await client.post(
-        "/api/v1/storage-sites",
-        json={"name": "local", "type": "local", "path": str(tmp_path / "store")},
-    )
-    await manual_clock(client)
-    domain = await create_domain(registered, prepared, site.json()["id"], rpo_target_seconds=120)
+    prepared, site_id, _spec = await local_site(registered, tmp_path)
+    domain = await create_domain(registered, prepared, site_id, rpo_target_seconds=120)
     domain_id = domain["id"]
     await protect(registered, domain_id, ["web-01", "web-02"])
     for _ in range(4):
@@ -241,13 +234,8 @@ async def test_stop_protection_disables_replication_until_started_again(
 
 async def test_restart_after_stop_resyncs_the_changes(registered: Appliance, tmp_path: Any) -> None:
     client = registered.client
-    prepared = await prepare_site(registered)
-    site = await client.post(
-        "/api/v1/storage-sites",
-        json={"name": "local", "type": "local", "path": str(tmp_path / "store")},
-    )
-    await manual_clock(client)
-    domain = await create_domain(registered, prepared, site.json()["id"], rpo_target_seconds=120)
+    prepared, site_id, _spec = await local_site(registered, tmp_path)
+    domain = await create_domain(registered, prepared, site_id, rpo_target_seconds=120)
     domain_id = domain["id"]
     ids = await protect(registered, domain_id, ["web-01", "web-02"])
     for _ in range(4):
@@ -278,12 +266,9 @@ async def test_pitr_keeps_the_window_and_compacts_older_segments(
     registered: Appliance, tmp_path: Any
 ) -> None:
     client = registered.client
-    prepared = await prepare_site(registered)
-    spec = {"name": "local", "type": "local", "path": str(tmp_path / "store")}
-    site = await client.post("/api/v1/storage-sites", json=spec)
-    await manual_clock(client)
+    prepared, site_id, spec = await local_site(registered, tmp_path)
     domain = await create_domain(
-        registered, prepared, site.json()["id"], pitr={"enabled": True, "window_days": 1}
+        registered, prepared, site_id, pitr={"enabled": True, "window_days": 1}
     )
     domain_id = domain["id"]
     ids = await protect(registered, domain_id, ["web-01", "dc-01"])
@@ -303,7 +288,7 @@ async def test_pitr_keeps_the_window_and_compacts_older_segments(
     assert now - stamps[-1] > dt.timedelta(hours=22)
     assert oldest_kept["id"] not in {p["id"] for p in points}
 
-    store = store_of(spec)
+    store = objectstores.store_for(spec)
     container = domain["container"]
     assert len(await store.list(container, "checkpoints/")) == 1
     cutoff = int((now - dt.timedelta(days=1, hours=2)).timestamp() // 10)
@@ -327,13 +312,8 @@ async def test_backpressure_alarm_when_the_drva_cannot_keep_up(
     async with start_appliance(settings) as appliance:
         client = appliance.client
         await appliance.register_vcenter()
-        prepared = await prepare_site(appliance)
-        site = await client.post(
-            "/api/v1/storage-sites",
-            json={"name": "local", "type": "local", "path": str(tmp_path / "store")},
-        )
-        await manual_clock(client)
-        domain = await create_domain(appliance, prepared, site.json()["id"])
+        prepared, site_id, _spec = await local_site(appliance, tmp_path)
+        domain = await create_domain(appliance, prepared, site_id)
         domain_id = domain["id"]
         await protect(appliance, domain_id, ["web-01", "cache-01"])
         for _ in range(13):
@@ -355,14 +335,9 @@ async def test_backpressure_alarm_when_the_drva_cannot_keep_up(
 
 async def test_protection_requests_are_validated(registered: Appliance, tmp_path: Any) -> None:
     client = registered.client
-    prepared = await prepare_site(registered)
-    site = await client.post(
-        "/api/v1/storage-sites",
-        json={"name": "local", "type": "local", "path": str(tmp_path / "store")},
-    )
-    await manual_clock(client)
-    domain = await create_domain(registered, prepared, site.json()["id"])
-    other = await create_domain(registered, prepared, site.json()["id"], name="other")
+    prepared, site_id, _spec = await local_site(registered, tmp_path)
+    domain = await create_domain(registered, prepared, site_id)
+    other = await create_domain(registered, prepared, site_id, name="other")
     base = f"/api/v1/protection-domains/{domain['id']}"
     web = await vm_ids(client, ["web-01"])
 
@@ -467,15 +442,12 @@ async def test_a_domain_taken_over_elsewhere_is_fenced(
     registered: Appliance, tmp_path: Any
 ) -> None:
     client = registered.client
-    prepared = await prepare_site(registered)
-    spec = {"name": "local", "type": "local", "path": str(tmp_path / "store")}
-    site = await client.post("/api/v1/storage-sites", json=spec)
-    await manual_clock(client)
-    domain = await create_domain(registered, prepared, site.json()["id"])
+    prepared, site_id, spec = await local_site(registered, tmp_path)
+    domain = await create_domain(registered, prepared, site_id)
     domain_id = domain["id"]
     await protect(registered, domain_id, ["web-01"])
     await advance(client, 600)
-    store = store_of(spec)
+    store = objectstores.store_for(spec)
     manifest = json.loads(await store.get(domain["container"], "manifest.json"))
     manifest.update(owner_site="recovery", epoch=manifest["epoch"] + 1)
     await store.put(domain["container"], "manifest.json", json.dumps(manifest).encode())

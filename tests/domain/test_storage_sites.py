@@ -8,22 +8,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from app.adapters.objectstore.factory import StoreSpec, build_store
 from tests.conftest import Appliance
 from tests.peers import objectstores
-
-
-def _store(spec: dict[str, Any]) -> Any:
-    return build_store(
-        StoreSpec(
-            type=spec["type"],
-            endpoint=spec.get("endpoint"),
-            account_name=spec.get("account_name"),
-            access_key=spec.get("access_key"),
-            region=spec.get("region"),
-            path=spec.get("path"),
-        )
-    )
 
 
 async def test_create_scan_and_delete(appliance: Appliance, site_spec: dict[str, Any]) -> None:
@@ -42,7 +28,7 @@ async def test_create_scan_and_delete(appliance: Appliance, site_spec: dict[str,
                 await connection.execute(text("SELECT access_key_encrypted FROM storage_site"))
             ).scalar_one()
         assert secret not in stored
-    store = _store(site_spec)
+    store = objectstores.store_for(site_spec)
     await store.create_container("jetdr-pd-0001")
     await store.put(
         "jetdr-pd-0001",

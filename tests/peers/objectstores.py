@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from app.adapters.objectstore.factory import StoreSpec, build_store
+from app.adapters.objectstore.port import ObjectStore
 from tests.peers import missing_peer
 
 # Azurite's well-known development account (public, documented by Microsoft).
@@ -115,3 +118,17 @@ def azurite(workdir: Path, port: int | None = None) -> Iterator[AzuritePeer]:
         yield AzuritePeer(endpoint=f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}")
     finally:
         _stop(process)
+
+
+def store_for(spec: dict[str, Any]) -> ObjectStore:
+    """The object store a storage-site request body describes, as the tests reach it."""
+    return build_store(
+        StoreSpec(
+            type=spec["type"],
+            endpoint=spec.get("endpoint"),
+            account_name=spec.get("account_name"),
+            access_key=spec.get("access_key"),
+            region=spec.get("region"),
+            path=spec.get("path"),
+        )
+    )

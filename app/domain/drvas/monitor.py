@@ -4,13 +4,12 @@ vCenter cannot be asked is `degraded`. A DRVA that answers again clears the alar
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
 from app.adapters.vcenter.errors import VCenterError, VCenterNotFound
 from app.adapters.vcenter.port import Endpoint
+from app.core.periodic import Periodic
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.drvas import repository
 from app.domain.drvas.models import Drva
@@ -33,26 +32,15 @@ WATCHED = {DrvaStatus.RUNNING.value, DrvaStatus.DEGRADED.value, DrvaStatus.STOPP
 class DrvaMonitor:
     def __init__(self, container: Container) -> None:
         self._container = container
-        self._loop: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "drva-monitor", container.clock, HEARTBEAT_SECONDS, self.check, MINIMUM_REAL_INTERVAL
+        )
 
     def start(self) -> None:
-        self._loop = asyncio.create_task(self._run(), name="drva-monitor")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
-
-    async def _run(self) -> None:
-        while True:
-            await self._container.clock.sleep(HEARTBEAT_SECONDS)
-            await asyncio.sleep(MINIMUM_REAL_INTERVAL)
-            try:
-                await self.check()
-            except Exception:
-                logger.exception("DRVA heartbeat check failed")
+        await self._loop.stop()
 
     async def check(self) -> None:
         container = self._container

@@ -222,46 +222,49 @@ async def detach_vm(ctx: TaskContext) -> None:
 
 
 async def begin_protection(ctx: TaskContext) -> None:
-    domain, _store = await _load(ctx)
-    engine = ctx.container.replication
-    async with engine.lock:
-        await engine.begin(domain.id)
-    async with ctx.sessionmaker() as session:
-        row = await session.get(ProtectionDomain, domain.id)
-        if row is None:
-            raise TaskFailed("not_found", "the domain no longer exists")
-        row.mode = "protecting"
-        row.replication_enabled = True
-        await clear_alarm(
-            session,
-            alarm_type=AlarmType.REPLICATION_DISABLED,
-            entity_id=domain.id,
-            at=ctx.clock.now(),
-        )
-        await session.commit()
-    await _finish(ctx, "protection_domain.protection_started", "protection started")
+    await _switch_protection(ctx, enabled=True)
 
 
 async def end_protection(ctx: TaskContext) -> None:
+    await _switch_protection(ctx, enabled=False)
+
+
+async def _switch_protection(ctx: TaskContext, *, enabled: bool) -> None:
+    """ "Replication Enabled": the engine starts or stops, the domain's mode follows, and the
+    `replication_disabled` alarm is raised while it is off."""
     domain, _store = await _load(ctx)
     engine = ctx.container.replication
     async with engine.lock:
-        await engine.halt(domain.id)
+        await (engine.begin if enabled else engine.halt)(domain.id)
+    now = ctx.clock.now()
     async with ctx.sessionmaker() as session:
         row = await session.get(ProtectionDomain, domain.id)
         if row is None:
             raise TaskFailed("not_found", "the domain no longer exists")
-        row.mode = "replication_disabled"
-        row.replication_enabled = False
-        await raise_alarm(
-            session,
-            alarm_type=AlarmType.REPLICATION_DISABLED,
-            entity=("protection_domain", row.id, row.name),
-            message=f"replication of domain {row.name} is disabled; its RPO grows",
-            at=ctx.clock.now(),
-        )
+        row.mode = "protecting" if enabled else "replication_disabled"
+        row.replication_enabled = enabled
+        if enabled:
+            await clear_alarm(
+                session, alarm_type=AlarmType.REPLICATION_DISABLED, entity_id=row.id, at=now
+            )
+        else:
+            await raise_alarm(
+                session,
+                alarm_type=AlarmType.REPLICATION_DISABLED,
+                entity=("protection_domain", row.id, row.name),
+                message=f"replication of domain {row.name} is disabled; its RPO grows",
+                at=now,
+            )
         await session.commit()
-    await _finish(ctx, "protection_domain.protection_stopped", "protection stopped")
+    action, message = (
+        ("protection_started", "protection started")
+        if enabled
+        else (
+            "protection_stopped",
+            "protection stopped",
+        )
+    )
+    await _finish(ctx, f"protection_domain.{action}", message)
 
 
 async def _finish(ctx: TaskContext, action: str, message: str) -> None:
