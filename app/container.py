@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.adapters.peer.http import HttpPeerClient
+from app.adapters.peer.port import PeerPort
 from app.adapters.vcenter.port import VCenterPort
 from app.adapters.vcenter.simulated import SimulatedVCenter
 from app.adapters.vcenter.topology import Topology, load_topology
@@ -65,6 +67,7 @@ class Container:
     # Browser origins allowed by CORS: those of the registered vCenter.
     cors_origins: frozenset[str] = frozenset()
     faults: FaultRegistry = field(default_factory=FaultRegistry)
+    peers: PeerPort = field(default_factory=HttpPeerClient)
     inventory_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _drva_images: asyncio.Task[list[DrvaImage]] | None = None
 

@@ -10,6 +10,7 @@ from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.events.models import Event
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.domain.recovery_settings.models import RecoverySettings
 from app.domain.sites.models import Site
 from app.domain.storage_sites.models import StorageSite
 from app.domain.users.models import User
@@ -32,6 +33,7 @@ __all__ = [
     "ProtectedVm",
     "ProtectionDomain",
     "RecoveryPoint",
+    "RecoverySettings",
     "ReplicationLogVolume",
     "SimulatedVCenterState",
     "Site",

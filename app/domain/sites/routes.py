@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from app.api.deps import CurrentUser, PageDep, SessionDep
+from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, PageDep, SessionDep
 from app.core.errors import NotFound
 from app.core.schemas import Page
 from app.domain.sites import repository
-from app.domain.sites.schemas import SiteRead
+from app.domain.sites.schemas import PeerCreate, SiteRead
+from app.domain.sites.service import SiteService
 
 router = APIRouter(prefix="/sites", tags=["sites"])
 
@@ -30,3 +31,31 @@ async def get_site(site_id: str, _user: CurrentUser, session: SessionDep) -> Sit
     if site is None:
         raise NotFound(f"site {site_id} does not exist")
     return SiteRead.model_validate(site)
+
+
+@router.post("", response_model=SiteRead, status_code=201)
+async def add_peer(
+    spec: PeerCreate, admin: AdminUser, session: SessionDep, container: ContainerDep
+) -> SiteRead:
+    """Register a peer appliance (the other site of the pair). It must answer over HTTPS with
+    these credentials (422 with the reason otherwise); the password is encrypted and never
+    returned."""
+    site = await SiteService(session, container).add_peer(
+        spec.url, spec.username, spec.password.get_secret_value(), spec.certificate_sha256, admin
+    )
+    return SiteRead.model_validate(site)
+
+
+@router.post("/{site_id}/actions/check", response_model=SiteRead)
+async def check_peer(
+    site_id: str, _operator: OperatorUser, session: SessionDep, container: ContainerDep
+) -> SiteRead:
+    return SiteRead.model_validate(await SiteService(session, container).check(site_id))
+
+
+@router.delete("/{site_id}", status_code=204)
+async def remove_peer(
+    site_id: str, admin: AdminUser, session: SessionDep, container: ContainerDep
+) -> Response:
+    await SiteService(session, container).delete(site_id, admin)
+    return Response(status_code=204)

@@ -1,0 +1,127 @@
+"""Sites: the local one, seeded at first boot, and peer appliances registered by an admin. A
+peer is saved only after it answered over HTTPS with the given credentials."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.peer.port import PeerEndpoint, PeerError, PeerInfo
+from app.container import Container
+from app.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from app.core.ids import new_id
+from app.domain.auth.service import Principal
+from app.domain.events import service as events
+from app.domain.sites.models import Site
+
+
+def endpoint_of(container: Container, site: Site) -> PeerEndpoint:
+    assert site.url is not None and site.username is not None
+    return PeerEndpoint(
+        url=site.url,
+        username=site.username,
+        password=container.secrets.decrypt(site.password_encrypted or ""),
+        certificate_sha256=site.certificate_sha256,
+    )
+
+
+class SiteService:
+    def __init__(self, session: AsyncSession, container: Container) -> None:
+        self.session = session
+        self.container = container
+
+    async def get(self, site_id: str) -> Site:
+        site = await self.session.get(Site, site_id)
+        if site is None:
+            raise NotFound(f"site {site_id} does not exist")
+        return site
+
+    async def _describe(self, endpoint: PeerEndpoint) -> PeerInfo:
+        try:
+            return await self.container.peers.describe(endpoint)
+        except PeerError as error:
+            raise ValidationFailed(
+                f"the peer appliance at {endpoint.url} cannot be used: {error.message}",
+                error_code=error.error_code,
+            ) from error
+
+    async def add_peer(
+        self, url: str, username: str, password: str, pin: str | None, actor: Principal
+    ) -> Site:
+        endpoint = PeerEndpoint(url.rstrip("/"), username, password, pin)
+        info = await self._describe(endpoint)
+        if info.site_name == self.container.local_site_name:
+            raise ValidationFailed(
+                f"the appliance at {url} is site {info.site_name}: this site itself",
+                error_code="peer_is_local",
+            )
+        existing = await self.session.scalar(
+            select(Site).where((Site.name == info.site_name) | (Site.url == endpoint.url))
+        )
+        if existing is not None:
+            raise Conflict(
+                f"site {existing.name} at {existing.url} is already registered",
+                error_code="already_exists",
+            )
+        now = self.container.clock.now()
+        site = Site(
+            id=new_id("site"),
+            name=info.site_name,
+            role="remote",
+            url=endpoint.url,
+            username=username,
+            password_encrypted=self.container.secrets.encrypt(password),
+            certificate_sha256=pin.replace(":", "").lower() if pin else None,
+            peer_site_id=info.site_id,
+            reachable=True,
+            last_checked_at=now,
+            created_at=now,
+        )
+        self.session.add(site)
+        events.record(
+            self.session,
+            at=now,
+            actor=actor.username,
+            action="site.peer_added",
+            message=f"peer site {info.site_name} at {endpoint.url} ({info.product} {info.version})",
+            entity=("site", site.id, site.name),
+        )
+        try:
+            await self.session.commit()
+        except IntegrityError as error:
+            await self.session.rollback()
+            raise Conflict(
+                f"site {info.site_name} is already registered", error_code="already_exists"
+            ) from error
+        return site
+
+    async def check(self, site_id: str) -> Site:
+        """Ask the peer again; `reachable` and `last_error` say how it went."""
+        site = await self.get(site_id)
+        if site.role != "remote":
+            raise InvalidState("the local site is not a peer", entity="site", state=site.role)
+        try:
+            await self.container.peers.describe(endpoint_of(self.container, site))
+        except PeerError as error:
+            site.reachable, site.last_error = False, error.message[:1024]
+        else:
+            site.reachable, site.last_error = True, None
+        site.last_checked_at = self.container.clock.now()
+        await self.session.commit()
+        return site
+
+    async def delete(self, site_id: str, actor: Principal) -> None:
+        site = await self.get(site_id)
+        if site.role == "local":
+            raise InvalidState("the local site cannot be removed", entity="site", state=site.role)
+        await self.session.delete(site)
+        events.record(
+            self.session,
+            at=self.container.clock.now(),
+            actor=actor.username,
+            action="site.peer_removed",
+            message=f"peer site {site.name} at {site.url} removed",
+            entity=("site", site.id, site.name),
+        )
+        await self.session.commit()
