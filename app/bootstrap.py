@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.core.ids import new_id
 from app.core.security import generate_password, hash_password, write_private_file
@@ -74,6 +74,9 @@ async def seed_first_boot(container: Container) -> None:
                 entity=("site", site.id, site.name),
             )
         else:
+            if appliance.clock_at is not None and appliance.clock_at > container.clock.now():
+                container.clock.configure(now=appliance.clock_at)
+                logger.info("virtual clock resumed at %s", appliance.clock_at.isoformat())
             found = await session.get(Site, appliance.local_site_id)
             assert found is not None, "the local site is created with the appliance row"
             site = found
@@ -114,3 +117,12 @@ async def seed_first_boot(container: Container) -> None:
         await refresh_cors_origins(session, container)
     if container.simulator is not None:
         await container.simulator.state()
+
+
+async def remember_clock(container: Container) -> None:
+    """Record the virtual time, so that a restart does not take the clock back."""
+    async with container.sessionmaker() as session:
+        await session.execute(
+            update(Appliance).where(Appliance.id == 1).values(clock_at=container.clock.now())
+        )
+        await session.commit()

@@ -121,6 +121,13 @@ class Container:
         await self.replication.stop()
         await self.monitor.stop()
         await self.runner.stop()
+        if self.status is ApplianceStatus.READY:
+            from app.bootstrap import remember_clock
+
+            try:
+                await remember_clock(self)
+            except Exception:
+                logger.exception("could not record the virtual clock at shutdown")
         await self.engine.dispose()
 
 

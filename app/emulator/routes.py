@@ -7,6 +7,7 @@ import datetime as dt
 from fastapi import APIRouter, Response
 
 from app.api.deps import AdminUser, ContainerDep, SessionDep
+from app.bootstrap import remember_clock
 from app.core.errors import NotFound
 from app.emulator import service
 from app.emulator.faults import FaultRule
@@ -46,6 +47,7 @@ async def get_clock(_admin: AdminUser, container: ContainerDep) -> ClockRead:
 @router.put("/clock", response_model=ClockRead, tags=["emulator"])
 async def put_clock(change: ClockUpdate, _admin: AdminUser, container: ContainerDep) -> ClockRead:
     state = service.configure_clock(container, change)
+    await remember_clock(container)
     return ClockRead.model_validate(state, from_attributes=True)
 
 
@@ -59,6 +61,8 @@ async def advance_clock(
     state = container.clock.advance(advance.seconds)
     if advance.settle:
         await container.replication.settle()
+    else:
+        await remember_clock(container)
     return ClockRead.model_validate(state, from_attributes=True)
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError, StorageUnreachable
 from app.adapters.objectstore.port import ObjectStore
+from app.bootstrap import remember_clock
 from app.core.ids import new_id
 from app.core.periodic import Periodic
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
@@ -159,6 +160,7 @@ class ReplicationEngine:
         """Run every domain up to the clock's present."""
         async with self.lock:
             await self._run_all(self._container.clock.timestamp())
+        await remember_clock(self._container)
 
     async def _run_all(self, until: float) -> None:
         async with self._container.sessionmaker() as session:

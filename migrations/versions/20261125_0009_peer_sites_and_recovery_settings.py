@@ -31,6 +31,9 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_settings'))
     )
+    with op.batch_alter_table('appliance', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('clock_at', sa.DateTime(timezone=True), nullable=True))
+
     with op.batch_alter_table('site', schema=None) as batch_op:
         batch_op.add_column(sa.Column('certificate_sha256', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('peer_site_id', sa.String(length=32), nullable=True))
@@ -49,4 +52,6 @@ def downgrade() -> None:
         batch_op.drop_column('certificate_sha256')
 
     op.drop_table('recovery_settings')
+    with op.batch_alter_table('appliance', schema=None) as batch_op:
+        batch_op.drop_column('clock_at')
     # ### end Alembic commands ###

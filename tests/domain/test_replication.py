@@ -463,3 +463,32 @@ async def test_a_domain_taken_over_elsewhere_is_fenced(
     restart = await client.post(f"/api/v1/protection-domains/{domain_id}/actions/start-protection")
     assert restart.status_code == 409
     assert "fenced" in restart.json()["message"]
+
+
+async def test_replication_resumes_after_a_restart(make_settings: Any, tmp_path: Any) -> None:
+    from tests.conftest import start_appliance
+
+    settings = make_settings()
+    async with start_appliance(settings) as appliance:
+        client = appliance.client
+        await appliance.register_vcenter()
+        prepared, site_id, _spec = await local_site(appliance, tmp_path)
+        domain = await create_domain(appliance, prepared, site_id, rpo_target_seconds=120)
+        domain_id = domain["id"]
+        ids = await protect(appliance, domain_id, ["web-01"])
+        await advance(client, 900)
+        before = await statistics(client, domain_id)
+        stopped_at = (await client.get("/_emulator/clock")).json()["now"]
+    async with start_appliance(settings) as again:
+        client = again.client
+        # The virtual clock resumes where it was, never earlier.
+        assert (await client.get("/_emulator/clock")).json()["now"] >= stopped_at
+        await manual_clock(client)
+        await advance(client, 300)
+        state = await domain_of(client, domain_id)
+        assert (state["mode"], state["health"]) == ("protecting", "ok"), state
+        assert state["rpo_seconds"] < 120
+        after = await statistics(client, domain_id)
+        assert after["bytes_out"] > before["bytes_out"]
+        assert after["puts"] > before["puts"]
+        await assert_replica_matches_source(client, ids)

@@ -22,5 +22,7 @@ class Appliance(Base):
     subscription_id: Mapped[str | None] = mapped_column(String(128))
     time_skew_seconds: Mapped[float | None]
     local_site_id: Mapped[str] = mapped_column(String(32))
+    # The virtual clock when last recorded: after a restart it resumes from here, never earlier.
+    clock_at: Mapped[dt.datetime | None]
     installed_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
