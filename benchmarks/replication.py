@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -23,13 +25,12 @@ import yaml
 
 from benchmarks.run import PASSWORD, free_port, start_appliance
 
-VMS = 1000
 DOMAINS = 10
 TICK = 15
 HOUR = 3600
 
 
-def topology(path: Path) -> Path:
+def topology(path: Path, vms: int) -> Path:
     hosts = [
         {"name": f"esx-{i:02d}", "esxi_version": "7.0.3", "esxi_build": "19193900"}
         for i in range(1, 5)
@@ -70,7 +71,7 @@ def topology(path: Path) -> Path:
                 "memory_gb": 4,
                 "disks": [{"size_gb": 2, "profile": "bench"}],
             }
-            for i in range(VMS)
+            for i in range(vms)
         ],
     }
     path.write_text(yaml.safe_dump(document))
@@ -106,7 +107,7 @@ class Api:
         self.call("POST", "/_emulator/clock/advance", {"seconds": seconds})
 
 
-def set_up(api: Api, store: Path) -> list[str]:
+def set_up(api: Api, store: Path, vms: int) -> list[str]:
     api.task(
         "POST",
         "/api/v1/vcenters",
@@ -134,10 +135,10 @@ def set_up(api: Api, store: Path) -> list[str]:
     site = api.call(
         "POST", "/api/v1/storage-sites", {"name": "local", "type": "local", "path": str(store)}
     )
-    vm_ids = [vm["id"] for vm in api.call("GET", "/api/v1/vms", limit=VMS)["items"]]
-    assert len(vm_ids) == VMS, len(vm_ids)
+    vm_ids = [vm["id"] for vm in api.call("GET", "/api/v1/vms", limit=vms)["items"]]
+    assert len(vm_ids) == vms, len(vm_ids)
     domains = []
-    per_domain = VMS // DOMAINS
+    per_domain = vms // DOMAINS
     for index in range(DOMAINS):
         volume = api.task(
             "POST",
@@ -180,9 +181,12 @@ def main() -> None:
     parser.add_argument(
         "--db-url", help="a PostgreSQL URL; SQLite in a temporary directory if absent"
     )
+    parser.add_argument("--py-spy", help="record a py-spy profile (raw) of the timed hour here")
+    parser.add_argument("--vms", type=int, default=1000, help="protected VMs (a multiple of 10)")
     args = parser.parse_args()
+    vms = args.vms
     results: dict[str, Any] = {
-        "vms": VMS,
+        "vms": vms,
         "domains": DOMAINS,
         "database": "postgresql" if args.db_url else "sqlite",
     }
@@ -194,7 +198,7 @@ def main() -> None:
             port,
             args.db_url,
             {
-                "JETDR_TOPOLOGY": str(topology(root / "topology.yaml")),
+                "JETDR_TOPOLOGY": str(topology(root / "topology.yaml", vms)),
                 "JETDR_CLOCK__MODE": "scaled",
                 "JETDR_CLOCK__SCALE": "1000",
                 "JETDR_REPLICATION__DRVA_BANDWIDTH_MBPS": "20000",
@@ -203,19 +207,40 @@ def main() -> None:
         try:
             api = Api(port, root / "appliance" / "tls" / "cert.pem")
             started = time.perf_counter()
-            domains = set_up(api, root / "store")
+            domains = set_up(api, root / "store", vms)
             results["set_up_s"] = round(time.perf_counter() - started, 1)
             started = time.perf_counter()
             for _ in range(40):
                 api.advance(60)
-                if protected(api, domains) == VMS:
+                if protected(api, domains) == vms:
                     break
             results["initial_sync_wall_s"] = round(time.perf_counter() - started, 1)
             results["protected_after_initial_sync"] = protected(api, domains)
+            profiler = None
+            if args.py_spy:
+                profiler = subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "-p",
+                        str(server.process.pid),
+                        "-f",
+                        "raw",
+                        "-o",
+                        args.py_spy,
+                        "-r",
+                        "50",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             started = time.perf_counter()
             for _ in range(HOUR // TICK):
                 api.advance(TICK)
             wall = time.perf_counter() - started
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
             results["one_virtual_hour_wall_s"] = round(wall, 1)
             results["virtual_to_wall"] = round(HOUR / wall, 1)
             stats = [api.call("GET", f"/api/v1/protection-domains/{d}/statistics") for d in domains]

@@ -184,9 +184,29 @@ class ReplicationEngine:
     # -- loading -------------------------------------------------------------------------
 
     async def _load(self, session: AsyncSession, domain_id: str) -> _Run | None:
-        repl = await session.get(DomainReplication, domain_id)
-        domain = await session.get(ProtectionDomain, domain_id)
-        if repl is None or domain is None or domain.status == "deleting":
+        found = (
+            await session.execute(
+                select(
+                    ProtectionDomain,
+                    DomainReplication,
+                    StorageSite,
+                    Drva.status,
+                    ReplicationLogVolume.size_gb,
+                )
+                .join(DomainReplication, DomainReplication.domain_id == ProtectionDomain.id)
+                .outerjoin(StorageSite, StorageSite.id == ProtectionDomain.storage_site_id)
+                .outerjoin(Drva, Drva.id == ProtectionDomain.drva_id)
+                .outerjoin(
+                    ReplicationLogVolume,
+                    ReplicationLogVolume.id == ProtectionDomain.replication_log_volume_id,
+                )
+                .where(ProtectionDomain.id == domain_id)
+            )
+        ).first()
+        if found is None:
+            return None
+        domain, repl, site, drva_status, volume_gb = found
+        if domain.status == "deleting":
             return None
         rows = await session.scalars(
             select(ProtectedVm)
@@ -194,30 +214,21 @@ class ReplicationEngine:
             .order_by(ProtectedVm.added_at, ProtectedVm.id)
         )
         vms = [_Vm(row, generators(row)) for row in rows]
-        drva = await session.get(Drva, domain.drva_id)
-        volume = await session.get(ReplicationLogVolume, domain.replication_log_volume_id)
-        site = await session.get(StorageSite, domain.storage_site_id)
-        sharing_volume = len(
-            (
-                await session.scalars(
-                    select(ProtectionDomain.id).where(
-                        ProtectionDomain.replication_log_volume_id
-                        == domain.replication_log_volume_id
-                    )
+        # The log volume is shared by the domains on it, the DRVA's bandwidth by those it ships.
+        peers = (
+            await session.execute(
+                select(ProtectionDomain.replication_log_volume_id, DomainReplication.domain_id)
+                .outerjoin(DomainReplication, DomainReplication.domain_id == ProtectionDomain.id)
+                .where(
+                    (ProtectionDomain.replication_log_volume_id == domain.replication_log_volume_id)
+                    | (ProtectionDomain.drva_id == domain.drva_id)
                 )
-            ).all()
-        )
-        sharing_drva = len(
-            (
-                await session.scalars(
-                    select(DomainReplication.domain_id)
-                    .join(ProtectionDomain, ProtectionDomain.id == DomainReplication.domain_id)
-                    .where(ProtectionDomain.drva_id == domain.drva_id)
-                )
-            ).all()
-        )
-        if volume is not None:
-            repl.log_capacity_bytes = volume.size_gb * GIB // max(sharing_volume, 1)
+            )
+        ).all()
+        sharing_volume = sum(volume == domain.replication_log_volume_id for volume, _ in peers)
+        sharing_drva = sum(replicating is not None for _, replicating in peers)
+        if volume_gb is not None:
+            repl.log_capacity_bytes = volume_gb * GIB // max(sharing_volume, 1)
         bandwidth = self._container.settings.replication.drva_bandwidth_mbps * 1_000_000 / 8
         store, error = None, None
         if site is not None:
@@ -231,7 +242,7 @@ class ReplicationEngine:
             vms=vms,
             store=store,
             store_error=error,
-            drva_running=drva is not None and drva.status == DrvaStatus.RUNNING.value,
+            drva_running=drva_status == DrvaStatus.RUNNING.value,
             bandwidth=bandwidth / max(sharing_drva, 1),
         )
 
@@ -486,8 +497,8 @@ class ReplicationEngine:
         )
         repl.last_recovery_point_at = at
         for vm in run.vms:
-            if vm.row.status == VmStatus.PROTECTED:
-                vm.row.last_recovery_point_at = at
+            if vm.row.status == VmStatus.PROTECTED and vm.row.first_recovery_point_at is None:
+                vm.row.first_recovery_point_at = at
 
     async def _compact(self, session: AsyncSession, run: _Run, t1: float) -> None:
         repl, domain = run.repl, run.domain
@@ -580,39 +591,42 @@ class ReplicationEngine:
         repl.samples = [*repl.samples[-(SAMPLES_KEPT - 1) :], sample]
 
     async def _alarms(self, session: AsyncSession, run: _Run, t1: float) -> None:
+        """Raise and clear on transitions only: `raised_alarms` remembers what is raised."""
         repl, domain = run.repl, run.domain
         now = _at(t1)
         entity = ("protection_domain", domain.id, domain.name)
+        raised = set(repl.raised_alarms)
+        wanted: dict[AlarmType, str | None] = {}
         lasting = {
             AlarmType.BACKPRESSURE: (repl.backpressure_since, "writes have been throttled"),
             AlarmType.BITMAP: (repl.bitmap_since, "changes are tracked in bitmaps"),
         }
         for alarm_type, (since, what) in lasting.items():
-            if since is not None and t1 - _ts(since) > ALARM_AFTER:
-                await raise_alarm(
-                    session,
-                    alarm_type=alarm_type,
-                    entity=entity,
-                    message=f"domain {domain.name}: {what} since {since.isoformat()}"
-                    + (f" ({repl.last_error})" if repl.last_error else ""),
-                    at=now,
-                )
-            elif since is None:
-                await clear_alarm(session, alarm_type=alarm_type, entity_id=domain.id, at=now)
+            on = since is not None and t1 - _ts(since) > ALARM_AFTER
+            reason = f" ({repl.last_error})" if repl.last_error else ""
+            wanted[alarm_type] = (
+                f"domain {domain.name}: {what} since {since.isoformat()}{reason}"
+                if on and since is not None
+                else None
+            )
         rpo = None if repl.last_recovery_point_at is None else t1 - _ts(repl.last_recovery_point_at)
-        if rpo is not None and rpo > domain.rpo_target_seconds:
-            await raise_alarm(
-                session,
-                alarm_type=AlarmType.RPO_VIOLATION,
-                entity=entity,
-                message=f"domain {domain.name}: RPO {rpo:.0f} s exceeds the target of "
-                f"{domain.rpo_target_seconds} s",
-                at=now,
-            )
-        else:
-            await clear_alarm(
-                session, alarm_type=AlarmType.RPO_VIOLATION, entity_id=domain.id, at=now
-            )
+        wanted[AlarmType.RPO_VIOLATION] = (
+            f"domain {domain.name}: RPO {rpo:.0f} s exceeds the target of "
+            f"{domain.rpo_target_seconds} s"
+            if rpo is not None and rpo > domain.rpo_target_seconds
+            else None
+        )
+        for alarm_type, message in wanted.items():
+            if message is not None and alarm_type.value not in raised:
+                await raise_alarm(
+                    session, alarm_type=alarm_type, entity=entity, message=message, at=now
+                )
+                raised.add(alarm_type.value)
+            elif message is None and alarm_type.value in raised:
+                await clear_alarm(session, alarm_type=alarm_type, entity_id=domain.id, at=now)
+                raised.discard(alarm_type.value)
+        if raised != set(repl.raised_alarms):
+            repl.raised_alarms = sorted(raised)
         domain.health = health(repl, domain, t1)
 
     # -- changes asked by tasks (the caller holds `lock`) --------------------------------
@@ -633,6 +647,7 @@ class ReplicationEngine:
                         cursor_at=_at(now),
                         captured_until=boundary,
                         shipped_until=boundary,
+                        raised_alarms=[],
                         samples=[],
                     )
                 )
@@ -666,6 +681,11 @@ class ReplicationEngine:
             at = _at(now)
             for alarm_type in (AlarmType.BACKPRESSURE, AlarmType.BITMAP):
                 await clear_alarm(session, alarm_type=alarm_type, entity_id=domain_id, at=at)
+            repl.raised_alarms = [
+                a
+                for a in repl.raised_alarms
+                if a not in {AlarmType.BACKPRESSURE.value, AlarmType.BITMAP.value}
+            ]
             await session.commit()
 
     async def attach(self, domain_id: str, rows: Sequence[ProtectedVm]) -> None:

@@ -50,5 +50,7 @@ class DomainReplication(Base):
     bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
     puts: Mapped[int] = mapped_column(BigInteger, default=0)
     put_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # The alarms this engine raised on the domain and has not cleared yet.
+    raised_alarms: Mapped[list[Any]] = mapped_column(default=list)
     # The latest steps: [{at, seconds, in, out, log_used, backpressure, bitmap}], newest last.
     samples: Mapped[list[Any]] = mapped_column(default=list)

@@ -49,6 +49,7 @@ def upgrade() -> None:
     sa.Column('bytes_out', sa.BigInteger(), nullable=False),
     sa.Column('puts', sa.BigInteger(), nullable=False),
     sa.Column('put_seconds', sa.Float(), nullable=False),
+    sa.Column('raised_alarms', sa.JSON(), nullable=False),
     sa.Column('samples', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['domain_id'], ['protection_domain.id'], name=op.f('fk_domain_replication_domain_id_protection_domain'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('domain_id', name=op.f('pk_domain_replication'))
@@ -65,7 +66,7 @@ def upgrade() -> None:
     sa.Column('sync_total_bytes', sa.BigInteger(), nullable=False),
     sa.Column('sync_remaining_bytes', sa.BigInteger(), nullable=False),
     sa.Column('protected_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('last_recovery_point_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('first_recovery_point_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('added_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['domain_id'], ['protection_domain.id'], name=op.f('fk_protected_vm_domain_id_protection_domain'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['vm_id'], ['vm.id'], name=op.f('fk_protected_vm_vm_id_vm'), ondelete='CASCADE'),

@@ -57,7 +57,8 @@ class ProtectedVm(Base):
     sync_total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     sync_remaining_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     protected_at: Mapped[dt.datetime | None]
-    last_recovery_point_at: Mapped[dt.datetime | None]
+    # The first recovery point that held the VM; every later one holds it too.
+    first_recovery_point_at: Mapped[dt.datetime | None]
     added_at: Mapped[dt.datetime]
 
 

@@ -72,8 +72,9 @@ def to_read(
     )
 
 
-def vm_to_read(vm: ProtectedVm, now: float) -> ProtectedVmRead:
-    last = vm.last_recovery_point_at
+def vm_to_read(vm: ProtectedVm, latest: dt.datetime | None, now: float) -> ProtectedVmRead:
+    """`latest`: the domain's latest recovery point, which holds every VM it ever held."""
+    last = latest if vm.first_recovery_point_at is not None else None
     progress = 100.0
     if vm.status == VmStatus.INITIAL_SYNC.value:
         done = vm.sync_total_bytes - vm.sync_remaining_bytes
@@ -305,8 +306,11 @@ class DomainService:
     async def vms(self, domain_id: str) -> list[ProtectedVmRead]:
         await self.get(domain_id)
         now = self.container.clock.timestamp()
+        repl = await self.session.get(DomainReplication, domain_id)
+        latest = repl.last_recovery_point_at if repl is not None else None
         return [
-            vm_to_read(vm, now) for vm in await repository.protected_vms(self.session, domain_id)
+            vm_to_read(vm, latest, now)
+            for vm in await repository.protected_vms(self.session, domain_id)
         ]
 
     async def remove_vm(self, domain_id: str, vm_id: str, actor: Principal) -> Task:
