@@ -73,6 +73,7 @@ CATCH_UP_STEP = 600.0
 CATCH_UP_AFTER = 1800.0
 MINIMUM_STEP = 0.001
 SAMPLES_KEPT = 120
+PARALLEL_DOMAINS = 4
 R = ReplicationState
 
 
@@ -165,8 +166,17 @@ class ReplicationEngine:
     async def _run_all(self, until: float) -> None:
         async with self._container.sessionmaker() as session:
             domain_ids = list(await session.scalars(select(DomainReplication.domain_id)))
-        for domain_id in domain_ids:
-            await self.run_domain(domain_id, until)
+        # Domains are independent: while one waits on its database or its store, another runs.
+        gate = asyncio.Semaphore(PARALLEL_DOMAINS)
+
+        async def run(domain_id: str) -> None:
+            async with gate:
+                try:
+                    await self.run_domain(domain_id, until)
+                except Exception:
+                    logger.exception("replication step of domain %s failed", domain_id)
+
+        await asyncio.gather(*(run(domain_id) for domain_id in domain_ids))
 
     async def run_domain(self, domain_id: str, until: float) -> None:
         """Step one domain up to `until`; the caller holds `lock`."""
