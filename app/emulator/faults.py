@@ -1,9 +1,11 @@
 """Fault rules a test sets: `error` and `latency` on task steps (`<task type>.<step>` or
 `<task type>.*`); `objectstore_outage` on a storage site or a protection domain (its id, or
-`*` for every store), which makes the DRVAs' object-store calls fail as if the network was down."""
+`*` for every store), which makes the DRVAs' object-store calls fail as if the network was down;
+`drva_crash` on a DRVA id or `*`, which powers the DRVA VMs off when the rule is added."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass, field
 
@@ -11,7 +13,7 @@ from app.core.clock import VirtualClock
 from app.core.ids import new_id
 from app.tasks.registry import TaskFailed
 
-SUPPORTED_KINDS = ("error", "latency", "objectstore_outage")
+SUPPORTED_KINDS = ("error", "latency", "objectstore_outage", "drva_crash")
 STEP_KINDS = frozenset({"error", "latency"})
 
 
@@ -41,6 +43,12 @@ class FaultRule:
 class FaultRegistry:
     rules: list[FaultRule] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
+    # What a fault set going in the background (a DRVA crashing), kept until it is done.
+    pending: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
 
     def add(self, rule: FaultRule) -> FaultRule:
         self.rules.append(rule)
@@ -53,6 +61,8 @@ class FaultRegistry:
 
     def clear(self) -> None:
         self.rules.clear()
+        for task in self.pending:
+            task.cancel()
 
     async def before_step(self, task_type: str, step: str, clock: VirtualClock) -> None:
         target = f"{task_type}.{step}"

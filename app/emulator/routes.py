@@ -73,10 +73,14 @@ async def list_faults(_admin: AdminUser, container: ContainerDep) -> list[FaultR
 
 @router.post("/faults", response_model=FaultRead, status_code=201, tags=["emulator"])
 async def add_fault(spec: FaultCreate, _admin: AdminUser, container: ContainerDep) -> FaultRead:
-    """Fail (`error`) or slow down (`latency`, virtual milliseconds) a task step. Other kinds of
-    the contract (vcenter_fault, objectstore_outage, drva_crash, host_unreachable, hang) are not
-    in this build yet."""
-    rule = container.faults.add(FaultRule(**spec.model_dump()))
+    """Fail (`error`) or slow down (`latency`, virtual milliseconds) a task step; cut a storage
+    site off (`objectstore_outage`, until the rule is deleted); crash DRVAs (`drva_crash`: their
+    VMs power off now; `POST /api/v1/drvas/{id}/actions/restart` brings them back). Other kinds
+    of the contract (vcenter_fault, host_unreachable, hang) are not in this build yet."""
+    rule = FaultRule(**spec.model_dump())
+    if rule.kind == "drva_crash":
+        rule.hits = len(await service.crash_drvas(container, rule.target))
+    container.faults.add(rule)
     return FaultRead.model_validate(rule, from_attributes=True)
 
 

@@ -44,9 +44,9 @@ class FaultCreate(RequestModel):
         pattern=r"^[A-Za-z0-9_.*-]{1,128}$",
         description="for `error`/`latency`: `<task type>.<step>` or `<task type>.*`, e.g. "
         "`deploy_drva.power_on`; for `objectstore_outage`: a storage site or protection domain "
-        "id, or `*`",
+        "id, or `*`; for `drva_crash`: a DRVA id or `*`",
     )
-    kind: Literal["error", "latency", "objectstore_outage"]
+    kind: Literal["error", "latency", "objectstore_outage", "drva_crash"]
     probability: float = Field(default=1.0, gt=0, le=1)
     count: int | None = Field(default=None, ge=1)
     delay_ms: int = Field(default=0, ge=0, le=3_600_000)

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import time
 
+from sqlalchemy import select
+
+from app.adapters.vcenter.errors import VCenterError
 from app.bootstrap import seed_first_boot
 from app.container import Container
 from app.core.clock import ClockMode, ClockState
 from app.core.errors import ValidationFailed
 from app.core.ids import ids
+from app.domain.drvas.models import Drva
+from app.domain.drvas.states import DrvaStatus
+from app.domain.inventory.models import Cluster
+from app.domain.vcenters.models import VCenter
+from app.domain.vcenters.service import endpoint_of
 from app.emulator.schemas import ClockUpdate
 from app.models import Base
+
+logger = logging.getLogger(__name__)
 
 # Users and their sessions survive a reset, so the caller stays logged in.
 PRESERVED_TABLES = frozenset({"alembic_version", "app_user", "user_session"})
@@ -47,3 +59,40 @@ def configure_clock(container: Container, change: ClockUpdate) -> ClockState:
     if change.now is not None and change.now < container.clock.now():
         raise ValidationFailed("the virtual clock only moves forward", error_code="clock_backwards")
     return container.clock.configure(mode=change.mode, scale=change.scale, now=change.now)
+
+
+async def crash_drvas(container: Container, target: str) -> list[str]:
+    """`drva_crash`: the DRVA VMs named by `target` (an id, or `*`) go down. Powering a VM off
+    takes virtual time, so it happens in the background and the answer names the DRVAs hit; the
+    heartbeat then reports them down, and their domains stop shipping until a restart."""
+    async with container.sessionmaker() as session:
+        query = (
+            select(Drva, VCenter)
+            .join(Cluster, Cluster.id == Drva.cluster_id)
+            .join(VCenter, VCenter.id == Cluster.vcenter_id)
+        )
+        if target != "*":
+            query = query.where(Drva.id == target)
+        found = [
+            (drva, vcenter)
+            for drva, vcenter in (await session.execute(query)).all()
+            if drva.vm_moref and drva.status == DrvaStatus.RUNNING.value
+        ]
+    if not found:
+        raise ValidationFailed(f"no running DRVA matches {target!r}", error_code="no_such_drva")
+
+    async def crash() -> None:
+        for drva, vcenter in found:
+            assert drva.vm_moref is not None
+            try:
+                vc = await container.vcenter.connect(endpoint_of(container, vcenter))
+                try:
+                    await vc.power_off_vm(drva.vm_moref)
+                finally:
+                    await vc.logout()
+            except VCenterError:
+                logger.exception("crashing DRVA %s failed", drva.name)
+        await container.monitor.check()
+
+    container.faults.track(asyncio.create_task(crash(), name="drva-crash"))
+    return [drva.id for drva, _ in found]

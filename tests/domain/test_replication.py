@@ -492,3 +492,52 @@ async def test_replication_resumes_after_a_restart(make_settings: Any, tmp_path:
         assert after["bytes_out"] > before["bytes_out"]
         assert after["puts"] > before["puts"]
         await assert_replica_matches_source(client, ids)
+
+
+async def test_a_crashed_drva_stops_shipping_until_it_restarts(
+    registered: Appliance, tmp_path: Any
+) -> None:
+    client = registered.client
+    prepared, site_id, _spec = await local_site(registered, tmp_path)
+    domain = await create_domain(registered, prepared, site_id, rpo_target_seconds=120)
+    domain_id = domain["id"]
+    drva_id = prepared["drva"]["id"]
+    ids = await protect(registered, domain_id, ["web-01", "web-02"])
+    for _ in range(4):
+        await advance(client, 300)
+    assert (await domain_of(client, domain_id))["health"] == "ok"
+
+    crash = await client.post("/_emulator/faults", json={"target": drva_id, "kind": "drva_crash"})
+    assert crash.status_code == 201, crash.text
+    assert crash.json()["hits"] == 1
+    for _ in range(10):  # powering the VM off takes virtual time, the heartbeat sees it
+        await advance(client, 30)
+        if (await client.get(f"/api/v1/drvas/{drva_id}")).json()["status"] == "stopped":
+            break
+    assert (await client.get(f"/api/v1/drvas/{drva_id}")).json()["status"] == "stopped"
+    assert "drva_down" in await active_alarms(client, drva_id)
+    before = await statistics(client, domain_id)
+    await advance(client, 300)
+    stalled = await statistics(client, domain_id)
+    assert stalled["bytes_out"] == before["bytes_out"]
+    assert stalled["log_used_bytes"] > before["log_used_bytes"]
+    assert "DRVA is not running" in (stalled["last_error"] or "")
+    assert (await domain_of(client, domain_id))["health"] == "rpo_violation"
+    again = await client.post("/_emulator/faults", json={"target": drva_id, "kind": "drva_crash"})
+    assert again.status_code == 422  # it is down already
+
+    restart = await client.post(f"/api/v1/drvas/{drva_id}/actions/restart")
+    assert restart.status_code == 202, restart.text
+    for _ in range(200):  # the restart takes virtual time: move the clock while it runs
+        task = (await client.get(f"/api/v1/tasks/{restart.json()['id']}")).json()
+        if task["status"] in {"succeeded", "failed", "cancelled"}:
+            break
+        await client.post("/_emulator/clock/advance", json={"seconds": 5, "settle": False})
+    assert task["status"] == "succeeded", task
+    for _ in range(3):
+        await advance(client, 60)
+    state = await domain_of(client, domain_id)
+    assert (state["health"], state["rpo_seconds"] < 120) == ("ok", True), state
+    assert await active_alarms(client, domain_id) == set()
+    assert "drva_down" not in await active_alarms(client, drva_id)
+    await assert_replica_matches_source(client, ids)

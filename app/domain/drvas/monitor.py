@@ -8,7 +8,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from app.adapters.vcenter.errors import VCenterError, VCenterNotFound
-from app.adapters.vcenter.port import Endpoint
 from app.core.periodic import Periodic
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.drvas import repository
@@ -17,6 +16,7 @@ from app.domain.drvas.states import DrvaStatus
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster
 from app.domain.vcenters.models import VCenter
+from app.domain.vcenters.service import endpoint_of
 
 if TYPE_CHECKING:
     from app.container import Container
@@ -69,12 +69,7 @@ class DrvaMonitor:
 
     async def _power_states(self, vcenter: VCenter, drvas: list[Drva]) -> dict[str, str | None]:
         """VM power state per DRVA id; None when the VM is gone, `unknown` when vCenter is."""
-        endpoint = Endpoint(
-            vcenter.hostname,
-            vcenter.port,
-            vcenter.username,
-            self._container.secrets.decrypt(vcenter.password_encrypted),
-        )
+        endpoint = endpoint_of(self._container, vcenter)
         try:
             vc = await self._container.vcenter.connect(endpoint)
         except VCenterError:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.adapters.vcenter.port import Endpoint
 from app.container import Container
 from app.core.errors import Conflict, InvalidState, NotFound
 from app.core.ids import new_id
@@ -21,6 +22,16 @@ from app.domain.vcenters.schemas import PluginRead, VCenterCreate, VCenterRead
 from app.domain.vcenters.states import VCenterStatus, sources_for
 from app.tasks.models import Task
 from app.tasks.service import enqueue, start_guarded
+
+
+def endpoint_of(container: Container, vcenter: VCenter) -> Endpoint:
+    """How to log in to a registered vCenter (its password decrypted for the call only)."""
+    return Endpoint(
+        hostname=vcenter.hostname,
+        port=vcenter.port,
+        username=vcenter.username,
+        password=container.secrets.decrypt(vcenter.password_encrypted),
+    )
 
 
 def origin(vcenter: VCenter) -> str:
