@@ -364,8 +364,6 @@ class ReplicationEngine:
         logger.warning("domain %s fenced: %s", domain.name, repl.last_error)
 
     async def _put(self, run: _Run, key: str, data: bytes) -> None:
-        if run.outage:
-            raise StorageUnreachable("the object store is unreachable (injected outage)")
         if run.store is None:
             raise StorageUnreachable(run.store_error or "the storage site is gone")
         started = time.perf_counter()

@@ -16,6 +16,7 @@ from app.domain.inventory.models import Cluster
 from app.domain.plugin.package import PLUGIN_KEY
 from app.domain.preflight.schemas import Check, InstallPreflight, PreflightResult
 from app.domain.vcenters import repository as vcenters
+from app.domain.vcenters.service import endpoint_of
 from app.domain.vcenters.states import VCenterStatus
 
 MINIMUM_HOSTS = 4
@@ -55,9 +56,7 @@ class PreflightService:
             return endpoint, any(v.hostname == given.hostname for v in registered)
         if not registered:
             return None, False
-        vcenter = registered[0]
-        password = self.container.secrets.decrypt(vcenter.password_encrypted)
-        return Endpoint(vcenter.hostname, vcenter.port, vcenter.username, password), True
+        return endpoint_of(self.container, registered[0]), True
 
     async def _read(
         self, checks: _Checks, endpoint: Endpoint | None, want_plugin: bool

@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import PRODUCT_VERSION
 from app.adapters.vcenter.errors import VCenterAuthFailed, VCenterNotFound, VCenterUnreachable
-from app.adapters.vcenter.port import Endpoint, Extension, VCenterSession
+from app.adapters.vcenter.port import Extension, VCenterSession
 from app.domain.appliance.models import Appliance
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory_repository
 from app.domain.inventory.service import sync_inventory
 from app.domain.plugin.package import PLUGIN_KEY
 from app.domain.vcenters.models import VCenter
-from app.domain.vcenters.service import refresh_cors_origins
+from app.domain.vcenters.service import endpoint_of, refresh_cors_origins
 from app.domain.vcenters.states import VCenterStatus
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
 
@@ -56,12 +56,7 @@ async def connected(
         vcenter = await session.get(VCenter, vcenter_id or ctx.entity_id)
         if vcenter is None:
             raise TaskFailed("not_found", "the vCenter is no longer registered")
-        endpoint = Endpoint(
-            hostname=vcenter.hostname,
-            port=vcenter.port,
-            username=vcenter.username,
-            password=ctx.container.secrets.decrypt(vcenter.password_encrypted),
-        )
+        endpoint = endpoint_of(ctx.container, vcenter)
     await ctx.clock.sleep(CONNECT_SECONDS)
     connection = await ctx.container.vcenter.connect(endpoint)
     try:
