@@ -10,6 +10,7 @@ from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.events.models import Event
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.domain.recovery.models import RecoveryOperation, Runbook
 from app.domain.recovery_settings.models import RecoverySettings
 from app.domain.sites.models import Site
 from app.domain.storage_sites.models import StorageSite
@@ -32,9 +33,11 @@ __all__ = [
     "Network",
     "ProtectedVm",
     "ProtectionDomain",
+    "RecoveryOperation",
     "RecoveryPoint",
     "RecoverySettings",
     "ReplicationLogVolume",
+    "Runbook",
     "SimulatedVCenterState",
     "Site",
     "StorageSite",

@@ -34,13 +34,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.adapters.objectstore.errors import ObjectStoreError, StorageUnreachable
 from app.adapters.objectstore.port import ObjectStore
 from app.bootstrap import remember_clock
-from app.core.ids import new_id
 from app.core.periodic import Periodic
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus
 from app.domain.events import service as events
-from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.domain.protection_domains.models import (
+    ProtectedVm,
+    ProtectionDomain,
+    RecoveryPoint,
+    recovery_point_id,
+)
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import MANIFEST, store_of
 from app.replication.generator import (
@@ -100,16 +104,23 @@ class _Vm:
 
 
 def generators(vm: ProtectedVm) -> list[DiskGenerator]:
+    """The VM's disks as they are written here: seeded by the local VM, so a recovered VM writes
+    its own data on top of the image its recovery gave it."""
+    images = vm.base_image or {}
     return [
         DiskGenerator.from_profile(
-            vm.vm_id,
+            vm.vm_id or vm.replica_key,
             int(disk["key"]),
             int(disk["capacity_bytes"]),
             float(disk["write_profile"].get("write_iops", 0.0)),
             float(disk["write_profile"].get("write_kb", 4.0)),
+            image=tuple(images[str(disk["key"])]) if str(disk["key"]) in images else None,
         )
         for disk in vm.disks
     ]
+
+
+RECOVERABLE_STATUSES = frozenset({VmStatus.PROTECTED.value, VmStatus.RECOVERABLE.value})
 
 
 def window_bytes(vms: Sequence[_Vm], start: int, end: int) -> int:
@@ -397,14 +408,18 @@ class ReplicationEngine:
     async def _finish_resync(self, run: _Run) -> None:
         repl = run.repl
         assert repl.dirty_from is not None and repl.resync_epoch is not None
-        segment = Segment("resync", repl.dirty_from, repl.resync_epoch, repl.segment_seq + 1)
+        segment = Segment(
+            "resync", run.domain.epoch, repl.dirty_from, repl.resync_epoch, repl.segment_seq + 1
+        )
         for vm in run.vms:
             origin = vm.row.origin_epoch
             if origin is None:
                 continue
             for disk in vm.disks:
                 touched = disk.touched(max(repl.dirty_from, origin), repl.resync_epoch)
-                segment.add(vm.row.vm_id, disk.key, ((r, s[0], s[1]) for r, s in touched.items()))
+                segment.add(
+                    vm.row.replica_key, disk.key, ((r, s[0], s[1]) for r, s in touched.items())
+                )
         await self._put(run, segment.key, segment.encode(run.domain.id))
         repl.segment_seq = segment.seq
         repl.dirty_from = None
@@ -427,7 +442,7 @@ class ReplicationEngine:
         through = low
         whole = window_bytes(run.vms, start, through)
         if through > start:
-            segment = Segment("log", start, through, repl.segment_seq + 1)
+            segment = Segment("log", run.domain.epoch, start, through, repl.segment_seq + 1)
             for vm in run.vms:
                 origin = vm.row.origin_epoch
                 if origin is None or origin >= through:
@@ -436,7 +451,9 @@ class ReplicationEngine:
                     touched = disk.touched(max(start, origin), through)
                     if touched:
                         segment.add(
-                            vm.row.vm_id, disk.key, ((r, s[0], s[1]) for r, s in touched.items())
+                            vm.row.replica_key,
+                            disk.key,
+                            ((r, s[0], s[1]) for r, s in touched.items()),
                         )
             await self._put(run, segment.key, segment.encode(run.domain.id))
             repl.segment_seq = segment.seq
@@ -471,17 +488,13 @@ class ReplicationEngine:
     async def _write_base(self, run: _Run, vm: _Vm) -> None:
         repl = run.repl
         assert vm.row.origin_epoch is not None
-        segment = Segment("base", vm.row.origin_epoch, vm.row.origin_epoch, repl.segment_seq + 1)
-        for disk in vm.disks:
-            segment.add(
-                vm.row.vm_id, disk.key, ((r, s[0], s[1]) for r, s in sorted(disk.base().items()))
-            )
+        segment = base_segment(run.domain.epoch, repl.segment_seq + 1, [vm])
         await self._put(run, segment.key, segment.encode(run.domain.id))
         repl.segment_seq = segment.seq
 
     async def _recovery_point(self, session: AsyncSession, run: _Run, epoch: int) -> None:
         repl, domain = run.repl, run.domain
-        covered = [vm.row.vm_id for vm in run.vms if vm.row.status == VmStatus.PROTECTED]
+        covered = [vm.row.replica_key for vm in run.vms if vm.row.status in RECOVERABLE_STATUSES]
         if not covered or repl.state != R.REPLICATING:
             return
         latest = repl.last_recovery_point_at
@@ -491,12 +504,15 @@ class ReplicationEngine:
         consistent = len(covered) == len(run.vms)
         body = {"epoch": epoch, "timestamp": at.isoformat(), "consistent": consistent}
         await self._put(
-            run, recovery_point_key(epoch), json.dumps({**body, "vm_ids": covered}).encode()
+            run,
+            recovery_point_key(domain.epoch, epoch),
+            json.dumps({**body, "generation": domain.epoch, "vm_ids": covered}).encode(),
         )
         session.add(
             RecoveryPoint(
-                id=new_id("rp"),
+                id=recovery_point_id(domain.id, domain.epoch, epoch),
                 domain_id=domain.id,
+                generation=domain.epoch,
                 epoch=epoch,
                 timestamp=at,
                 consistent=consistent,
@@ -505,7 +521,7 @@ class ReplicationEngine:
         )
         repl.last_recovery_point_at = at
         for vm in run.vms:
-            if vm.row.status == VmStatus.PROTECTED and vm.row.first_recovery_point_at is None:
+            if vm.row.status in RECOVERABLE_STATUSES and vm.row.first_recovery_point_at is None:
                 vm.row.first_recovery_point_at = at
 
     async def _compact(self, session: AsyncSession, run: _Run, t1: float) -> None:
@@ -513,15 +529,23 @@ class ReplicationEngine:
         repl.compacted_at = _at(t1)
         if repl.last_recovery_point_at is None or run.store is None or run.outage:
             return
+        # Compaction rewrites history: make sure no other site took the domain over meanwhile,
+        # since a recovery there may be reading the points it would merge.
+        repl.fence_checked_at = None
+        await self._check_fence(session, run, t1)
+        if repl.fenced:
+            return
         latest = epoch_at(_ts(repl.last_recovery_point_at))
         cutoff = latest
         if domain.pitr_enabled:
             cutoff = min(latest, epoch_at(t1 - domain.pitr_window_days * 86400))
-        merged = await compact(run.store, domain.container, domain.id, cutoff)
+        merged = await compact(run.store, domain.container, domain.id, domain.epoch, cutoff)
         if merged:
             await session.execute(
                 delete(RecoveryPoint).where(
-                    RecoveryPoint.domain_id == domain.id, RecoveryPoint.epoch < cutoff
+                    RecoveryPoint.domain_id == domain.id,
+                    (RecoveryPoint.generation < domain.epoch)
+                    | ((RecoveryPoint.generation == domain.epoch) & (RecoveryPoint.epoch < cutoff)),
                 )
             )
 
@@ -718,6 +742,21 @@ class ReplicationEngine:
                 )
             )
             await session.commit()
+
+
+def base_segment(generation: int, seq: int, vms: Sequence[_Vm]) -> Segment:
+    """Every region of the VMs' disks as they were when their writes started being tracked."""
+    assert all(vm.row.origin_epoch is not None for vm in vms)
+    origin = min(vm.row.origin_epoch or 0 for vm in vms)
+    segment = Segment("base", generation, origin, origin, seq)
+    for vm in vms:
+        for disk in vm.disks:
+            segment.add(
+                vm.row.replica_key,
+                disk.key,
+                ((r, s[0], s[1]) for r, s in sorted(disk.base().items())),
+            )
+    return segment
 
 
 def health(repl: DomainReplication | None, domain: ProtectionDomain, now: float) -> str:

@@ -34,10 +34,19 @@ class DiskGenerator:
     seed: str
     capacity_bytes: int
     bytes_per_epoch: int
+    # The content of each region before the first write, when the disk was recovered from a
+    # replica (otherwise a function of the seed).
+    image: tuple[str, ...] | None = None
 
     @classmethod
     def from_profile(
-        cls, vm_id: str, key: int, capacity_bytes: int, write_iops: float, write_kb: float
+        cls,
+        vm_id: str,
+        key: int,
+        capacity_bytes: int,
+        write_iops: float,
+        write_kb: float,
+        image: tuple[str, ...] | None = None,
     ) -> DiskGenerator:
         written = write_iops * EPOCH_SECONDS * write_kb * 1024
         return cls(
@@ -45,6 +54,7 @@ class DiskGenerator:
             seed=f"{vm_id}/{key}",
             capacity_bytes=capacity_bytes,
             bytes_per_epoch=round(written),
+            image=image,
         )
 
     def write(self, epoch: int) -> tuple[int, str] | None:
@@ -55,6 +65,8 @@ class DiskGenerator:
         return int.from_bytes(digest[:2]) % REGIONS, digest[2:].hex()
 
     def base(self) -> DiskState:
+        if self.image is not None:
+            return {region: (BASE_EPOCH, content) for region, content in enumerate(self.image)}
         return {
             region: (
                 BASE_EPOCH,
@@ -115,3 +127,8 @@ def merge(into: DiskState, records: Iterable[tuple[int, int, str]]) -> None:
         current = into.get(region)
         if current is None or epoch >= current[0]:
             into[region] = (epoch, content)
+
+
+def image_of(state: Mapping[int, RegionState]) -> tuple[str, ...]:
+    """A recovered disk's content, region by region (a region never written is empty)."""
+    return tuple(state[region][1] if region in state else "" for region in range(REGIONS))

@@ -1,11 +1,15 @@
 """What a domain's container holds beside its manifest, and how a replica is rebuilt from it.
 
-    vms/<vm id>/config.json                 the protected VM's configuration
-    segments/<from>-<to>-<seq>.json         shipped writes: {vm: {disk: [[region, epoch, content]]}}
-    recovery-points/<epoch>.json            one per recovery point (the index a recovery lists)
-    checkpoints/<to>.json                   segments older than the PITR window, merged
+    vms/<vm key>/config.json               the protected VM's configuration
+    segments/<gen>/<from>-<to>-<seq>.json  shipped writes: {vm: {disk: [[region, epoch, content]]}}
+    recovery-points/<gen>/<epoch>.json     one per recovery point (the index a recovery lists)
+    checkpoints/<gen>/<to>.json            segments older than the PITR window, merged
 
-`from`/`to` are epochs (see `generator`), zero-padded so that keys sort in time order.
+`from`/`to` are epochs (see `generator`), zero-padded so that keys sort in time order. `gen` is
+the ownership epoch of the manifest: each site that takes a domain over starts a generation with
+a base record of every VM's disks, so a replica is rebuilt from its own generation alone and the
+two sites' clocks never have to agree. A VM is named by its key, the id it had where it was first
+protected, on every site.
 """
 
 from __future__ import annotations
@@ -34,21 +38,40 @@ def vm_config_key(vm_id: str) -> str:
     return f"vms/{vm_id}/config.json"
 
 
-def segment_key(from_epoch: int, to_epoch: int, seq: int) -> str:
-    return f"{SEGMENTS}{from_epoch:012d}-{to_epoch:012d}-{seq:08d}.json"
+def _generation(prefix: str, generation: int) -> str:
+    return f"{prefix}{generation:06d}/"
 
 
-def recovery_point_key(epoch: int) -> str:
-    return f"{RECOVERY_POINTS}{epoch:012d}.json"
+def segment_key(generation: int, from_epoch: int, to_epoch: int, seq: int) -> str:
+    return f"{_generation(SEGMENTS, generation)}{from_epoch:012d}-{to_epoch:012d}-{seq:08d}.json"
 
 
-def _epochs_of(key: str, prefix: str) -> list[int]:
-    return [int(part) for part in key[len(prefix) :].removesuffix(".json").split("-")]
+def recovery_point_key(generation: int, epoch: int) -> str:
+    return f"{_generation(RECOVERY_POINTS, generation)}{epoch:012d}.json"
+
+
+def checkpoint_key(generation: int, epoch: int) -> str:
+    return f"{_generation(CHECKPOINTS, generation)}{epoch:012d}.json"
+
+
+def generation_of(key: str) -> int:
+    return int(key.split("/")[1])
+
+
+def _epochs_of(key: str) -> list[int]:
+    return [int(part) for part in key.rsplit("/", 1)[1].removesuffix(".json").split("-")]
+
+
+async def recovery_point_epochs(store: ObjectStore, container: str, generation: int) -> list[int]:
+    """The recovery points of a generation, oldest first."""
+    keys = await store.list(container, _generation(RECOVERY_POINTS, generation))
+    return sorted(_epochs_of(key)[0] for key in keys)
 
 
 @dataclass
 class Segment:
     kind: str
+    generation: int
     from_epoch: int
     to_epoch: int
     seq: int
@@ -56,7 +79,7 @@ class Segment:
 
     @property
     def key(self) -> str:
-        return segment_key(self.from_epoch, self.to_epoch, self.seq)
+        return segment_key(self.generation, self.from_epoch, self.to_epoch, self.seq)
 
     def add(self, vm_id: str, disk_key: int, records: Iterable[tuple[int, int, str]]) -> None:
         self.records.setdefault(vm_id, {}).setdefault(disk_key, []).extend(records)
@@ -66,6 +89,7 @@ class Segment:
             "format": 1,
             "domain_id": domain_id,
             "kind": self.kind,
+            "generation": self.generation,
             "from_epoch": self.from_epoch,
             "to_epoch": self.to_epoch,
             "seq": self.seq,
@@ -100,15 +124,20 @@ async def _read_records(store: ObjectStore, container: str, key: str) -> Records
 
 
 async def rebuild(
-    store: ObjectStore, container: str, until_epoch: int, vm_ids: set[str] | None = None
+    store: ObjectStore,
+    container: str,
+    generation: int,
+    until_epoch: int,
+    vm_ids: set[str] | None = None,
 ) -> Replica:
-    """The replicated disks as they were at the start of `until_epoch`, from the store alone."""
+    """The replicated disks as they were at the start of `until_epoch` of a generation, from
+    the store alone."""
     replica: Replica = {}
-    checkpoints = sorted(await store.list(container, CHECKPOINTS))
+    checkpoints = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
     if checkpoints:
         _apply(replica, await _read_records(store, container, checkpoints[-1]), until_epoch, vm_ids)
-    for key in sorted(await store.list(container, SEGMENTS)):
-        from_epoch = _epochs_of(key, SEGMENTS)[0]
+    for key in sorted(await store.list(container, _generation(SEGMENTS, generation))):
+        from_epoch = _epochs_of(key)[0]
         if from_epoch <= until_epoch:
             try:
                 records = await _read_records(store, container, key)
@@ -118,23 +147,26 @@ async def rebuild(
     return replica
 
 
-async def compact(store: ObjectStore, container: str, domain_id: str, cutoff_epoch: int) -> int:
-    """Merge the segments that end at or before `cutoff_epoch` into one checkpoint, then delete
-    them and the recovery points before the cutoff. Returns the number of segments merged."""
+async def compact(
+    store: ObjectStore, container: str, domain_id: str, generation: int, cutoff_epoch: int
+) -> int:
+    """Merge the generation's segments that end at or before `cutoff_epoch` into one
+    checkpoint, then delete them, the recovery points before the cutoff and what earlier
+    generations left (a takeover resets the PITR window). Returns the segments merged."""
     old = [
         key
-        for key in sorted(await store.list(container, SEGMENTS))
-        if _epochs_of(key, SEGMENTS)[1] <= cutoff_epoch
+        for key in sorted(await store.list(container, _generation(SEGMENTS, generation)))
+        if _epochs_of(key)[1] <= cutoff_epoch
     ]
     if not old:
         return 0
-    checkpoints = sorted(await store.list(container, CHECKPOINTS))
+    checkpoints = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
     merged: Replica = {}
     if checkpoints:
         _apply(merged, await _read_records(store, container, checkpoints[-1]), cutoff_epoch, None)
     for key in old:
         _apply(merged, await _read_records(store, container, key), cutoff_epoch, None)
-    checkpoint = Segment("checkpoint", BASE_EPOCH, cutoff_epoch, 0)
+    checkpoint = Segment("checkpoint", generation, BASE_EPOCH, cutoff_epoch, 0)
     for vm_id, disks in merged.items():
         for disk_key, regions in disks.items():
             checkpoint.add(
@@ -142,12 +174,16 @@ async def compact(store: ObjectStore, container: str, domain_id: str, cutoff_epo
             )
     # The checkpoint lands before anything it replaces is deleted: a crash in between leaves
     # records twice, which `merge` tolerates, never a gap.
-    checkpoint_key = f"{CHECKPOINTS}{cutoff_epoch:012d}.json"
+    new_key = checkpoint_key(generation, cutoff_epoch)
     body = await asyncio.to_thread(checkpoint.encode, domain_id)
-    await store.put(container, checkpoint_key, body)
-    for key in [*old, *(c for c in checkpoints if c != checkpoint_key)]:
+    await store.put(container, new_key, body)
+    for key in [*old, *(c for c in checkpoints if c != new_key)]:
         await store.delete(container, key)
     for key in await store.list(container, RECOVERY_POINTS):
-        if _epochs_of(key, RECOVERY_POINTS)[0] < cutoff_epoch:
+        if generation_of(key) < generation or _epochs_of(key)[0] < cutoff_epoch:
             await store.delete(container, key)
+    for prefix in (SEGMENTS, CHECKPOINTS):
+        for key in await store.list(container, prefix):
+            if generation_of(key) < generation:
+                await store.delete(container, key)
     return len(old)

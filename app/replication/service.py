@@ -63,10 +63,12 @@ async def replica_digest(
     query = select(RecoveryPoint).where(RecoveryPoint.domain_id == vm.domain_id)
     if recovery_point_id is not None:
         query = query.where(RecoveryPoint.id == recovery_point_id)
-    point = await session.scalar(query.order_by(RecoveryPoint.epoch.desc()).limit(1))
+    point = await session.scalar(
+        query.order_by(RecoveryPoint.generation.desc(), RecoveryPoint.epoch.desc()).limit(1)
+    )
     if point is None:
         raise NotFound("no such recovery point" if recovery_point_id else "no recovery point yet")
-    if vm_id not in point.vm_ids:
+    if vm.replica_key not in point.vm_ids:
         raise InvalidState(
             f"VM {vm.name} was not protected yet at recovery point {point.id}",
             entity="protected_vm",
@@ -78,10 +80,16 @@ async def replica_digest(
     if site is None:
         raise NotFound("the domain's storage site is gone")
     try:
-        replica = await rebuild(store_of(container, site), domain.container, point.epoch, {vm_id})
+        replica = await rebuild(
+            store_of(container, site),
+            domain.container,
+            point.generation,
+            point.epoch,
+            {vm.replica_key},
+        )
     except ObjectStoreError as error:
         raise ServiceUnavailable(f"cannot read the object store: {error.message}") from error
-    disks = replica.get(vm_id, {})
+    disks = replica.get(vm.replica_key, {})
     return _read(
         vm_id, dt.datetime.fromtimestamp(epoch_start(point.epoch), dt.UTC), disks, "object_store"
     )

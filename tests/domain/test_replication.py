@@ -293,7 +293,7 @@ async def test_pitr_keeps_the_window_and_compacts_older_segments(
     assert len(await store.list(container, "checkpoints/")) == 1
     cutoff = int((now - dt.timedelta(days=1, hours=2)).timestamp() // 10)
     ends = [
-        int(key.split("/")[1].split("-")[1]) for key in await store.list(container, "segments/")
+        int(key.split("/")[2].split("-")[1]) for key in await store.list(container, "segments/")
     ]
     assert ends and min(ends) >= cutoff
     # The oldest point still in the window and the newest both rebuild exactly.

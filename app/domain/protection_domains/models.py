@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
@@ -39,7 +40,12 @@ class ProtectionDomain(Base):
 
 class ProtectedVm(Base):
     """A VM in a domain. `disks` snapshots each disk's key, capacity and write profile when the
-    VM is added; `origin_epoch` is when its writes started being tracked (protection start)."""
+    VM is added; `origin_epoch` is when its writes started being tracked (protection start).
+
+    `replica_key` names the VM in the container on every site (the id it had where it was first
+    protected). `vm_id` is the local VM: none for a domain imported from another site until a
+    recovery creates it here. `base_image` ({disk key: [content per region]}) is the content a
+    recovery gave its disks, before any write here."""
 
     __tablename__ = "protected_vm"
 
@@ -48,7 +54,9 @@ class ProtectedVm(Base):
         ForeignKey("protection_domain.id", ondelete="CASCADE"), index=True
     )
     # A VM belongs to at most one domain: the unique constraint makes it race-free.
-    vm_id: Mapped[str] = mapped_column(ForeignKey("vm.id", ondelete="CASCADE"), unique=True)
+    vm_id: Mapped[str | None] = mapped_column(ForeignKey("vm.id", ondelete="CASCADE"), unique=True)
+    replica_key: Mapped[str] = mapped_column(String(64))
+    base_image: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     name: Mapped[str] = mapped_column(String(255))
     protection_mode: Mapped[str] = mapped_column(String(24))
     status: Mapped[str] = mapped_column(String(16))
@@ -63,14 +71,24 @@ class ProtectedVm(Base):
 
 
 class RecoveryPoint(Base):
+    """A point the domain can be recovered to. `generation` is the ownership epoch it was taken
+    in; its id is derived from (domain, generation, epoch), so both sites name it alike."""
+
     __tablename__ = "recovery_point"
-    __table_args__ = (UniqueConstraint("domain_id", "epoch"),)
+    __table_args__ = (UniqueConstraint("domain_id", "generation", "epoch"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     domain_id: Mapped[str] = mapped_column(
         ForeignKey("protection_domain.id", ondelete="CASCADE"), index=True
     )
+    generation: Mapped[int] = mapped_column(default=1)
     epoch: Mapped[int] = mapped_column(BigInteger)
     timestamp: Mapped[dt.datetime]
     consistent: Mapped[bool]
+    # The replica keys of the VMs it holds.
     vm_ids: Mapped[list[Any]] = mapped_column(default=list)
+
+
+def recovery_point_id(domain_id: str, generation: int, epoch: int) -> str:
+    digest = hashlib.blake2b(f"{domain_id}:{generation}:{epoch}".encode(), digest_size=12)
+    return f"rp-{digest.hexdigest()}"

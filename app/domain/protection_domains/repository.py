@@ -79,11 +79,17 @@ async def protected_elsewhere(session: AsyncSession, vm_ids: Sequence[str]) -> d
 
 
 async def recovery_points(
-    session: AsyncSession, domain_id: str, *, since: dt.datetime | None, limit: int | None
+    session: AsyncSession,
+    domain_id: str,
+    *,
+    generation: int,
+    since: dt.datetime | None,
+    limit: int | None,
 ) -> Sequence[RecoveryPoint]:
+    """The points of one ownership generation, newest first."""
     query = (
         select(RecoveryPoint)
-        .where(RecoveryPoint.domain_id == domain_id)
+        .where(RecoveryPoint.domain_id == domain_id, RecoveryPoint.generation == generation)
         .order_by(RecoveryPoint.epoch.desc())
     )
     if since is not None:

@@ -72,7 +72,10 @@ class ProtectedDiskRead(ApiModel):
 
 
 class ProtectedVmRead(ApiModel):
-    vm_id: str
+    vm_id: str | None = Field(
+        description="the VM at this site; null for a VM of an imported domain not recovered here"
+    )
+    replica_key: str = Field(description="the VM's name in the container, the same on every site")
     name: str
     protection_mode: str
     status: str

@@ -81,6 +81,7 @@ def vm_to_read(vm: ProtectedVm, latest: dt.datetime | None, now: float) -> Prote
         progress = 100.0 * done / vm.sync_total_bytes if vm.sync_total_bytes else 0.0
     return ProtectedVmRead(
         vm_id=vm.vm_id,
+        replica_key=vm.replica_key,
         name=vm.name,
         protection_mode=vm.protection_mode,
         status=vm.status,
@@ -364,7 +365,11 @@ class DomainService:
         if domain.pitr_enabled:
             since = dt.datetime.fromtimestamp(now - domain.pitr_window_days * 86400, dt.UTC)
         points = await repository.recovery_points(
-            self.session, domain_id, since=since, limit=None if domain.pitr_enabled else 1
+            self.session,
+            domain_id,
+            generation=domain.epoch,
+            since=since,
+            limit=None if domain.pitr_enabled else 1,
         )
         return [
             RecoveryPointRead(

@@ -179,6 +179,7 @@ async def attach_vms(ctx: TaskContext) -> None:
             id=new_id("pvm"),
             domain_id=domain.id,
             vm_id=vm.id,
+            replica_key=vm.id,
             name=vm.name,
             protection_mode=ctx.params["protection_mode"],
             status=VmStatus.INITIAL_SYNC.value,
