@@ -63,6 +63,8 @@ class ReplicationSettings(BaseModel):
     drva_bandwidth_mbps: float = Field(default=1000.0, gt=0)
     # Virtual seconds between two engine steps (a recovery point per step at most).
     tick_seconds: float = Field(default=15.0, ge=1, le=600)
+    # How fast a RocVA rebuilds disks from the object store during a recovery (Mbit/s).
+    rehydration_mbps: float = Field(default=4000.0, gt=0)
 
 
 class TaskSettings(BaseModel):

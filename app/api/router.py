@@ -14,6 +14,7 @@ from app.domain.events import routes as events
 from app.domain.inventory import routes as inventory
 from app.domain.preflight import routes as preflight
 from app.domain.protection_domains import routes as protection_domains
+from app.domain.recovery import routes as recovery
 from app.domain.recovery_settings import routes as recovery_settings
 from app.domain.sites import routes as sites
 from app.domain.storage_sites import routes as storage_sites
@@ -42,6 +43,7 @@ def build_api_router() -> APIRouter:
         drvas,
         storage_sites,
         protection_domains,
+        recovery,
         recovery_settings,
         preflight,
         tasks,

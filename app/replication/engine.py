@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError, StorageUnreachable
@@ -102,6 +102,16 @@ class _Vm:
     def capacity(self) -> int:
         return sum(disk.capacity_bytes for disk in self.disks)
 
+    def span(self, start: int, end: int) -> tuple[int, int] | None:
+        """The epochs of [start, end) in which the VM wrote: from its origin, until it was
+        shut down for a handover."""
+        origin = self.row.origin_epoch
+        if origin is None:
+            return None
+        low = max(start, origin)
+        high = end if self.row.stopped_epoch is None else min(end, self.row.stopped_epoch)
+        return (low, high) if high > low else None
+
 
 def generators(vm: ProtectedVm) -> list[DiskGenerator]:
     """The VM's disks as they are written here: seeded by the local VM, so a recovered VM writes
@@ -127,12 +137,9 @@ def window_bytes(vms: Sequence[_Vm], start: int, end: int) -> int:
     """Bytes the VMs wrote in epochs [start, end), each from its own origin."""
     total = 0
     for vm in vms:
-        origin = vm.row.origin_epoch
-        if origin is None:
-            continue
-        low = max(start, origin)
-        if end > low:
-            total += (end - low) * vm.bytes_per_epoch
+        span = vm.span(start, end)
+        if span is not None:
+            total += (span[1] - span[0]) * vm.bytes_per_epoch
     return total
 
 
@@ -355,6 +362,7 @@ class ReplicationEngine:
         if epoch <= domain.epoch and owner == domain.owner_site:
             return
         repl.fenced = True
+        domain.owner_site = str(owner)
         repl.state = move(repl.state, R.STOPPED)
         repl.log_used_bytes = repl.ship_carry_bytes = 0
         repl.backpressure_since = repl.bitmap_since = None
@@ -412,11 +420,11 @@ class ReplicationEngine:
             "resync", run.domain.epoch, repl.dirty_from, repl.resync_epoch, repl.segment_seq + 1
         )
         for vm in run.vms:
-            origin = vm.row.origin_epoch
-            if origin is None:
+            span = vm.span(repl.dirty_from, repl.resync_epoch)
+            if span is None:
                 continue
             for disk in vm.disks:
-                touched = disk.touched(max(repl.dirty_from, origin), repl.resync_epoch)
+                touched = disk.touched(*span)
                 segment.add(
                     vm.row.replica_key, disk.key, ((r, s[0], s[1]) for r, s in touched.items())
                 )
@@ -444,11 +452,11 @@ class ReplicationEngine:
         if through > start:
             segment = Segment("log", run.domain.epoch, start, through, repl.segment_seq + 1)
             for vm in run.vms:
-                origin = vm.row.origin_epoch
-                if origin is None or origin >= through:
+                span = vm.span(start, through)
+                if span is None:
                     continue
                 for disk in vm.disks:
-                    touched = disk.touched(max(start, origin), through)
+                    touched = disk.touched(*span)
                     if touched:
                         segment.add(
                             vm.row.replica_key,
@@ -739,6 +747,120 @@ class ReplicationEngine:
             await session.execute(
                 delete(ProtectedVm).where(
                     ProtectedVm.domain_id == domain_id, ProtectedVm.vm_id.in_(list(vm_ids))
+                )
+            )
+            await session.commit()
+
+    async def quiesce(self, domain_id: str) -> int:
+        """The domain's VMs were shut down for a handover: their writes end now. Returns the
+        epoch the final recovery point must reach."""
+        now = self._container.clock.timestamp()
+        await self.run_domain(domain_id, now)
+        stopped = epoch_at(now)
+        async with self._container.sessionmaker() as session:
+            await session.execute(
+                update(ProtectedVm)
+                .where(ProtectedVm.domain_id == domain_id, ProtectedVm.stopped_epoch.is_(None))
+                .values(stopped_epoch=stopped)
+            )
+            await session.commit()
+            found = await session.scalar(
+                select(func.max(ProtectedVm.stopped_epoch)).where(
+                    ProtectedVm.domain_id == domain_id
+                )
+            )
+        return int(found if found is not None else stopped)
+
+    async def adopt(
+        self,
+        domain_id: str,
+        generation: int,
+        vms: dict[str, tuple[str, dict[str, Any]]],
+        status: VmStatus,
+    ) -> None:
+        """This site took the domain over at `generation`: `vms` maps each recovered VM's
+        replica key to its local VM id and the image its recovery gave it. Replication starts
+        afresh from now: a base record of every disk and a first recovery point open the
+        generation, so the container is recoverable from here at once."""
+        now = self._container.clock.timestamp()
+        origin = epoch_at(now)
+        async with self._container.sessionmaker() as session:
+            domain = await session.get(ProtectionDomain, domain_id)
+            if domain is None:
+                return
+            site = await session.get(StorageSite, domain.storage_site_id)
+            if site is None:
+                raise StorageUnreachable("the domain's storage site is gone")
+            store = self._store(site)
+            previous = await session.get(DomainReplication, domain_id)
+            if previous is not None:
+                for raised in previous.raised_alarms:
+                    await clear_alarm(
+                        session, alarm_type=AlarmType(raised), entity_id=domain_id, at=_at(now)
+                    )
+                await session.delete(previous)
+                await session.flush()
+            rows = list(
+                await session.scalars(
+                    select(ProtectedVm)
+                    .where(ProtectedVm.domain_id == domain_id)
+                    .order_by(ProtectedVm.added_at, ProtectedVm.id)
+                )
+            )
+            kept: list[_Vm] = []
+            for row in rows:
+                if row.replica_key not in vms:
+                    await session.delete(row)
+                    continue
+                row.vm_id, row.base_image = vms[row.replica_key]
+                row.status = status.value
+                row.origin_epoch = origin
+                row.stopped_epoch = None
+                row.sync_total_bytes = row.sync_remaining_bytes = 0
+                row.protected_at = _at(now)
+                row.first_recovery_point_at = _at(epoch_start(origin))
+                kept.append(_Vm(row, generators(row)))
+            domain.epoch = generation
+            if kept:
+                segment = base_segment(generation, 1, kept)
+                await store.put(domain.container, segment.key, segment.encode(domain.id))
+                at = _at(epoch_start(origin))
+                covered = [vm.row.replica_key for vm in kept]
+                body = {
+                    "epoch": origin,
+                    "timestamp": at.isoformat(),
+                    "consistent": True,
+                    "generation": generation,
+                    "vm_ids": covered,
+                }
+                await store.put(
+                    domain.container,
+                    recovery_point_key(generation, origin),
+                    json.dumps(body).encode(),
+                )
+                session.add(
+                    RecoveryPoint(
+                        id=recovery_point_id(domain.id, generation, origin),
+                        domain_id=domain.id,
+                        generation=generation,
+                        epoch=origin,
+                        timestamp=at,
+                        consistent=True,
+                        vm_ids=covered,
+                    )
+                )
+            session.add(
+                DomainReplication(
+                    domain_id=domain_id,
+                    state=R.REPLICATING.value,
+                    cursor_at=_at(now),
+                    captured_until=origin,
+                    shipped_until=origin,
+                    segment_seq=1,
+                    last_recovery_point_at=_at(epoch_start(origin)) if kept else None,
+                    compacted_at=_at(now),
+                    raised_alarms=[],
+                    samples=[],
                 )
             )
             await session.commit()

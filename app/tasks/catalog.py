@@ -7,6 +7,7 @@ import dataclasses
 from app.domain.clusters import tasks as cluster_tasks
 from app.domain.drvas import tasks as drva_tasks
 from app.domain.protection_domains import tasks as domain_tasks
+from app.domain.recovery import tasks as recovery_tasks
 from app.domain.storage_sites import tasks as storage_site_tasks
 from app.domain.vcenters import tasks as vcenter_tasks
 from app.tasks.registry import Step, TaskDefinition, TaskRegistry
@@ -33,6 +34,7 @@ def build_registry() -> TaskRegistry:
         *drva_tasks.DEFINITIONS,
         *storage_site_tasks.DEFINITIONS,
         *domain_tasks.DEFINITIONS,
+        *recovery_tasks.DEFINITIONS,
     ):
         registry.register(definition)
     return registry

@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.Column('recovery_point_id', sa.String(length=32), nullable=True),
     sa.Column('recovery_point_epoch', sa.BigInteger(), nullable=True),
     sa.Column('recovery_point_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('handover_task_id', sa.String(length=32), nullable=True),
     sa.Column('claimed_epoch', sa.Integer(), nullable=True),
     sa.Column('rehydrated_epoch', sa.BigInteger(), nullable=True),
     sa.Column('helper_vms', sa.JSON(), nullable=False),
@@ -63,6 +64,7 @@ def upgrade() -> None:
     with op.batch_alter_table('protected_vm', schema=None) as batch_op:
         batch_op.add_column(sa.Column('replica_key', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('base_image', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('stopped_epoch', sa.BigInteger(), nullable=True))
         batch_op.alter_column('vm_id',
                existing_type=sa.VARCHAR(length=32),
                nullable=True)
@@ -93,6 +95,7 @@ def downgrade() -> None:
         batch_op.alter_column('vm_id',
                existing_type=sa.VARCHAR(length=32),
                nullable=False)
+        batch_op.drop_column('stopped_epoch')
         batch_op.drop_column('base_image')
         batch_op.drop_column('replica_key')
 

@@ -16,7 +16,9 @@ from app.adapters.peer.port import (
     PeerCertificateMismatch,
     PeerEndpoint,
     PeerInfo,
+    PeerRefused,
     PeerUnreachable,
+    RemoteTask,
 )
 
 PRODUCT = "JetStream DR"
@@ -66,14 +68,45 @@ class HttpPeerClient:
         except ValueError as error:
             raise NotAnAppliance(f"GET {path} did not answer JSON") from error
 
-    async def describe(self, peer: PeerEndpoint) -> PeerInfo:
-        verify = await self._context(peer)
-        async with httpx.AsyncClient(
+    async def _client(self, peer: PeerEndpoint) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             base_url=peer.url.rstrip("/"),
-            verify=verify,
+            verify=await self._context(peer),
             auth=(peer.username, peer.password),
             timeout=TIMEOUT,
-        ) as client:
+        )
+
+    async def release_domain(self, peer: PeerEndpoint, domain_id: str, to_site: str) -> str:
+        path = f"/api/v1/protection-domains/{domain_id}/actions/release"
+        async with await self._client(peer) as client:
+            try:
+                response = await client.post(path, json={"to_site": to_site})
+            except httpx.HTTPError as error:
+                raise PeerUnreachable(f"cannot reach the peer: {error}") from error
+        if response.status_code in (401, 403):
+            raise PeerAuthFailed("the peer refused the credentials")
+        if response.status_code != 202:
+            try:
+                message = str(response.json().get("message"))
+            except ValueError:
+                message = response.text[:200]
+            raise PeerRefused(f"the peer refused the handover ({response.status_code}): {message}")
+        return str(response.json()["id"])
+
+    async def task(self, peer: PeerEndpoint, task_id: str) -> RemoteTask:
+        async with await self._client(peer) as client:
+            body = await self._get(client, f"/api/v1/tasks/{task_id}")
+        error = body.get("error") or {}
+        return RemoteTask(
+            id=str(body["id"]),
+            status=str(body["status"]),
+            result=dict(body.get("result") or {}),
+            error_code=error.get("error_code") if isinstance(error, dict) else None,
+            error_message=error.get("message") if isinstance(error, dict) else None,
+        )
+
+    async def describe(self, peer: PeerEndpoint) -> PeerInfo:
+        async with await self._client(peer) as client:
             about = await self._get(client, "/api/v1/about")
             if not isinstance(about, dict) or PRODUCT not in str(about.get("product", "")):
                 raise NotAnAppliance("the peer is not a JetStream DR appliance")

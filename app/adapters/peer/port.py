@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,15 @@ class PeerInfo:
     product: str
     version: str
     emulator: bool
+
+
+@dataclass(frozen=True)
+class RemoteTask:
+    id: str
+    status: str
+    result: dict[str, Any]
+    error_code: str | None
+    error_message: str | None
 
 
 class PeerError(Exception):
@@ -48,7 +57,20 @@ class NotAnAppliance(PeerError):
     error_code = "peer_not_an_appliance"
 
 
+class PeerRefused(PeerError):
+    """The peer understood the request and refused it (its error envelope's message)."""
+
+    error_code = "peer_refused"
+
+
 class PeerPort(Protocol):
     async def describe(self, peer: PeerEndpoint) -> PeerInfo:
         """Connect, authenticate and say which site the peer is."""
         ...
+
+    async def release_domain(self, peer: PeerEndpoint, domain_id: str, to_site: str) -> str:
+        """Ask the domain's owner to hand it over to `to_site`: it shuts the VMs down, ships
+        what its log still holds and stops replicating. Returns the id of its task."""
+        ...
+
+    async def task(self, peer: PeerEndpoint, task_id: str) -> RemoteTask: ...

@@ -120,6 +120,8 @@ class VmSpec:
     # A datastore path ("[datastore] folder/file.iso") attached to a CD-ROM drive.
     iso_path: str | None = None
     disks_gb: tuple[int, ...] = ()
+    # The workload each disk carries (the simulated backend writes it; see `DiskInfo`).
+    disk_write_profiles: tuple[dict[str, float | str], ...] = ()
     # guestinfo.* keys the guest reads at boot (a DRVA takes its network settings from them).
     extra_config: tuple[tuple[str, str], ...] = ()
 

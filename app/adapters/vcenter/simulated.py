@@ -666,7 +666,11 @@ class SimulatedSession:
                     label=f"Hard disk {position + 1}",
                     capacity_bytes=size * GIB,
                     datastore_moref=datastore.moref,
-                    write_profile={"name": "idle", "write_iops": 0.0, "write_kb": 4.0},
+                    write_profile=(
+                        dict(spec.disk_write_profiles[position])
+                        if position < len(spec.disk_write_profiles)
+                        else {"name": "idle", "write_iops": 0.0, "write_kb": 4.0}
+                    ),
                 )
                 for position, size in enumerate(spec.disks_gb)
             ),

@@ -62,6 +62,8 @@ class ProtectedVm(Base):
     status: Mapped[str] = mapped_column(String(16))
     disks: Mapped[list[Any]] = mapped_column(default=list)
     origin_epoch: Mapped[int | None] = mapped_column(BigInteger)
+    # Set when the VM was shut down for a handover: its disks take no write from this epoch on.
+    stopped_epoch: Mapped[int | None] = mapped_column(BigInteger)
     sync_total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     sync_remaining_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     protected_at: Mapped[dt.datetime | None]

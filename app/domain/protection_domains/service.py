@@ -11,8 +11,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.adapters.objectstore.errors import ObjectStoreError
 from app.container import Container
-from app.core.errors import Conflict, FieldError, InvalidState, NotFound, ValidationFailed
+from app.core.errors import (
+    Conflict,
+    FieldError,
+    InvalidState,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from app.core.ids import new_id
 from app.core.schemas import EntityRef
 from app.domain.auth.service import Principal
@@ -35,7 +43,10 @@ from app.domain.protection_domains.schemas import (
     StatisticsSample,
     VmsAdd,
 )
+from app.domain.recovery.points import sync_points
+from app.domain.recovery.service import RecoveryService
 from app.domain.storage_sites.models import StorageSite
+from app.domain.storage_sites.service import store_of
 from app.replication.engine import health
 from app.replication.models import DomainReplication
 from app.replication.states import VmStatus
@@ -235,6 +246,7 @@ class DomainService:
 
     async def add_vms(self, domain_id: str, spec: VmsAdd, actor: Principal) -> Task:
         domain = await self.get(domain_id)
+        self._require_owned(domain, "adding VMs")
         vm_ids = list(dict.fromkeys(spec.vm_ids))
         found = {
             vm.id: vm
@@ -316,6 +328,7 @@ class DomainService:
 
     async def remove_vm(self, domain_id: str, vm_id: str, actor: Principal) -> Task:
         domain = await self.get(domain_id)
+        self._require_owned(domain, "removing VMs")
         if vm_id not in {
             vm.vm_id for vm in await repository.protected_vms(self.session, domain_id)
         }:
@@ -326,6 +339,8 @@ class DomainService:
 
     async def start_protection(self, domain_id: str, actor: Principal) -> Task:
         domain = await self.get(domain_id)
+        await RecoveryService(self.session, self.container).refresh_ownership(domain)
+        self._require_owned(domain, "protection")
         if domain.replication_enabled:
             raise InvalidState(
                 f"protection domain {domain.name} is already protecting",
@@ -360,6 +375,8 @@ class DomainService:
     async def recovery_points(self, domain_id: str) -> list[RecoveryPointRead]:
         """Within the PITR window; only the latest when PITR is off."""
         domain = await self.get(domain_id)
+        if domain.owner_site != self.local:
+            await self._mirror_points(domain)
         now = self.container.clock.timestamp()
         since = None
         if domain.pitr_enabled:
@@ -377,6 +394,30 @@ class DomainService:
             )
             for p in points
         ]
+
+    @property
+    def local(self) -> str:
+        return self.container.local_site_name or "local"
+
+    async def _mirror_points(self, domain: ProtectionDomain) -> None:
+        """Another site owns the domain: its points are in the container, not in this table."""
+        site = await self.session.get(StorageSite, domain.storage_site_id)
+        if site is None:
+            return
+        try:
+            await sync_points(self.session, domain, store_of(self.container, site))
+        except ObjectStoreError as error:
+            raise ServiceUnavailable(f"cannot list the recovery points: {error.message}") from error
+        await self.session.commit()
+
+    def _require_owned(self, domain: ProtectionDomain, action: str) -> None:
+        if domain.owner_site != self.local:
+            raise InvalidState(
+                f"protection domain {domain.name} is owned by site {domain.owner_site}; "
+                f"{action} happens there (or after a failover here)",
+                entity="protection_domain",
+                state=domain.mode,
+            )
 
     async def statistics(self, domain_id: str) -> StatisticsRead:
         domain = await self.get(domain_id)

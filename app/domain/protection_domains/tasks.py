@@ -17,6 +17,7 @@ from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.events import service as events
 from app.domain.inventory.models import VirtualMachine
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.domain.protection_domains.modes import DomainMode
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import MANIFEST, store_of
 from app.replication.models import DomainReplication
@@ -25,7 +26,7 @@ from app.replication.states import VmStatus
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
 
 
-async def _load(ctx: TaskContext) -> tuple[ProtectionDomain, ObjectStore]:
+async def domain_and_store(ctx: TaskContext) -> tuple[ProtectionDomain, ObjectStore]:
     async with ctx.sessionmaker() as session:
         domain = await session.get(ProtectionDomain, ctx.entity_id)
         if domain is None:
@@ -55,7 +56,7 @@ def manifest(domain: ProtectionDomain) -> bytes:
 
 
 async def create_container(ctx: TaskContext) -> None:
-    domain, store = await _load(ctx)
+    domain, store = await domain_and_store(ctx)
     try:
         await store.create_container(domain.container)
         await store.put(domain.container, MANIFEST, manifest(domain))
@@ -84,7 +85,10 @@ async def mark_ready(ctx: TaskContext) -> None:
 
 
 async def remove_container(ctx: TaskContext) -> None:
-    domain, store = await _load(ctx)
+    domain, store = await domain_and_store(ctx)
+    if domain.owner_site != (ctx.container.local_site_name or "local"):
+        # Another site owns the data: deleting the domain here only forgets it here.
+        return
     with contextlib.suppress(ObjectNotFound):
         for key in await store.list(domain.container):
             await store.delete(domain.container, key)
@@ -143,6 +147,8 @@ def vm_config(vm: VirtualMachine, protection_mode: str) -> dict[str, Any]:
                 "key": disk["key"],
                 "label": disk.get("label"),
                 "capacity_bytes": disk["capacity_bytes"],
+                # The workload moves with the VM: a recovered VM keeps writing like this.
+                "write_profile": disk.get("write_profile") or {},
             }
             for disk in vm.disks
         ],
@@ -158,7 +164,7 @@ async def _vms(ctx: TaskContext) -> list[VirtualMachine]:
 
 
 async def write_vm_configs(ctx: TaskContext) -> None:
-    domain, store = await _load(ctx)
+    domain, store = await domain_and_store(ctx)
     mode = ctx.params["protection_mode"]
     try:
         for vm in await _vms(ctx):
@@ -169,7 +175,7 @@ async def write_vm_configs(ctx: TaskContext) -> None:
 
 
 async def attach_vms(ctx: TaskContext) -> None:
-    domain, _store = await _load(ctx)
+    domain, _store = await domain_and_store(ctx)
     vms = await _vms(ctx)
     if len(vms) != len(ctx.params["vm_ids"]):
         raise TaskFailed("not_found", "a VM left the inventory while it was being added")
@@ -212,7 +218,7 @@ async def attach_vms(ctx: TaskContext) -> None:
 
 
 async def detach_vm(ctx: TaskContext) -> None:
-    domain, store = await _load(ctx)
+    domain, store = await domain_and_store(ctx)
     vm_id = ctx.params["vm_id"]
     engine = ctx.container.replication
     async with engine.lock:
@@ -233,7 +239,7 @@ async def end_protection(ctx: TaskContext) -> None:
 async def _switch_protection(ctx: TaskContext, *, enabled: bool) -> None:
     """ "Replication Enabled": the engine starts or stops, the domain's mode follows, and the
     `replication_disabled` alarm is raised while it is off."""
-    domain, _store = await _load(ctx)
+    domain, _store = await domain_and_store(ctx)
     engine = ctx.container.replication
     async with engine.lock:
         await (engine.begin if enabled else engine.halt)(domain.id)
@@ -242,7 +248,11 @@ async def _switch_protection(ctx: TaskContext, *, enabled: bool) -> None:
         row = await session.get(ProtectionDomain, domain.id)
         if row is None:
             raise TaskFailed("not_found", "the domain no longer exists")
-        row.mode = "protecting" if enabled else "replication_disabled"
+        local = ctx.container.local_site_name or "local"
+        running = (
+            DomainMode.PROTECTING if row.primary_site == local else DomainMode.RUNNING_IN_FAILOVER
+        )
+        row.mode = (running if enabled else DomainMode.REPLICATION_DISABLED).value
         row.replication_enabled = enabled
         if enabled:
             await clear_alarm(

@@ -38,6 +38,8 @@ class RecoveryOperation(Base):
     recovery_point_id: Mapped[str | None] = mapped_column(String(32))
     recovery_point_epoch: Mapped[int | None] = mapped_column(BigInteger)
     recovery_point_at: Mapped[dt.datetime | None]
+    # The owning site's `release` task a planned failover or a failback waits on.
+    handover_task_id: Mapped[str | None] = mapped_column(String(32))
     # The ownership epoch this recovery claimed in the manifest (failover and failback).
     claimed_epoch: Mapped[int | None]
     # Where the continuous rehydration of a CFO/CFB has got to.

@@ -1,0 +1,72 @@
+"""A domain's recovery points as the container lists them, mirrored into this site's table
+(a domain another site owns gets its points only from there)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.objectstore.errors import ObjectNotFound
+from app.adapters.objectstore.port import ObjectStore
+from app.domain.protection_domains.models import (
+    ProtectionDomain,
+    RecoveryPoint,
+    recovery_point_id,
+)
+from app.replication.generator import epoch_start
+from app.replication.segments import recovery_point_epochs, recovery_point_key
+
+READERS = 16
+
+
+async def sync_points(session: AsyncSession, domain: ProtectionDomain, store: ObjectStore) -> int:
+    """Mirror the points of the domain's current generation; returns how many there are. The
+    caller commits."""
+    generation = domain.epoch
+    epochs = await recovery_point_epochs(store, domain.container, generation)
+    known = set(
+        await session.scalars(
+            select(RecoveryPoint.epoch).where(
+                RecoveryPoint.domain_id == domain.id, RecoveryPoint.generation == generation
+            )
+        )
+    )
+    gate = asyncio.Semaphore(READERS)
+
+    async def read(epoch: int) -> tuple[int, dict[str, Any] | None]:
+        async with gate:
+            try:
+                body = json.loads(
+                    await store.get(domain.container, recovery_point_key(generation, epoch))
+                )
+            except (ObjectNotFound, ValueError):
+                return epoch, None
+        return epoch, body if isinstance(body, dict) else None
+
+    found = await asyncio.gather(*(read(epoch) for epoch in epochs if epoch not in known))
+    for epoch, body in found:
+        if body is None:
+            continue
+        session.add(
+            RecoveryPoint(
+                id=recovery_point_id(domain.id, generation, epoch),
+                domain_id=domain.id,
+                generation=generation,
+                epoch=epoch,
+                timestamp=dt.datetime.fromtimestamp(epoch_start(epoch), dt.UTC),
+                consistent=bool(body.get("consistent")),
+                vm_ids=list(body.get("vm_ids") or []),
+            )
+        )
+    await session.execute(
+        delete(RecoveryPoint).where(
+            RecoveryPoint.domain_id == domain.id,
+            (RecoveryPoint.generation != generation) | RecoveryPoint.epoch.not_in(epochs),
+        )
+    )
+    return len(epochs)

@@ -1,0 +1,203 @@
+"""Failover, test failover, failback, import and handover of a protection domain, its runbook,
+and the recovery reports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+
+from app.api.deps import ContainerDep, CurrentUser, OperatorUser, PageDep, SessionDep
+from app.api.responses import ACCEPTED, accepted
+from app.core.schemas import Page, PageMeta
+from app.domain.recovery.schemas import (
+    FailbackRequest,
+    FailoverRequest,
+    ImportRequest,
+    RecoveryReportRead,
+    ReleaseRequest,
+    RunbookRead,
+    RunbookUpdate,
+    StopTestFailoverRequest,
+    TestFailoverRequest,
+)
+from app.domain.recovery.service import RecoveryService
+from app.tasks.schemas import TaskRead
+
+router = APIRouter(tags=["recovery"])
+DOMAIN = "/protection-domains/{domain_id}"
+ACTION = {"response_model": TaskRead, "status_code": 202, "responses": ACCEPTED}
+
+
+@router.post(f"{DOMAIN}/actions/import", **ACTION)  # type: ignore[arg-type]
+async def import_domain(
+    domain_id: str,
+    spec: ImportRequest,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    """At a recovery site, for a domain `scan-domains` found: the domain keeps its id and its
+    owner; its VMs and recovery points are read from the container. Mode `imported`."""
+    service = RecoveryService(session, container)
+    return accepted(response, await service.import_domain(domain_id, spec, operator))
+
+
+@router.post(f"{DOMAIN}/actions/failover", **ACTION)  # type: ignore[arg-type]
+async def failover(
+    domain_id: str,
+    spec: FailoverRequest,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    """Recover the domain at this site. `regular` uses the latest consistent point (or the one
+    named), `forced` accepts an inconsistent one and a manifest that moved, `planned` first has
+    the owner shut its VMs down and ship its log. `continuous` keeps rehydrating until
+    `complete-failover`. 409 while another recovery runs or when this site owns the domain."""
+    service = RecoveryService(session, container)
+    return accepted(response, await service.failover(domain_id, spec, operator))
+
+
+@router.post(f"{DOMAIN}/actions/complete-failover", **ACTION)  # type: ignore[arg-type]
+async def complete_failover(
+    domain_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    service = RecoveryService(session, container)
+    return accepted(response, await service.complete_failover(domain_id, operator))
+
+
+@router.post(f"{DOMAIN}/actions/test-failover", **ACTION)  # type: ignore[arg-type]
+async def start_test_failover(
+    domain_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+    spec: Annotated[TestFailoverRequest | None, Body()] = None,
+) -> TaskRead:
+    """`jss-tvm-*` VMs from a recovery point on the test network; ownership does not move."""
+    service = RecoveryService(session, container)
+    return accepted(
+        response, await service.test_failover(domain_id, spec or TestFailoverRequest(), operator)
+    )
+
+
+@router.post(f"{DOMAIN}/actions/stop-test-failover", **ACTION)  # type: ignore[arg-type]
+async def stop_test_failover(
+    domain_id: str,
+    spec: StopTestFailoverRequest,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    service = RecoveryService(session, container)
+    return accepted(response, await service.stop_test_failover(domain_id, spec, operator))
+
+
+@router.post(f"{DOMAIN}/actions/failback", **ACTION)  # type: ignore[arg-type]
+async def failback(
+    domain_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+    spec: Annotated[FailbackRequest | None, Body()] = None,
+) -> TaskRead:
+    """At the primary site: the owner shuts the VMs down and drains its log (a failback that
+    waits longer than `max_delay_minutes` pauses), then the VMs come back here and protection
+    runs in its original direction. 409 before any failover."""
+    service = RecoveryService(session, container)
+    return accepted(
+        response, await service.failback(domain_id, spec or FailbackRequest(), operator)
+    )
+
+
+@router.post(f"{DOMAIN}/actions/resume-failback", **ACTION)  # type: ignore[arg-type]
+async def resume_failback(
+    domain_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+    spec: Annotated[FailbackRequest | None, Body()] = None,
+) -> TaskRead:
+    service = RecoveryService(session, container)
+    return accepted(response, await service.resume_failback(domain_id, spec, operator))
+
+
+@router.post(f"{DOMAIN}/actions/complete-failback", **ACTION)  # type: ignore[arg-type]
+async def complete_failback(
+    domain_id: str,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    service = RecoveryService(session, container)
+    return accepted(response, await service.complete_failback(domain_id, operator))
+
+
+@router.post(f"{DOMAIN}/actions/release", **ACTION)  # type: ignore[arg-type]
+async def release(
+    domain_id: str,
+    spec: ReleaseRequest,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+) -> TaskRead:
+    """Called by the peer appliance for a planned failover or a failback: shut the domain's VMs
+    down, ship what the log holds, stop replicating; the task's result names the final
+    recovery point. Asking again while it runs returns the same task."""
+    service = RecoveryService(session, container)
+    return accepted(response, await service.release(domain_id, spec, operator))
+
+
+@router.get(f"{DOMAIN}/runbook", response_model=RunbookRead)
+async def get_runbook(
+    domain_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> RunbookRead:
+    return await RecoveryService(session, container).runbook(domain_id)
+
+
+@router.put(f"{DOMAIN}/runbook", response_model=RunbookRead)
+async def put_runbook(
+    domain_id: str,
+    spec: RunbookUpdate,
+    operator: OperatorUser,
+    session: SessionDep,
+    container: ContainerDep,
+) -> RunbookRead:
+    """Startup order, delays, CPU/memory overrides, network mapping and IP settings of the
+    recovered VMs; applies on failover and on failback."""
+    return await RecoveryService(session, container).put_runbook(domain_id, spec, operator)
+
+
+@router.get("/recovery-reports", response_model=Page[RecoveryReportRead])
+async def list_reports(
+    _user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    page: PageDep,
+    domain_id: str | None = None,
+    kind: str | None = None,
+) -> Page[RecoveryReportRead]:
+    items, total = await RecoveryService(session, container).reports(
+        domain_id, kind, page.limit, page.offset
+    )
+    return Page(items=items, meta=PageMeta(total=total, limit=page.limit, offset=page.offset))
+
+
+@router.get("/recovery-reports/{report_id}", response_model=RecoveryReportRead)
+async def get_report(
+    report_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> RecoveryReportRead:
+    return await RecoveryService(session, container).report(report_id)
