@@ -777,17 +777,18 @@ class ReplicationEngine:
         generation: int,
         vms: dict[str, tuple[str, dict[str, Any]]],
         status: VmStatus,
-    ) -> None:
+    ) -> int:
         """This site took the domain over at `generation`: `vms` maps each recovered VM's
         replica key to its local VM id and the image its recovery gave it. Replication starts
         afresh from now: a base record of every disk and a first recovery point open the
-        generation, so the container is recoverable from here at once."""
+        generation, so the container is recoverable from here at once. Returns the epoch the
+        VMs' writes start at."""
         now = self._container.clock.timestamp()
         origin = epoch_at(now)
         async with self._container.sessionmaker() as session:
             domain = await session.get(ProtectionDomain, domain_id)
             if domain is None:
-                return
+                return origin
             site = await session.get(StorageSite, domain.storage_site_id)
             if site is None:
                 raise StorageUnreachable("the domain's storage site is gone")
@@ -864,6 +865,7 @@ class ReplicationEngine:
                 )
             )
             await session.commit()
+        return origin
 
 
 def base_segment(generation: int, seq: int, vms: Sequence[_Vm]) -> Segment:

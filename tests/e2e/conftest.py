@@ -118,10 +118,15 @@ def database_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def serve(tmp_path: Path, database_env: dict[str, str]) -> Iterator[Any]:
+    """`serve(**env)` makes an appliance process; `serve(name="b", ...)` another one, with its
+    own data directory and (on PostgreSQL) its own database."""
     with ExitStack() as stack:
 
-        def make(**env: str) -> ServedAppliance:
-            served = ServedAppliance(tmp_path / "data", {**database_env, **env})
+        def make(name: str = "data", **env: str) -> ServedAppliance:
+            database = database_env
+            if name != "data" and backend() == "postgresql":
+                database = {"JETDR_DB__URL": stack.enter_context(postgres_database())}
+            served = ServedAppliance(tmp_path / name, {**database, **env})
             stack.callback(served.stop)
             return served
 

@@ -82,6 +82,11 @@ class RecoveredVmRead(ApiModel):
     memory_mb: int | None = None
     ip: str | None = None
     powered_on_at: Timestamp | None = None
+    recovered_at: Timestamp | None = Field(
+        default=None,
+        description="from when the VM's own writes count (its disks before that "
+        "are the recovery point's)",
+    )
 
 
 class RecoveryReportRead(ApiModel):

@@ -620,6 +620,18 @@ async def recover_vms(ctx: TaskContext) -> None:
                 select(ProtectedVm).where(ProtectedVm.domain_id == op.domain_id)
             )
         }
+        # The domain's VMs from an earlier stay at this site: obsolete now that another site
+        # owns it (what `recovery_utility_prepare_failback` cleans up).
+        obsolete = set(
+            await session.scalars(
+                select(VirtualMachine.moref)
+                .join(ProtectedVm, ProtectedVm.vm_id == VirtualMachine.id)
+                .where(
+                    ProtectedVm.domain_id == op.domain_id,
+                    VirtualMachine.vcenter_id == placement.vcenter_id,
+                )
+            )
+        )
     vms = [dict(vm) for vm in op.vms]
     order = sorted(
         range(len(vms)),
@@ -641,13 +653,12 @@ async def recover_vms(ctx: TaskContext) -> None:
                 name = test_vm_name(vm["name"]) if test else vm["name"]
                 found = existing.get(name)
                 if found is not None and found.moref != vm.get("moref"):
-                    if found.power_state == "poweredOn":
+                    if found.power_state == "poweredOn" and found.moref not in obsolete:
                         raise TaskFailed(
                             "vm_running",
                             f"VM {name} still runs at this site: power it off (or remove it) "
                             f"and run the {op.kind.replace('_', ' ')} again",
                         )
-                    # A stale copy from an earlier stay of the domain at this site.
                     await _detach_local(ctx, placement.vcenter_id, found.moref)
                     await vc.destroy_vm(found.moref)
                     found = None
@@ -692,6 +703,7 @@ async def recover_vms(ctx: TaskContext) -> None:
                     outcome="recovered",
                     ip=running.ip,
                     powered_on_at=ctx.clock.now().isoformat(),
+                    recovered_at=ctx.clock.now().isoformat(),
                 )
                 await _save(ctx, vms=vms)
                 await ctx.report_progress((done + 1) / len(order))
@@ -786,7 +798,7 @@ async def take_over(ctx: TaskContext) -> None:
     engine = ctx.container.replication
     try:
         async with engine.lock:
-            await engine.adopt(
+            origin = await engine.adopt(
                 domain.id,
                 op.claimed_epoch,
                 recovered,
@@ -795,6 +807,9 @@ async def take_over(ctx: TaskContext) -> None:
     except ObjectStoreError as error:
         raise TaskFailed(error.error_code, error.message) from error
     now = ctx.clock.now()
+    for vm in vms:
+        if vm["key"] in recovered:
+            vm["recovered_at"] = dt.datetime.fromtimestamp(epoch_start(origin), dt.UTC).isoformat()
     async with ctx.sessionmaker() as session:
         row = await session.get(ProtectionDomain, domain.id)
         assert row is not None

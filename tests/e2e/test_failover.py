@@ -1,0 +1,90 @@
+"""Failover and failback between two appliances (separate processes over HTTPS) sharing an
+Azurite storage site; every recovered disk is compared with its source at the point used."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ServedAppliance
+from tests.e2e.dr_pair import (
+    Pair,
+    assert_recovered_equal_source,
+    build_pair,
+    import_at_recovery_site,
+    report_of,
+)
+from tests.peers import objectstores
+from tests.peers.objectstores import AzuritePeer
+
+pytestmark = pytest.mark.e2e
+Serve = Callable[..., ServedAppliance]
+
+
+@pytest.fixture
+def azurite(tmp_path: Path) -> Iterator[AzuritePeer]:
+    with objectstores.azurite(tmp_path / "azurite") as peer:
+        yield peer
+
+
+def fail_back(pair: Pair, b_ids: dict[str, str]) -> dict[str, object]:
+    a, b, domain_id = pair.a, pair.b, pair.domain_id
+    task = a.act(f"/api/v1/protection-domains/{domain_id}/actions/failback", {})
+    report = report_of(a, task)
+    assert (report["kind"], report["source_site"], report["target_site"]) == (
+        "failback",
+        "recovery",
+        "protected",
+    )
+    assert_recovered_equal_source(a, report, b, b_ids)
+    domain = a.get(f"/api/v1/protection-domains/{domain_id}")
+    assert (domain["mode"], domain["owner_site"], domain["replication_enabled"]) == (
+        "protecting",
+        "protected",
+        True,
+    )
+    # B handed over: its VMs are off and it no longer replicates.
+    released = b.get(f"/api/v1/protection-domains/{domain_id}")
+    assert (released["mode"], released["replication_enabled"]) == ("replication_disabled", False)
+    for vm_id in b_ids.values():
+        assert b.get(f"/api/v1/vms/{vm_id}")["power_state"] == "poweredOff"
+    return report
+
+
+def test_fail_over_to_the_recovery_site_and_back(serve: Serve, azurite: AzuritePeer) -> None:
+    pair = build_pair(serve, azurite)
+    a, b, domain_id = pair.a, pair.b, pair.domain_id
+    premature = a.client.post(f"/api/v1/protection-domains/{domain_id}/actions/failback", json={})
+    assert premature.status_code == 409, premature.text
+    assert "nothing to fail back" in premature.json()["message"]
+    import_at_recovery_site(pair)
+    a.until(lambda: a.get(f"/api/v1/protection-domains/{domain_id}")["rpo_seconds"] < 120)
+
+    task = b.act(f"/api/v1/protection-domains/{domain_id}/actions/failover", {"type": "regular"})
+    report = report_of(b, task)
+    assert_recovered_equal_source(b, report, a, pair.source_ids)
+    assert report["rto_seconds"] > 0 and report["recovery_point_id"]
+    domain = b.get(f"/api/v1/protection-domains/{domain_id}")
+    assert (domain["mode"], domain["owner_site"]) == ("running_in_failover", "recovery")
+    vms = b.get(f"/api/v1/protection-domains/{domain_id}/vms")["items"]
+    assert {vm["status"] for vm in vms} == {"recoverable"}
+    names = {vm["name"] for vm in b.get("/api/v1/vms", limit=1000)["items"]}
+    assert not [n for n in names if n.startswith(("jss-rocva", "jss-rehydrate"))], names
+    again = b.client.post(f"/api/v1/protection-domains/{domain_id}/actions/failover", json={})
+    assert again.status_code == 409, again.text
+    wrong_site = b.client.post(f"/api/v1/protection-domains/{domain_id}/actions/failback", json={})
+    assert wrong_site.status_code == 409, wrong_site.text
+
+    # A is fenced: the manifest names B at a newer epoch.
+    a.until(lambda: a.get(f"/api/v1/protection-domains/{domain_id}")["health"] == "error")
+    assert a.get(f"/api/v1/protection-domains/{domain_id}")["mode"] == "replication_disabled"
+    # Protection resumed from B into the same container: new points keep coming.
+    first = b.get(f"/api/v1/protection-domains/{domain_id}")["last_recovery_point_at"]
+    b.until(
+        lambda: b.get(f"/api/v1/protection-domains/{domain_id}")["last_recovery_point_at"] != first
+    )
+
+    b_ids = {vm["name"]: vm["vm_id"] for vm in report["vms"]}
+    fail_back(pair, b_ids)
