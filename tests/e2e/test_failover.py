@@ -88,3 +88,51 @@ def test_fail_over_to_the_recovery_site_and_back(serve: Serve, azurite: AzuriteP
 
     b_ids = {vm["name"]: vm["vm_id"] for vm in report["vms"]}
     fail_back(pair, b_ids)
+
+
+def test_failover_through_a_store_outage_a_drva_crash_and_a_killed_recovery_appliance(
+    serve: Serve, azurite: AzuritePeer
+) -> None:
+    pair = build_pair(serve, azurite)
+    a, b, domain_id = pair.a, pair.b, pair.domain_id
+    import_at_recovery_site(pair)
+    domain_path = f"/api/v1/protection-domains/{domain_id}"
+
+    outage = a.client.post("/_emulator/faults", json={"target": "*", "kind": "objectstore_outage"})
+    assert outage.status_code == 201, outage.text
+    a.until(lambda: a.get(f"{domain_path}/statistics")["replication_state"] == "bitmap")
+    assert a.client.delete(f"/_emulator/faults/{outage.json()['id']}").status_code == 204
+    a.until(lambda: a.get(domain_path)["health"] == "ok" and a.get(domain_path)["rpo_seconds"] < 60)
+
+    crash = a.client.post("/_emulator/faults", json={"target": "*", "kind": "drva_crash"})
+    assert crash.status_code == 201, crash.text
+    a.until(lambda: a.get(f"/api/v1/drvas/{pair.a_ids['drva_id']}")["status"] != "running")
+    stalled_at = a.get(domain_path)["last_recovery_point_at"]
+
+    # The first VM to boot waits an hour of virtual time before the next: the recovery
+    # appliance is killed in the middle of `recover_vms`.
+    runbook = b.client.put(
+        f"{domain_path}/runbook",
+        json={"vms": [{"vm": "app-01", "boot_order": 0, "delay_seconds": 3000}]},
+    )
+    assert runbook.status_code == 200, runbook.text
+    task_id = b.start(f"{domain_path}/actions/failover", {"type": "regular"})
+
+    def first_vm_up() -> bool:
+        reports = b.get("/api/v1/recovery-reports", domain_id=domain_id)["items"]
+        return any(vm["outcome"] == "recovered" for r in reports for vm in r["vms"])
+
+    b.until(first_vm_up, every=0.05)
+    steps = {s["name"]: s["status"] for s in b.get(f"/api/v1/tasks/{task_id}")["steps"]}
+    assert steps["recover_vms"] == "running", steps
+    b.served.kill()
+    b.served.start()
+    b.reconnect()
+    task = b.wait(task_id)
+    assert task["status"] == "succeeded", task
+    report = report_of(b, task)
+    # The point used is the last one the crashed DRVA shipped; the disks equal the source then.
+    assert report["recovery_point_at"] <= stalled_at
+    assert_recovered_equal_source(b, report, a, pair.source_ids)
+    recovered = [vm for vm in b.get("/api/v1/vms", limit=1000)["items"] if vm["name"] == "app-01"]
+    assert len(recovered) == 1, recovered
