@@ -3,6 +3,7 @@ Azurite storage site; every recovered disk is compared with its source at the po
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -136,3 +137,71 @@ def test_failover_through_a_store_outage_a_drva_crash_and_a_killed_recovery_appl
     assert_recovered_equal_source(b, report, a, pair.source_ids)
     recovered = [vm for vm in b.get("/api/v1/vms", limit=1000)["items"] if vm["name"] == "app-01"]
     assert len(recovered) == 1, recovered
+
+
+def test_pitr_test_failover_then_failover_an_hour_back(serve: Serve, azurite: AzuritePeer) -> None:
+    pair = build_pair(serve, azurite, pitr=True)
+    a, b, domain_id = pair.a, pair.b, pair.domain_id
+    domain_path = f"/api/v1/protection-domains/{domain_id}"
+
+    def window_seconds() -> float:
+        points = a.get(f"{domain_path}/recovery-points")["items"]
+        stamps = [dt.datetime.fromisoformat(p["timestamp"]) for p in points]
+        return (max(stamps) - min(stamps)).total_seconds() if stamps else 0.0
+
+    a.until(lambda: window_seconds() > 3900, timeout=180)
+    import_at_recovery_site(pair)
+    points = b.get(f"{domain_path}/recovery-points")["items"]
+    latest = dt.datetime.fromisoformat(points[0]["timestamp"])
+    hour_back = min(
+        points,
+        key=lambda p: abs(
+            (latest - dt.datetime.fromisoformat(p["timestamp"])).total_seconds() - 3600
+        ),
+    )
+    assert (
+        abs((latest - dt.datetime.fromisoformat(hour_back["timestamp"])).total_seconds() - 3600)
+        < 60
+    )
+
+    # A test failover first: jss-tvm VMs, ownership unchanged, then stopped with a verdict.
+    test = b.act(f"{domain_path}/actions/test-failover", {"recovery_point_id": hour_back["id"]})
+    report = report_of(b, test)
+    assert (report["kind"], report["status"]) == ("test_failover", "running")
+    assert report["recovery_point_id"] == hour_back["id"]
+    for vm in report["vms"]:
+        created = b.get(f"/api/v1/vms/{vm['vm_id']}")
+        assert created["name"] == f"jss-tvm-{vm['name']}"
+        assert created["power_state"] == "poweredOn"
+        tested = b.get(f"/_emulator/vms/{vm['vm_id']}/disk-digest")["digest"]
+        assert tested == a.digest(pair.source_ids[vm["name"]], hour_back["timestamp"])
+    assert b.get(domain_path)["mode"] == "test_failover"
+    assert b.get(domain_path)["owner_site"] == "protected"
+    busy = b.client.post(f"{domain_path}/actions/test-failover", json={})
+    assert busy.status_code == 409
+    b.act(f"{domain_path}/actions/stop-test-failover", {"success": True, "summary": "app ok"})
+    stopped = b.get(f"/api/v1/recovery-reports/{report['id']}")
+    assert (stopped["status"], stopped["success"], stopped["summary"]) == (
+        "succeeded",
+        True,
+        "app ok",
+    )
+    assert b.get(domain_path)["mode"] == "imported"
+    names = {vm["name"] for vm in b.get("/api/v1/vms", limit=1000)["items"]}
+    assert not [n for n in names if n.startswith("jss-")], names
+
+    # Then the real failover, to the same point an hour back.
+    task = b.act(
+        f"{domain_path}/actions/failover",
+        {"type": "regular", "recovery_point_id": hour_back["id"]},
+    )
+    report = report_of(b, task)
+    assert report["recovery_point_id"] == hour_back["id"]
+    assert_recovered_equal_source(b, report, a, pair.source_ids)
+    newest = [
+        vm
+        for vm in report["vms"]
+        if a.digest(pair.source_ids[vm["name"]], points[0]["timestamp"])
+        != b.get(f"/_emulator/vms/{vm['vm_id']}/disk-digest", at=vm["recovered_at"])["digest"]
+    ]
+    assert newest, "the hour-old point should differ from the latest for VMs that write"
