@@ -205,3 +205,97 @@ def test_pitr_test_failover_then_failover_an_hour_back(serve: Serve, azurite: Az
         != b.get(f"/_emulator/vms/{vm['vm_id']}/disk-digest", at=vm["recovered_at"])["digest"]
     ]
     assert newest, "the hour-old point should differ from the latest for VMs that write"
+
+
+def test_planned_failover_then_a_failback_that_pauses_and_resumes(
+    serve: Serve, azurite: AzuritePeer
+) -> None:
+    pair = build_pair(serve, azurite)
+    a, b, domain_id = pair.a, pair.b, pair.domain_id
+    domain_path = f"/api/v1/protection-domains/{domain_id}"
+    import_at_recovery_site(pair)
+
+    task = b.act(f"{domain_path}/actions/failover", {"type": "planned"})
+    report = report_of(b, task)
+    assert report["type"] == "planned"
+    assert_recovered_equal_source(b, report, a, pair.source_ids)
+    # A shut its VMs down before the final point: nothing written there since.
+    for name, vm_id in pair.source_ids.items():
+        assert a.get(f"/api/v1/vms/{vm_id}")["power_state"] == "poweredOff"
+        now = a.get("/_emulator/clock")["now"]
+        assert a.digest(vm_id, now) == a.digest(vm_id, report["recovery_point_at"]), name
+    released = a.get(domain_path)
+    assert (released["mode"], released["replication_enabled"]) == ("replication_disabled", False)
+    started = a.client.post(f"{domain_path}/actions/start-protection")
+    assert started.status_code == 409, started.text
+
+    # B cannot reach the store: its log cannot drain, so the failback pauses at its maximum
+    # delay; once the store is back, resume-failback finishes it.
+    outage = b.client.post("/_emulator/faults", json={"target": "*", "kind": "objectstore_outage"})
+    assert outage.status_code == 201
+    paused = a.act(f"{domain_path}/actions/failback", {"max_delay_minutes": 2})
+    assert paused["result"]["paused"] is True, paused
+    assert a.get(domain_path)["mode"] == "failback_paused"
+    again = a.client.post(f"{domain_path}/actions/failback", json={})
+    assert again.status_code == 409
+    assert b.client.delete(f"/_emulator/faults/{outage.json()['id']}").status_code == 204
+    resumed = a.act(f"{domain_path}/actions/resume-failback", {"max_delay_minutes": 60})
+    report = report_of(a, resumed)
+    b_ids = {vm["name"]: vm["vm_id"] for vm in report_of(b, task)["vms"]}
+    assert_recovered_equal_source(a, report, b, b_ids)
+    assert a.get(domain_path)["mode"] == "protecting"
+    reports = a.get("/api/v1/recovery-reports", domain_id=domain_id)["items"]
+    assert [r["kind"] for r in reports] == ["failback"]
+    not_paused = a.client.post(f"{domain_path}/actions/resume-failback", json={})
+    assert not_paused.status_code == 409
+
+
+def test_continuous_failover_with_a_runbook(serve: Serve, azurite: AzuritePeer) -> None:
+    pair = build_pair(serve, azurite)
+    a, b, domain_id = pair.a, pair.b, pair.domain_id
+    domain_path = f"/api/v1/protection-domains/{domain_id}"
+    import_at_recovery_site(pair)
+    network = b.named("networks", "VM Network")
+    runbook = {
+        "vms": [
+            {"vm": "web-01", "boot_order": 2, "cpu": 6, "memory_mb": 12288},
+            {
+                "vm": "cache-01",
+                "boot_order": 1,
+                "delay_seconds": 60,
+                "network_id": network["id"],
+                "ip": {"mode": "static", "address": "10.20.5.21", "netmask": "255.255.255.0"},
+            },
+        ]
+    }
+    assert b.client.put(f"{domain_path}/runbook", json=runbook).status_code == 200
+    bad = b.client.put(
+        f"{domain_path}/runbook",
+        json={"vms": [{"vm": "nope"}, {"vm": "web-01", "network_id": "net-x"}]},
+    )
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["field_errors"]} == {"vms[0].vm", "vms[1].network_id"}
+    runbook_id = b.get(f"{domain_path}/runbook")["id"]
+
+    b.act(f"{domain_path}/actions/failover", {"continuous": True, "runbook_id": runbook_id})
+    domain = b.get(domain_path)
+    assert (domain["mode"], domain["owner_site"]) == ("continuous_failover", "protected")
+    names = {vm["name"] for vm in b.get("/api/v1/vms", limit=1000)["items"]}
+    assert "jss-rocva-erp" in names and "jss-rehydrate-web-01" in names
+    wrong = b.client.post(f"{domain_path}/actions/failover", json={"continuous": True})
+    assert wrong.status_code == 409
+
+    # A keeps protecting meanwhile; completing takes the latest point.
+    a.until(lambda: a.get(domain_path)["rpo_seconds"] < 60)
+    task = b.act(f"{domain_path}/actions/complete-failover")
+    report = report_of(b, task)
+    assert report["continuous"] is True
+    assert_recovered_equal_source(b, report, a, pair.source_ids)
+    by_name = {vm["name"]: vm for vm in report["vms"]}
+    web = b.get(f"/api/v1/vms/{by_name['web-01']['vm_id']}")
+    assert (web["cpu"], web["memory_mb"]) == (6, 12288)
+    cache = b.get(f"/api/v1/vms/{by_name['cache-01']['vm_id']}")
+    assert cache["ip"] == "10.20.5.21"
+    assert by_name["cache-01"]["powered_on_at"] < by_name["web-01"]["powered_on_at"]
+    names = {vm["name"] for vm in b.get("/api/v1/vms", limit=1000)["items"]}
+    assert not [n for n in names if n.startswith("jss-")], names

@@ -441,6 +441,7 @@ async def create_helpers(ctx: TaskContext) -> None:
                 helpers.append({"name": name, "moref": vm.moref})
                 await _save(ctx, helper_vms=helpers)
                 await ctx.report_progress((index + 1) / len(names))
+            await sync_inventory(ctx.container, placement.vcenter_id, await vc.inventory())
     except VCenterError as error:
         raise TaskFailed(error.error_code, f"cannot create the recovery VMs: {error}") from error
     ctx.result["rocva"] = names[0]
