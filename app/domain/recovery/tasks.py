@@ -688,7 +688,7 @@ async def recover_vms(ctx: TaskContext) -> None:
                             ),
                             disk_write_profiles=()
                             if test
-                            else tuple(dict(d.get("write_profile") or {}) for d in row.disks),
+                            else tuple(_profile(d.get("write_profile")) for d in row.disks),
                             extra_config=(
                                 (("guestinfo.jetstream.ip", str(ip["address"])),) if static else ()
                             ),
@@ -715,17 +715,12 @@ async def recover_vms(ctx: TaskContext) -> None:
     except VCenterError as error:
         raise TaskFailed(error.error_code, f"cannot create the recovered VMs: {error}") from error
     async with ctx.sessionmaker() as session:
-        local_ids = dict(
-            (
-                await session.execute(
-                    select(VirtualMachine.moref, VirtualMachine.id).where(
-                        VirtualMachine.vcenter_id == placement.vcenter_id
-                    )
-                )
+        local_ids = {
+            vm.moref: vm.id
+            for vm in await session.scalars(
+                select(VirtualMachine).where(VirtualMachine.vcenter_id == placement.vcenter_id)
             )
-            .tuples()
-            .all()
-        )
+        }
     for vm in vms:
         if vm.get("moref") in local_ids:
             vm["vm_id"] = local_ids[vm["moref"]]
@@ -734,6 +729,14 @@ async def recover_vms(ctx: TaskContext) -> None:
     if recovered == 0:
         raise TaskFailed("nothing_recovered", "no VM of the domain is in the recovery point")
     ctx.result["recovered"] = recovered
+
+
+def _profile(raw: Any) -> dict[str, float | str]:
+    """A disk's write profile as vCenter records carry it (numbers as floats)."""
+    return {
+        str(key): float(value) if isinstance(value, int | float) else str(value)
+        for key, value in dict(raw or {}).items()
+    }
 
 
 async def _config(ctx: TaskContext, op: RecoveryOperation, key: str) -> dict[str, Any]:
