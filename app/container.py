@@ -31,6 +31,7 @@ from app.tasks.runner import TaskRunner
 
 if TYPE_CHECKING:
     from app.domain.drvas.monitor import DrvaMonitor
+    from app.domain.recovery.rehydrator import ContinuousRehydration
     from app.replication.engine import ReplicationEngine
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Container:
     runner: TaskRunner = field(init=False)
     monitor: DrvaMonitor = field(init=False)
     replication: ReplicationEngine = field(init=False)
+    rehydration: ContinuousRehydration = field(init=False)
     status: ApplianceStatus = ApplianceStatus.STARTING
     status_reason: str | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
@@ -73,11 +75,13 @@ class Container:
 
     def __post_init__(self) -> None:
         from app.domain.drvas.monitor import DrvaMonitor
+        from app.domain.recovery.rehydrator import ContinuousRehydration
         from app.replication.engine import ReplicationEngine
 
         self.runner = TaskRunner(self, self.registry, self.settings.tasks.max_concurrency)
         self.monitor = DrvaMonitor(self)
         self.replication = ReplicationEngine(self)
+        self.rehydration = ContinuousRehydration(self)
 
     @property
     def uptime_seconds(self) -> float:
@@ -98,6 +102,7 @@ class Container:
             await self.runner.start()
             self.monitor.start()
             self.replication.start()
+            self.rehydration.start()
         except Exception as error:
             logger.exception("the appliance failed to start")
             self.status = ApplianceStatus.DEGRADED
@@ -118,6 +123,7 @@ class Container:
     async def shutdown(self) -> None:
         if self._drva_images is not None and not self._drva_images.done():
             self._drva_images.cancel()
+        await self.rehydration.stop()
         await self.replication.stop()
         await self.monitor.stop()
         await self.runner.stop()

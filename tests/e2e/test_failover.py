@@ -285,7 +285,14 @@ def test_continuous_failover_with_a_runbook(serve: Serve, azurite: AzuritePeer) 
     wrong = b.client.post(f"{domain_path}/actions/failover", json={"continuous": True})
     assert wrong.status_code == 409
 
-    # A keeps protecting meanwhile; completing takes the latest point.
+    # A keeps protecting meanwhile; the RocVA follows its points, and completing takes the
+    # latest.
+    [waiting] = b.get("/api/v1/recovery-reports", domain_id=domain_id)["items"]
+    assert waiting["status"] == "rehydrating"
+    b.until(
+        lambda: b.get(f"/api/v1/recovery-reports/{waiting['id']}")["recovery_point_at"]
+        > waiting["recovery_point_at"]
+    )
     a.until(lambda: a.get(domain_path)["rpo_seconds"] < 60)
     task = b.act(f"{domain_path}/actions/complete-failover")
     report = report_of(b, task)

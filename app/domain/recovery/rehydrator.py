@@ -1,0 +1,78 @@
+"""Continuous rehydration: while a continuous failover or failback waits for its completion,
+its RocVA follows the container, so the operation always names the latest consistent point it
+has rehydrated and completing it only takes what changed since."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.objectstore.errors import ObjectStoreError
+from app.core.periodic import Periodic
+from app.domain.protection_domains.models import ProtectionDomain, recovery_point_id
+from app.domain.recovery.models import RecoveryOperation
+from app.domain.storage_sites.models import StorageSite
+from app.domain.storage_sites.service import MANIFEST, store_of
+from app.replication.generator import epoch_start
+from app.replication.segments import recovery_point_epochs, recovery_point_key
+
+if TYPE_CHECKING:
+    from app.container import Container
+
+logger = logging.getLogger(__name__)
+EVERY_SECONDS = 60.0
+
+
+class ContinuousRehydration:
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._loop = Periodic(
+            "continuous-rehydration", container.clock, EVERY_SECONDS, self.follow_all
+        )
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def follow_all(self) -> None:
+        async with self._container.sessionmaker() as session:
+            waiting = list(
+                await session.scalars(
+                    select(RecoveryOperation).where(RecoveryOperation.status == "rehydrating")
+                )
+            )
+            for op in waiting:
+                try:
+                    await self._follow(session, op)
+                except ObjectStoreError as error:
+                    # The store is unreachable: the RocVA keeps what it has and tries again.
+                    logger.info("continuous rehydration of %s waits: %s", op.domain_name, error)
+            await session.commit()
+
+    async def _follow(self, session: AsyncSession, op: RecoveryOperation) -> None:
+        domain = await session.get(ProtectionDomain, op.domain_id)
+        site = await session.get(StorageSite, domain.storage_site_id) if domain else None
+        if domain is None or site is None:
+            return
+        store = store_of(self._container, site)
+        manifest = json.loads(await store.get(domain.container, MANIFEST))
+        generation = int(manifest.get("epoch", 1))
+        for epoch in reversed(await recovery_point_epochs(store, domain.container, generation)):
+            if op.rehydrated_epoch is not None and epoch <= op.rehydrated_epoch:
+                return
+            point = json.loads(
+                await store.get(domain.container, recovery_point_key(generation, epoch))
+            )
+            if point.get("consistent"):
+                op.generation = generation
+                op.rehydrated_epoch = op.recovery_point_epoch = epoch
+                op.recovery_point_id = recovery_point_id(domain.id, generation, epoch)
+                op.recovery_point_at = dt.datetime.fromtimestamp(epoch_start(epoch), dt.UTC)
+                return
