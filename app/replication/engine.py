@@ -821,7 +821,10 @@ class ReplicationEngine:
                 row.protected_at = _at(now)
                 row.first_recovery_point_at = _at(epoch_start(origin))
                 kept.append(_Vm(row, generators(row)))
+            # Ownership and generation change with the replication row, in one transaction: a
+            # step in between would take the new manifest for another site's.
             domain.epoch = generation
+            domain.owner_site = self._container.local_site_name or "local"
             if kept:
                 segment = base_segment(generation, 1, kept)
                 await store.put(domain.container, segment.key, segment.encode(domain.id))

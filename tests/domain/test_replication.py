@@ -462,7 +462,7 @@ async def test_a_domain_taken_over_elsewhere_is_fenced(
     assert "recovery" in stats["last_error"]
     restart = await client.post(f"/api/v1/protection-domains/{domain_id}/actions/start-protection")
     assert restart.status_code == 409
-    assert "fenced" in restart.json()["message"]
+    assert "owned by site recovery" in restart.json()["message"]
 
 
 async def test_replication_resumes_after_a_restart(make_settings: Any, tmp_path: Any) -> None:
