@@ -290,8 +290,10 @@ def test_continuous_failover_with_a_runbook(serve: Serve, azurite: AzuritePeer) 
     [waiting] = b.get("/api/v1/recovery-reports", domain_id=domain_id)["items"]
     assert waiting["status"] == "rehydrating"
     b.until(
-        lambda: b.get(f"/api/v1/recovery-reports/{waiting['id']}")["recovery_point_at"]
-        > waiting["recovery_point_at"]
+        lambda: (
+            b.get(f"/api/v1/recovery-reports/{waiting['id']}")["recovery_point_at"]
+            > waiting["recovery_point_at"]
+        )
     )
     a.until(lambda: a.get(domain_path)["rpo_seconds"] < 60)
     task = b.act(f"{domain_path}/actions/complete-failover")
