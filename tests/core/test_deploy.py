@@ -27,5 +27,5 @@ def test_compose_describes_the_dr_pair(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setenv(key, str(value).replace("${JETDR_ROOT_PASSWORD:-", "").rstrip("}"))
         settings = Settings()
         sites.add((settings.site_name, settings.topology))
-        assert settings.db.url.rsplit("/", 1)[1] in initdb
+        assert settings.database_url.rsplit("/", 1)[1] in initdb
     assert sites == {("protected", "protected"), ("recovery", "recovery")}
