@@ -308,3 +308,20 @@ def test_continuous_failover_with_a_runbook(serve: Serve, azurite: AzuritePeer) 
     assert by_name["cache-01"]["powered_on_at"] < by_name["web-01"]["powered_on_at"]
     names = {vm["name"] for vm in b.get("/api/v1/vms", limit=1000)["items"]}
     assert not [n for n in names if n.startswith("jss-")], names
+
+    # Back to A by continuous failback: A rehydrates while B runs the VMs, a test failover is
+    # allowed meanwhile, and completing it hands over and fails back.
+    b_ids = {vm["name"]: vm["vm_id"] for vm in report["vms"]}
+    a.act(f"{domain_path}/actions/failback", {"continuous": True})
+    assert a.get(domain_path)["mode"] == "continuous_failback"
+    test = a.act(f"{domain_path}/actions/test-failover", {})
+    assert report_of(a, test)["status"] == "running"
+    a.act(f"{domain_path}/actions/stop-test-failover", {"success": False, "summary": "db slow"})
+    assert a.get(domain_path)["mode"] == "continuous_failback"
+    task = a.act(f"{domain_path}/actions/complete-failback")
+    report = report_of(a, task)
+    assert (report["kind"], report["continuous"]) == ("failback", True)
+    assert_recovered_equal_source(a, report, b, b_ids)
+    assert a.get(domain_path)["mode"] == "protecting"
+    kinds = sorted(r["kind"] for r in a.get("/api/v1/recovery-reports")["items"])
+    assert kinds == ["failback", "test_failover"]

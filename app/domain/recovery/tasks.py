@@ -485,7 +485,10 @@ async def _pin(
     """(generation, epoch, point) of the recovery point this recovery uses."""
     manifest = await read_manifest(store, container)
     generation = op.generation or int(manifest.get("epoch", 1))
-    if op.recovery_point_epoch is not None and op.rehydrated_epoch is None:
+    # The point a handover ended with, or one pinned by an earlier run of this step; a
+    # continuous recovery being completed takes the latest instead.
+    pinned = op.handover_task_id is not None or op.rehydrated_epoch is None
+    if op.recovery_point_epoch is not None and pinned:
         point = await _point(store, container, generation, op.recovery_point_epoch)
         if point is None:
             raise TaskFailed(
