@@ -31,6 +31,7 @@ PRESERVED_TABLES = frozenset({"alembic_version", "app_user", "user_session"})
 
 async def reset(container: Container) -> float:
     started = time.perf_counter()
+    await container.rehydration.stop()
     await container.replication.stop()
     await container.monitor.stop()
     await container.runner.stop()
@@ -52,6 +53,7 @@ async def reset(container: Container) -> float:
     await container.runner.start()
     container.monitor.start()
     container.replication.start()
+    container.rehydration.start()
     return (time.perf_counter() - started) * 1000
 
 
