@@ -1,5 +1,5 @@
-"""Recoveries as task steps: importing a domain, failover (regular, planned, forced, continuous),
-test failover, failback, and the handover the owning site performs for a planned one.
+"""Recoveries as task steps: failover (regular, planned, forced, continuous), test failover and
+failback; the task definitions, with import (`importing`) and the owner's handover (`handover`).
 
 Every step is idempotent, so a recovery appliance killed mid-way resumes the step it was in:
 VMs are found by name before one is created, what a step decided is committed in the operation
@@ -29,27 +29,25 @@ from app.adapters.objectstore.port import ObjectStore
 from app.adapters.peer.port import PeerError
 from app.adapters.vcenter.errors import VCenterConflict, VCenterError, VCenterNotFound
 from app.adapters.vcenter.port import VmInfo, VmSpec
-from app.core.ids import new_id
 from app.domain.events import service as events
 from app.domain.inventory.models import Cluster, Datastore, Network, VirtualMachine
 from app.domain.inventory.service import sync_inventory
 from app.domain.protection_domains.models import (
     ProtectedVm,
     ProtectionDomain,
-    RecoveryPoint,
     recovery_point_id,
 )
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
 from app.domain.protection_domains.tasks import domain_and_store
+from app.domain.recovery.handover import drain_log, release_failed, shut_down_vms, stop_for_handover
+from app.domain.recovery.importing import finish_import, forget_import, import_vms, refresh_vms
 from app.domain.recovery.models import RecoveryOperation, Runbook
-from app.domain.recovery.points import sync_points
 from app.domain.recovery_settings.models import RecoverySettings
 from app.domain.sites.models import Site
 from app.domain.sites.service import endpoint_of
 from app.domain.storage_sites.service import MANIFEST
 from app.domain.vcenters.tasks import connected
 from app.replication.generator import epoch_start, image_of
-from app.replication.models import DomainReplication
 from app.replication.segments import (
     CHECKPOINTS,
     rebuild,
@@ -64,9 +62,6 @@ GIB = 1024**3
 HANDOVER_POLL_SECONDS = 15.0
 # How long a planned failover waits for the owner to ship its log before giving up.
 PLANNED_WAIT_SECONDS = 3600.0
-# How long the owner keeps waiting for its log to drain during a handover.
-RELEASE_WAIT_SECONDS = 86400.0
-DRAIN_POLL_SECONDS = 15.0
 # Completing a continuous failover or failback rehydrates only what changed since.
 INCREMENTAL_REHYDRATION_SECONDS = 30.0
 HELPER_CPU, HELPER_MEMORY_MB = 4, 8192
@@ -203,115 +198,6 @@ async def _set_mode(ctx: TaskContext, target: DomainMode) -> None:
             raise TaskFailed("invalid_state", str(error)) from error
         domain.updated_at = ctx.clock.now()
         await session.commit()
-
-
-# -- import ------------------------------------------------------------------------------
-
-
-def vm_row_from_config(domain_id: str, key: str, config: dict[str, Any], now: Any) -> ProtectedVm:
-    disks = [
-        {
-            "key": int(disk["key"]),
-            "capacity_bytes": int(disk["capacity_bytes"]),
-            "write_profile": dict(disk.get("write_profile") or {}),
-        }
-        for disk in config.get("disks", [])
-    ]
-    return ProtectedVm(
-        id=new_id("pvm"),
-        domain_id=domain_id,
-        vm_id=None,
-        replica_key=key,
-        name=str(config.get("name", key)),
-        protection_mode=str(config.get("protection_mode", "write_through")),
-        status=VmStatus.RECOVERABLE.value,
-        disks=disks,
-        sync_total_bytes=0,
-        sync_remaining_bytes=0,
-        added_at=now,
-    )
-
-
-async def read_vm_configs(store: ObjectStore, container: str) -> dict[str, dict[str, Any]]:
-    """replica key -> the VM configuration the protected site stored beside its data."""
-    keys = [key for key in await store.list(container, "vms/") if key.endswith("/config.json")]
-    configs: dict[str, dict[str, Any]] = {}
-    for key in keys:
-        with contextlib.suppress(ObjectNotFound, ValueError):
-            configs[key.split("/")[1]] = json.loads(await store.get(container, key))
-    return configs
-
-
-async def refresh_vms(ctx: TaskContext, domain: ProtectionDomain, store: ObjectStore) -> None:
-    """The domain's VMs as the container lists them: VMs added at the other site appear here;
-    the ones removed there (and not running here) go."""
-    try:
-        configs = await read_vm_configs(store, domain.container)
-    except ObjectStoreError as error:
-        raise TaskFailed(error.error_code, error.message) from error
-    async with ctx.sessionmaker() as session:
-        rows = {
-            row.replica_key: row
-            for row in await session.scalars(
-                select(ProtectedVm).where(ProtectedVm.domain_id == domain.id)
-            )
-        }
-        for key, config in configs.items():
-            if key not in rows:
-                session.add(vm_row_from_config(domain.id, key, config, ctx.clock.now()))
-        for key, row in rows.items():
-            if key not in configs and row.vm_id is None:
-                await session.delete(row)
-        await session.commit()
-
-
-async def import_vms(ctx: TaskContext) -> None:
-    domain, store = await domain_and_store(ctx)
-    await refresh_vms(ctx, domain, store)
-    async with ctx.sessionmaker() as session:
-        row = await session.get(ProtectionDomain, domain.id)
-        assert row is not None
-        try:
-            ctx.result["recovery_points"] = await sync_points(session, row, store)
-        except ObjectStoreError as error:
-            raise TaskFailed(error.error_code, error.message) from error
-        await session.commit()
-
-
-async def finish_import(ctx: TaskContext) -> None:
-    async with ctx.sessionmaker() as session:
-        domain = await session.get(ProtectionDomain, ctx.entity_id)
-        if domain is None:
-            raise TaskFailed("not_found", "the domain no longer exists")
-        domain.status = "ready"
-        domain.active_task_id = None
-        count = len(
-            list(
-                await session.scalars(
-                    select(ProtectedVm.id).where(ProtectedVm.domain_id == domain.id)
-                )
-            )
-        )
-        ctx.result["vms"] = count
-        events.record(
-            session,
-            at=ctx.clock.now(),
-            actor=ctx.actor,
-            action="protection_domain.imported",
-            message=f"protection domain {domain.name} imported from container "
-            f"{domain.container} ({count} VMs, owned by site {domain.owner_site})",
-            entity=("protection_domain", domain.id, domain.name),
-            task_id=ctx.task_id,
-        )
-        await session.commit()
-
-
-async def forget_import(ctx: TaskContext) -> None:
-    async with ctx.sessionmaker() as session:
-        domain = await session.get(ProtectionDomain, ctx.entity_id)
-        if domain is not None and domain.status == "importing":
-            await session.delete(domain)
-            await session.commit()
 
 
 # -- handover (at the recovering site) ---------------------------------------------------
@@ -945,107 +831,6 @@ async def undo_recovery(ctx: TaskContext) -> None:
                 task_id=ctx.task_id,
             )
         await session.commit()
-
-
-# -- the owner's side of a handover ----------------------------------------------------------
-
-
-async def shut_down_vms(ctx: TaskContext) -> None:
-    """Gracefully power the domain's VMs off; their writes end here."""
-    async with ctx.sessionmaker() as session:
-        found = (
-            await session.execute(
-                select(VirtualMachine.vcenter_id, VirtualMachine.moref)
-                .join(ProtectedVm, ProtectedVm.vm_id == VirtualMachine.id)
-                .where(ProtectedVm.domain_id == ctx.entity_id)
-            )
-        ).all()
-    by_vcenter: dict[str, list[str]] = {}
-    for vcenter_id, moref in found:
-        by_vcenter.setdefault(vcenter_id, []).append(moref)
-    try:
-        for vcenter_id, morefs in by_vcenter.items():
-            async with connected(ctx, vcenter_id) as vc:
-                for moref in morefs:
-                    with contextlib.suppress(VCenterConflict, VCenterNotFound):
-                        await vc.power_off_vm(moref)
-                await sync_inventory(ctx.container, vcenter_id, await vc.inventory())
-    except VCenterError as error:
-        raise TaskFailed(error.error_code, f"cannot shut the VMs down: {error}") from error
-    engine = ctx.container.replication
-    async with engine.lock:
-        ctx.result["stopped_epoch"] = await engine.quiesce(ctx.entity_id)
-
-
-async def drain_log(ctx: TaskContext) -> None:
-    """Wait until a recovery point holds every write made before the shutdown."""
-    stopped = int(ctx.result["stopped_epoch"])
-    waited = 0.0
-    while True:
-        async with ctx.sessionmaker() as session:
-            repl = await session.get(DomainReplication, ctx.entity_id)
-            if repl is None:
-                raise TaskFailed("invalid_state", "the domain does not replicate")
-            if repl.fenced:
-                raise TaskFailed("fenced", repl.last_error or "another site owns the domain")
-            latest = repl.last_recovery_point_at
-            if latest is not None and latest.timestamp() >= epoch_start(stopped):
-                break
-            error = repl.last_error
-        if waited >= RELEASE_WAIT_SECONDS:
-            raise TaskFailed(
-                "log_not_drained",
-                f"the replication log did not drain in {RELEASE_WAIT_SECONDS:.0f} s"
-                + (f": {error}" if error else ""),
-            )
-        await ctx.clock.sleep(DRAIN_POLL_SECONDS)
-        waited += DRAIN_POLL_SECONDS
-        await ctx.report_progress(min(0.95, waited / 600.0))
-
-
-async def stop_for_handover(ctx: TaskContext) -> None:
-    engine = ctx.container.replication
-    async with engine.lock:
-        await engine.halt(ctx.entity_id)
-    async with ctx.sessionmaker() as session:
-        domain = await session.get(ProtectionDomain, ctx.entity_id)
-        if domain is None:
-            raise TaskFailed("not_found", "the domain no longer exists")
-        point = await session.scalar(
-            select(RecoveryPoint)
-            .where(RecoveryPoint.domain_id == domain.id, RecoveryPoint.generation == domain.epoch)
-            .order_by(RecoveryPoint.epoch.desc())
-            .limit(1)
-        )
-        if point is None:
-            raise TaskFailed("no_recovery_point", "the domain has no recovery point")
-        with contextlib.suppress(IllegalModeMove):
-            domain.mode = move_mode(domain.mode, DomainMode.REPLICATION_DISABLED)
-        domain.replication_enabled = False
-        domain.status = "ready"
-        domain.active_task_id = None
-        to_site = str(ctx.params.get("to_site"))
-        events.record(
-            session,
-            at=ctx.clock.now(),
-            actor=ctx.actor,
-            action="protection_domain.released",
-            message=f"protection domain {domain.name}: VMs shut down and the log shipped up to "
-            f"recovery point {point.id} for site {to_site}; replication stopped",
-            entity=("protection_domain", domain.id, domain.name),
-            task_id=ctx.task_id,
-        )
-        ctx.result.update(
-            generation=point.generation,
-            epoch=point.epoch,
-            recovery_point_id=point.id,
-            timestamp=point.timestamp.isoformat(),
-        )
-        await session.commit()
-
-
-async def release_failed(ctx: TaskContext) -> None:
-    await _release(ctx)
 
 
 # -- definitions ---------------------------------------------------------------------------
