@@ -25,6 +25,7 @@ from app.core.security import SecretBox
 from app.domain.auth.service import AuthCache
 from app.domain.drvas.images import DrvaImage, ensure_images
 from app.emulator.faults import FaultRegistry
+from app.metrics.requests import RequestObserver
 from app.settings import Settings
 from app.tasks.registry import TaskRegistry
 from app.tasks.runner import TaskRunner
@@ -71,6 +72,7 @@ class Container:
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     peers: PeerPort = field(default_factory=HttpPeerClient)
     inventory_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    observer: RequestObserver = field(init=False)
     _drva_images: asyncio.Task[list[DrvaImage]] | None = None
 
     def __post_init__(self) -> None:
@@ -82,6 +84,7 @@ class Container:
         self.monitor = DrvaMonitor(self)
         self.replication = ReplicationEngine(self)
         self.rehydration = ContinuousRehydration(self)
+        self.observer = RequestObserver(self.settings.journal_size)
 
     @property
     def uptime_seconds(self) -> float:
@@ -110,6 +113,20 @@ class Container:
             return
         self.status = ApplianceStatus.READY
         logger.info("appliance ready (site %s)", self.local_site_name)
+
+    async def pause_background(self) -> None:
+        """Stop everything that writes on its own (tasks, heartbeats, replication, continuous
+        rehydration): the caller is about to replace the data underneath."""
+        await self.rehydration.stop()
+        await self.replication.stop()
+        await self.monitor.stop()
+        await self.runner.stop()
+
+    async def resume_background(self) -> None:
+        await self.runner.start()
+        self.monitor.start()
+        self.replication.start()
+        self.rehydration.start()
 
     async def drva_images(self) -> list[DrvaImage]:
         if self._drva_images is None:

@@ -17,6 +17,7 @@ from app.api.router import build_api_router
 from app.container import Container, build_container
 from app.domain.plugin.routes import router as plugin_router
 from app.emulator.routes import router as emulator_router
+from app.metrics.routes import router as metrics_router
 from app.settings import Settings
 
 DESCRIPTION = (
@@ -65,5 +66,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_error_handlers(app)
     app.include_router(build_api_router())
     app.include_router(plugin_router)
+    app.include_router(metrics_router)
     app.mount("/_emulator", emulator)
     return app

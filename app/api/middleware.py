@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, Text, delete
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import envelope, op_id_var
 from app.core.db import Base
+from app.metrics.requests import JournalEntry
 
 if TYPE_CHECKING:
     from app.container import Container
@@ -45,11 +47,14 @@ class RequestContextMiddleware:
         token = op_id_var.set(op_id)
         header = (b"x-op-id", op_id.encode())
         started = False
+        status = 500
+        began = time.perf_counter()
 
         async def send_with_op_id(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = int(message["status"])
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
@@ -80,6 +85,36 @@ class RequestContextMiddleware:
             await response(scope, receive, send_with_op_id)
         finally:
             op_id_var.reset(token)
+            _observe(scope, status, time.perf_counter() - began, op_id)
+
+
+def route_template(path: str, route_path: str | None) -> str:
+    """The matched route as a template (`/api/v1/vcenters/{vcenter_id}`): routers included
+    with a prefix report their own path only, so the prefix is taken from the request's path
+    (path parameters are single segments here)."""
+    if route_path is None:
+        return "unmatched"
+    parts = [part for part in path.split("/") if part]
+    own = [part for part in route_path.split("/") if part]
+    prefix = parts[: max(len(parts) - len(own), 0)]
+    return "/" + "/".join([*prefix, *own])
+
+
+def _observe(scope: Scope, status: int, seconds: float, op_id: str) -> None:
+    path = str(scope["path"])
+    template = route_template(path, getattr(scope.get("route"), "path", None))
+    _container(scope).observer.record(
+        JournalEntry(
+            at=dt.datetime.now(dt.UTC),
+            method=str(scope["method"]),
+            path=path,
+            query=scope.get("query_string", b"").decode("latin-1")[:512],
+            route=str(template),
+            status=status,
+            duration_ms=round(seconds * 1000, 3),
+            op_id=op_id,
+        )
+    )
 
 
 class IdempotencyRecord(Base):

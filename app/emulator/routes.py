@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from app.api.deps import AdminUser, ContainerDep, SessionDep
 from app.bootstrap import remember_clock
 from app.core.errors import NotFound
-from app.emulator import service
+from app.emulator import service, snapshots
 from app.emulator.faults import FaultRule
 from app.emulator.schemas import (
     ClockAdvance,
@@ -18,7 +19,12 @@ from app.emulator.schemas import (
     FaultCreate,
     FaultRead,
     HealthRead,
+    JournalRead,
     ResetRead,
+    SnapshotLoad,
+    SnapshotLoaded,
+    SnapshotRead,
+    SnapshotSave,
 )
 from app.replication import service as replication
 from app.replication.schemas import DigestRead
@@ -94,6 +100,62 @@ async def clear_faults(_admin: AdminUser, container: ContainerDep) -> Response:
 async def delete_fault(fault_id: str, _admin: AdminUser, container: ContainerDep) -> Response:
     if not container.faults.remove(fault_id):
         raise NotFound(f"fault rule {fault_id} does not exist")
+    return Response(status_code=204)
+
+
+@router.post("/state/save", response_model=SnapshotRead, status_code=201, tags=["emulator"])
+async def save_state(spec: SnapshotSave, _admin: AdminUser, container: ContainerDep) -> Any:
+    """Every table but users and sessions, and the virtual clock, as `<data dir>/snapshots/
+    <name>.json`. Objects in storage sites are not included."""
+    return await snapshots.save(container, spec.name, spec.overwrite)
+
+
+@router.post("/state/load", response_model=SnapshotLoaded, tags=["emulator"])
+async def load_state(spec: SnapshotLoad, _admin: AdminUser, container: ContainerDep) -> Any:
+    """Back to a saved state: tasks and background work stop, the tables and the clock are
+    replaced, then tasks that were running resume. 409 `snapshot_incompatible` for a snapshot
+    of another format or schema revision."""
+    return await snapshots.load(container, spec.name)
+
+
+@router.get("/state/snapshots", response_model=list[SnapshotRead], tags=["emulator"])
+async def list_snapshots(_admin: AdminUser, container: ContainerDep) -> Any:
+    return await snapshots.listing(container)
+
+
+@router.delete("/state/snapshots/{name}", status_code=204, tags=["emulator"])
+async def delete_snapshot(name: str, _admin: AdminUser, container: ContainerDep) -> Response:
+    await snapshots.delete(container, name)
+    return Response(status_code=204)
+
+
+@router.get("/requests", response_model=list[JournalRead], tags=["emulator"])
+async def list_requests(
+    _admin: AdminUser,
+    container: ContainerDep,
+    limit: int = Query(default=100, ge=1, le=1000),
+    method: str | None = None,
+    path_prefix: str | None = None,
+    status: int | None = None,
+) -> Any:
+    """The most recent requests first (the journal keeps the last 1,000)."""
+    found = []
+    for entry in reversed(container.observer.journal):
+        if method is not None and entry.method != method.upper():
+            continue
+        if path_prefix is not None and not entry.path.startswith(path_prefix):
+            continue
+        if status is not None and entry.status != status:
+            continue
+        found.append(entry)
+        if len(found) >= limit:
+            break
+    return found
+
+
+@router.delete("/requests", status_code=204, tags=["emulator"])
+async def clear_requests(_admin: AdminUser, container: ContainerDep) -> Response:
+    container.observer.clear_journal()
     return Response(status_code=204)
 
 

@@ -70,3 +70,45 @@ class FaultRead(ApiModel):
     delay_ms: int
     error_code: str
     hits: int
+
+
+class SnapshotSave(RequestModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    overwrite: bool = False
+
+
+class SnapshotLoad(RequestModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class SnapshotClock(ApiModel):
+    mode: str
+    scale: float
+    now: str
+
+
+class SnapshotRead(ApiModel):
+    name: str
+    format: int | None
+    schema_revision: str | None = Field(alias="schema", serialization_alias="schema")
+    version: str | None
+    created_at: str | None
+    clock: SnapshotClock | None
+    size_bytes: int
+    rows: dict[str, int]
+
+
+class SnapshotLoaded(ApiModel):
+    name: str
+    duration_ms: float
+
+
+class JournalRead(ApiModel):
+    at: Timestamp
+    method: str
+    path: str
+    query: str
+    route: str
+    status: int
+    duration_ms: float
+    op_id: str

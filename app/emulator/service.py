@@ -31,10 +31,7 @@ PRESERVED_TABLES = frozenset({"alembic_version", "app_user", "user_session"})
 
 async def reset(container: Container) -> float:
     started = time.perf_counter()
-    await container.rehydration.stop()
-    await container.replication.stop()
-    await container.monitor.stop()
-    await container.runner.stop()
+    await container.pause_background()
     async with container.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name not in PRESERVED_TABLES:
@@ -50,10 +47,7 @@ async def reset(container: Container) -> float:
         now=dt.datetime.now(dt.UTC),
     )
     await seed_first_boot(container)
-    await container.runner.start()
-    container.monitor.start()
-    container.replication.start()
-    container.rehydration.start()
+    await container.resume_background()
     return (time.perf_counter() - started) * 1000
 
 

@@ -1,0 +1,195 @@
+"""Named state snapshots: every table (but users and their sessions, like a reset) and the
+virtual clock, saved as one JSON file in `<data dir>/snapshots/` and loaded back so the API
+answers exactly as it did. A snapshot names the schema revision it was taken at; loading one
+from another revision is refused rather than guessed at. What lives outside the database (the
+objects in a storage site) is not part of it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import __version__
+from app.bootstrap import remember_clock
+from app.container import Container
+from app.core.clock import ClockMode
+from app.core.db import SCHEMA_HEAD
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.emulator.service import PRESERVED_TABLES
+from app.models import Base
+
+FORMAT = 1
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _directory(container: Container) -> Path:
+    return Path(container.settings.data_dir) / "snapshots"
+
+
+def _path(container: Container, name: str) -> Path:
+    if not NAME.match(name):
+        raise ValidationFailed(
+            "a snapshot name is 1-64 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit"
+        )
+    return _directory(container) / f"{name}.json"
+
+
+def _tables() -> list[Any]:
+    return [t for t in Base.metadata.sorted_tables if t.name not in PRESERVED_TABLES]
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _is_datetime(column: Any) -> bool:
+    kind = column.type
+    return isinstance(kind, DateTime) or isinstance(getattr(kind, "impl", None), DateTime)
+
+
+def _decode(column: Any, value: Any) -> Any:
+    if isinstance(value, str) and _is_datetime(column):
+        return dt.datetime.fromisoformat(value)
+    return value
+
+
+async def _dump(connection: AsyncConnection) -> dict[str, list[dict[str, Any]]]:
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for table in _tables():
+        rows = (await connection.execute(select(table))).mappings().all()
+        tables[table.name] = [{key: _encode(value) for key, value in row.items()} for row in rows]
+    return tables
+
+
+def _write(path: Path, body: dict[str, Any]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    data = json.dumps(body, separators=(",", ":")).encode()
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+    return len(data)
+
+
+def _summary(name: str, body: dict[str, Any], size: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "format": body.get("format"),
+        "schema": body.get("schema"),
+        "version": body.get("version"),
+        "created_at": body.get("created_at"),
+        "clock": body.get("clock"),
+        "size_bytes": size,
+        "rows": {table: len(rows) for table, rows in (body.get("tables") or {}).items()},
+    }
+
+
+async def save(container: Container, name: str, overwrite: bool) -> dict[str, Any]:
+    path = _path(container, name)
+    if path.exists() and not overwrite:
+        raise Conflict(f"snapshot {name} exists (save with overwrite=true to replace it)")
+    # Between two replication steps, so domains and their replication state agree.
+    async with container.replication.lock, container.engine.connect() as connection:
+        tables = await _dump(connection)
+        clock = container.clock.state()
+    body = {
+        "format": FORMAT,
+        "product": "jetdr-msa",
+        "version": __version__,
+        "schema": SCHEMA_HEAD,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "clock": {"mode": clock.mode.value, "scale": clock.scale, "now": clock.now.isoformat()},
+        "tables": tables,
+    }
+    size = await asyncio.to_thread(_write, path, body)
+    return _summary(name, body, size)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    body = json.loads(path.read_bytes())
+    if not isinstance(body, dict):
+        raise ValueError("not a snapshot")
+    return body
+
+
+async def load(container: Container, name: str) -> dict[str, Any]:
+    path = _path(container, name)
+    if not path.exists():
+        raise NotFound(f"snapshot {name} does not exist")
+    try:
+        body = await asyncio.to_thread(_read, path)
+    except ValueError as error:
+        raise Conflict(
+            f"snapshot {name} is not readable: {error}", error_code="snapshot_incompatible"
+        ) from error
+    if body.get("format") != FORMAT or body.get("schema") != SCHEMA_HEAD:
+        raise Conflict(
+            f"snapshot {name} was saved by jetdr-msa {body.get('version')} (snapshot format "
+            f"{body.get('format')}, schema {body.get('schema')}); this appliance reads format "
+            f"{FORMAT} at schema {SCHEMA_HEAD}. Save it again from this version.",
+            error_code="snapshot_incompatible",
+        )
+    started = time.perf_counter()
+    await container.pause_background()
+    try:
+        async with container.engine.begin() as connection:
+            tables = _tables()
+            for table in reversed(tables):
+                await connection.execute(table.delete())
+            for table in tables:
+                rows = body["tables"].get(table.name) or []
+                if rows:
+                    columns = {column.name: column for column in table.columns}
+                    await connection.execute(
+                        table.insert(),
+                        [
+                            {k: _decode(columns[k], v) for k, v in row.items() if k in columns}
+                            for row in rows
+                        ],
+                    )
+        if container.simulator is not None:
+            container.simulator.forget()
+        container.faults.clear()
+        clock = body["clock"]
+        container.clock.configure(
+            mode=ClockMode(clock["mode"]),
+            scale=float(clock["scale"]),
+            now=dt.datetime.fromisoformat(clock["now"]),
+        )
+        await remember_clock(container)
+    finally:
+        await container.resume_background()
+    return {"name": name, "duration_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+
+async def listing(container: Container) -> list[dict[str, Any]]:
+    def scan() -> list[dict[str, Any]]:
+        found = []
+        directory = _directory(container)
+        for path in sorted(directory.glob("*.json")) if directory.exists() else []:
+            try:
+                body = _read(path)
+            except ValueError:
+                continue
+            found.append(_summary(path.stem, body, path.stat().st_size))
+        return found
+
+    return await asyncio.to_thread(scan)
+
+
+async def delete(container: Container, name: str) -> None:
+    path = _path(container, name)
+    if not path.exists():
+        raise NotFound(f"snapshot {name} does not exist")
+    await asyncio.to_thread(path.unlink)
