@@ -22,6 +22,9 @@ from tests.peers.objectstores import AzuritePeer
 
 pytestmark = pytest.mark.e2e
 Serve = Callable[..., ServedAppliance]
+# At 1,000x, a second of real latency between the two processes is 17 virtual minutes: a
+# failback that is not about pausing waits long enough for a loaded CI machine.
+PATIENT = {"max_delay_minutes": 600}
 
 
 @pytest.fixture
@@ -32,7 +35,7 @@ def azurite(tmp_path: Path) -> Iterator[AzuritePeer]:
 
 def fail_back(pair: Pair, b_ids: dict[str, str]) -> dict[str, object]:
     a, b, domain_id = pair.a, pair.b, pair.domain_id
-    task = a.act(f"/api/v1/protection-domains/{domain_id}/actions/failback", {})
+    task = a.act(f"/api/v1/protection-domains/{domain_id}/actions/failback", PATIENT)
     report = report_of(a, task)
     assert (report["kind"], report["source_site"], report["target_site"]) == (
         "failback",
@@ -239,7 +242,7 @@ def test_planned_failover_then_a_failback_that_pauses_and_resumes(
     again = a.client.post(f"{domain_path}/actions/failback", json={})
     assert again.status_code == 409
     assert b.client.delete(f"/_emulator/faults/{outage.json()['id']}").status_code == 204
-    resumed = a.act(f"{domain_path}/actions/resume-failback", {"max_delay_minutes": 60})
+    resumed = a.act(f"{domain_path}/actions/resume-failback", PATIENT)
     report = report_of(a, resumed)
     b_ids = {vm["name"]: vm["vm_id"] for vm in report_of(b, task)["vms"]}
     assert_recovered_equal_source(a, report, b, b_ids)
@@ -312,13 +315,13 @@ def test_continuous_failover_with_a_runbook(serve: Serve, azurite: AzuritePeer) 
     # Back to A by continuous failback: A rehydrates while B runs the VMs, a test failover is
     # allowed meanwhile, and completing it hands over and fails back.
     b_ids = {vm["name"]: vm["vm_id"] for vm in report["vms"]}
-    a.act(f"{domain_path}/actions/failback", {"continuous": True})
+    a.act(f"{domain_path}/actions/failback", {"continuous": True, **PATIENT})
     assert a.get(domain_path)["mode"] == "continuous_failback"
     test = a.act(f"{domain_path}/actions/test-failover", {})
     assert report_of(a, test)["status"] == "running"
     a.act(f"{domain_path}/actions/stop-test-failover", {"success": False, "summary": "db slow"})
     assert a.get(domain_path)["mode"] == "continuous_failback"
-    task = a.act(f"{domain_path}/actions/complete-failback")
+    task = a.act(f"{domain_path}/actions/complete-failback", PATIENT)
     report = report_of(a, task)
     assert (report["kind"], report["continuous"]) == ("failback", True)
     assert_recovered_equal_source(a, report, b, b_ids)

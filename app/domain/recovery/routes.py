@@ -140,9 +140,11 @@ async def complete_failback(
     session: SessionDep,
     container: ContainerDep,
     response: Response,
+    spec: Annotated[FailbackRequest | None, Body()] = None,
 ) -> TaskRead:
+    """Hands over and fails back a continuous failback (`max_delay_minutes` as for `failback`)."""
     service = RecoveryService(session, container)
-    return accepted(response, await service.complete_failback(domain_id, operator))
+    return accepted(response, await service.complete_failback(domain_id, operator, spec))
 
 
 @router.post(f"{DOMAIN}/actions/release", **ACTION)  # type: ignore[arg-type]

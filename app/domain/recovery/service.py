@@ -387,7 +387,7 @@ class RecoveryService:
         if domain.mode == DomainMode.CONTINUOUS_FAILBACK:
             if spec.continuous:
                 raise self._refuse(domain, "continuous failback runs; complete it instead")
-            return await self.complete_failback(domain_id, actor)
+            return await self.complete_failback(domain_id, actor, spec)
         if domain.primary_site != self.local:
             raise self._refuse(
                 domain,
@@ -428,7 +428,9 @@ class RecoveryService:
             operation=op,
         )
 
-    async def complete_failback(self, domain_id: str, actor: Principal) -> Task:
+    async def complete_failback(
+        self, domain_id: str, actor: Principal, spec: FailbackRequest | None = None
+    ) -> Task:
         domain = await self._domain(domain_id)
         if domain.mode != DomainMode.CONTINUOUS_FAILBACK:
             raise self._refuse(domain, "only a continuous failback can be completed")
@@ -440,7 +442,7 @@ class RecoveryService:
             task_type="complete_recovery",
             actor=actor,
             mode=DomainMode.FAILING_BACK,
-            params={"max_delay_minutes": 10},
+            params={"max_delay_minutes": spec.max_delay_minutes if spec else 10},
             op_type=op.type,
             operation=op,
         )
