@@ -25,6 +25,7 @@ from app.core.security import SecretBox
 from app.domain.auth.service import AuthCache
 from app.domain.drvas.images import DrvaImage, ensure_images
 from app.emulator.faults import FaultRegistry
+from app.emulator.faulty_vcenter import FaultInjectingVCenter
 from app.metrics.requests import RequestObserver
 from app.settings import Settings
 from app.tasks.registry import TaskRegistry
@@ -166,11 +167,12 @@ def build_container(settings: Settings) -> Container:
     clock = VirtualClock(ClockMode(settings.clock.mode), settings.clock.scale)
     topology = load_topology(settings.topology)
     simulator = SimulatedVCenter(sessionmaker, topology, clock)
-    vcenter: VCenterPort = simulator
+    faults = FaultRegistry()
+    backend: VCenterPort = simulator
     if settings.vcenter.backend == "vsphere":
         from app.adapters.vcenter.vsphere import VSphereVCenter
 
-        vcenter = VSphereVCenter(
+        backend = VSphereVCenter(
             verify_tls=settings.vcenter.verify_tls,
             ca_file=str(settings.vcenter.ca_file) if settings.vcenter.ca_file else None,
             thumbprint=settings.vcenter.thumbprint,
@@ -183,13 +185,14 @@ def build_container(settings: Settings) -> Container:
         clock=clock,
         secrets=SecretBox.from_data_dir(settings.data_dir),
         topology=topology,
-        vcenter=vcenter,
-        simulator=simulator if vcenter is simulator else None,
+        vcenter=FaultInjectingVCenter(backend, faults),
+        simulator=simulator if backend is simulator else None,
         auth_cache=AuthCache(
             idle_ttl=dt.timedelta(seconds=settings.auth.session_idle_ttl_seconds),
             basic_ttl=dt.timedelta(seconds=settings.auth.password_cache_seconds),
         ),
         registry=build_registry(),
+        faults=faults,
     )
     return container
 

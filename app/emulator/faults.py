@@ -1,7 +1,16 @@
-"""Fault rules a test sets: `error` and `latency` on task steps (`<task type>.<step>` or
-`<task type>.*`); `objectstore_outage` on a storage site or a protection domain (its id, or
-`*` for every store), which makes the DRVAs' object-store calls fail as if the network was down;
-`drva_crash` on a DRVA id or `*`, which powers the DRVA VMs off when the rule is added."""
+"""Fault rules a test sets:
+
+- `error`, `latency` and `hang` on task steps (`<task type>.<step>` or `<task type>.*`): fail
+  the step, delay it (virtual milliseconds), or hold it until the rule is deleted;
+- `vcenter_fault` on a vCenter operation (`create_vm`, `install_iofilter`, `connect`, … or `*`):
+  the call fails with the rule's error code;
+- `host_unreachable` on an ESXi host name (or `*`): the host stops responding until the rule is
+  deleted;
+- `objectstore_outage` on a storage site or a protection domain (its id, or `*`): the DRVAs'
+  object-store calls fail as if the network was down;
+- `drva_crash` on a DRVA id or `*`: the DRVA VMs power off when the rule is added.
+
+`probability` and `count` apply to every kind that is checked per call."""
 
 from __future__ import annotations
 
@@ -13,8 +22,16 @@ from app.core.clock import VirtualClock
 from app.core.ids import new_id
 from app.tasks.registry import TaskFailed
 
-SUPPORTED_KINDS = ("error", "latency", "objectstore_outage", "drva_crash")
-STEP_KINDS = frozenset({"error", "latency"})
+SUPPORTED_KINDS = (
+    "error",
+    "latency",
+    "hang",
+    "vcenter_fault",
+    "host_unreachable",
+    "objectstore_outage",
+    "drva_crash",
+)
+STEP_KINDS = frozenset({"error", "latency", "hang"})
 
 
 @dataclass
@@ -27,6 +44,8 @@ class FaultRule:
     error_code: str = "injected_fault"
     id: str = field(default_factory=lambda: new_id("fault"))
     hits: int = 0
+    # Set when the rule is deleted: what a `hang` waits for.
+    released: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
 
     def exhausted(self) -> bool:
         return self.count is not None and self.hits >= self.count
@@ -54,12 +73,16 @@ class FaultRegistry:
         self.rules.append(rule)
         return rule
 
-    def remove(self, rule_id: str) -> bool:
-        before = len(self.rules)
-        self.rules = [rule for rule in self.rules if rule.id != rule_id]
-        return len(self.rules) != before
+    def remove(self, rule_id: str) -> FaultRule | None:
+        found = next((rule for rule in self.rules if rule.id == rule_id), None)
+        if found is not None:
+            self.rules.remove(found)
+            found.released.set()
+        return found
 
     def clear(self) -> None:
+        for rule in self.rules:
+            rule.released.set()
         self.rules.clear()
         for task in self.pending:
             task.cancel()
@@ -72,8 +95,23 @@ class FaultRegistry:
             rule.hits += 1
             if rule.kind == "latency":
                 await clock.sleep(rule.delay_ms / 1000)
+            elif rule.kind == "hang":
+                await rule.released.wait()
             elif rule.kind == "error":
                 raise TaskFailed(rule.error_code, f"fault injected at {target} (rule {rule.id})")
+
+    def vcenter_fault(self, operation: str) -> FaultRule | None:
+        for rule in self.rules:
+            if rule.kind != "vcenter_fault" or rule.exhausted():
+                continue
+            if rule.target not in ("*", operation) or self.rng.random() >= rule.probability:
+                continue
+            rule.hits += 1
+            return rule
+        return None
+
+    def unreachable_hosts(self) -> list[FaultRule]:
+        return [rule for rule in self.rules if rule.kind == "host_unreachable"]
 
     def storage_outage(self, *entity_ids: str) -> bool:
         """Whether an `objectstore_outage` rule cuts off a store used by these entities now."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.deps import AdminUser, ContainerDep, SessionDep
 from app.bootstrap import remember_clock
-from app.core.errors import NotFound
+from app.core.errors import AppError, NotFound
 from app.emulator import service, snapshots
 from app.emulator.faults import FaultRule
 from app.emulator.schemas import (
@@ -79,27 +79,38 @@ async def list_faults(_admin: AdminUser, container: ContainerDep) -> list[FaultR
 
 @router.post("/faults", response_model=FaultRead, status_code=201, tags=["emulator"])
 async def add_fault(spec: FaultCreate, _admin: AdminUser, container: ContainerDep) -> FaultRead:
-    """Fail (`error`) or slow down (`latency`, virtual milliseconds) a task step; cut a storage
-    site off (`objectstore_outage`, until the rule is deleted); crash DRVAs (`drva_crash`: their
-    VMs power off now; `POST /api/v1/drvas/{id}/actions/restart` brings them back). Other kinds
-    of the contract (vcenter_fault, host_unreachable, hang) are not in this build yet."""
+    """Fail (`error`), slow down (`latency`, virtual milliseconds) or hold (`hang`, until the
+    rule is deleted) a task step; fail vCenter calls (`vcenter_fault`); make ESXi hosts stop
+    responding (`host_unreachable`, simulated vCenter only); cut a storage site off
+    (`objectstore_outage`, until the rule is deleted); crash DRVAs (`drva_crash`: their VMs
+    power off now; `POST /api/v1/drvas/{id}/actions/restart` brings them back)."""
     rule = FaultRule(**spec.model_dump())
     if rule.kind == "drva_crash":
         rule.hits = len(await service.crash_drvas(container, rule.target))
     container.faults.add(rule)
+    if rule.kind == "host_unreachable":
+        try:
+            rule.hits = await service.apply_unreachable_hosts(container)
+        except AppError:
+            container.faults.remove(rule.id)
+            raise
     return FaultRead.model_validate(rule, from_attributes=True)
 
 
 @router.delete("/faults", status_code=204, tags=["emulator"])
 async def clear_faults(_admin: AdminUser, container: ContainerDep) -> Response:
     container.faults.clear()
+    await service.apply_unreachable_hosts(container)
     return Response(status_code=204)
 
 
 @router.delete("/faults/{fault_id}", status_code=204, tags=["emulator"])
 async def delete_fault(fault_id: str, _admin: AdminUser, container: ContainerDep) -> Response:
-    if not container.faults.remove(fault_id):
+    rule = container.faults.remove(fault_id)
+    if rule is None:
         raise NotFound(f"fault rule {fault_id} does not exist")
+    if rule.kind == "host_unreachable":
+        await service.apply_unreachable_hosts(container)
     return Response(status_code=204)
 
 

@@ -42,11 +42,21 @@ class ResetRead(ApiModel):
 class FaultCreate(RequestModel):
     target: str = Field(
         pattern=r"^[A-Za-z0-9_.*-]{1,128}$",
-        description="for `error`/`latency`: `<task type>.<step>` or `<task type>.*`, e.g. "
-        "`deploy_drva.power_on`; for `objectstore_outage`: a storage site or protection domain "
+        description="for `error`/`latency`/`hang`: `<task type>.<step>` or `<task type>.*`, "
+        "e.g. `deploy_drva.power_on`; for `vcenter_fault`: a vCenter operation (`connect`, "
+        "`create_vm`, `power_on_vm`, `install_iofilter`, …) or `*`; for `host_unreachable`: an "
+        "ESXi host name or `*`; for `objectstore_outage`: a storage site or protection domain "
         "id, or `*`; for `drva_crash`: a DRVA id or `*`",
     )
-    kind: Literal["error", "latency", "objectstore_outage", "drva_crash"]
+    kind: Literal[
+        "error",
+        "latency",
+        "hang",
+        "vcenter_fault",
+        "host_unreachable",
+        "objectstore_outage",
+        "drva_crash",
+    ]
     probability: float = Field(default=1.0, gt=0, le=1)
     count: int | None = Field(default=None, ge=1)
     delay_ms: int = Field(default=0, ge=0, le=3_600_000)

@@ -51,6 +51,17 @@ async def reset(container: Container) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+async def apply_unreachable_hosts(container: Container) -> int:
+    """Hosts named by `host_unreachable` rules stop responding, the others respond again.
+    Returns how many hosts do not respond."""
+    if container.simulator is None:
+        if container.faults.unreachable_hosts():
+            raise ValidationFailed("host_unreachable needs the simulated vCenter backend")
+        return 0
+    targets = {rule.target for rule in container.faults.unreachable_hosts()}
+    return await container.simulator.set_unreachable(targets)
+
+
 def configure_clock(container: Container, change: ClockUpdate) -> ClockState:
     if change.now is not None and change.now < container.clock.now():
         raise ValidationFailed("the virtual clock only moves forward", error_code="clock_backwards")

@@ -264,6 +264,23 @@ class SimulatedVCenter:
 
         await self.mutate(change)
 
+    async def set_unreachable(self, names: set[str]) -> int:
+        """Hosts named here (`*`: all) stop responding; the others respond again. Returns how
+        many do not respond."""
+        state = await self.state()
+        down = {h.name for h in state.hosts if "*" in names or h.name in names}
+
+        def change(state: _State) -> None:
+            state.hosts = [
+                dataclasses.replace(
+                    host, connection_state="notResponding" if host.name in down else "connected"
+                )
+                for host in state.hosts
+            ]
+
+        await self.mutate(change)
+        return len(down)
+
     def guestinfo(self, vm_moref: str) -> dict[str, str]:
         assert self._state is not None
         return dict(self._state.guestinfo.get(vm_moref, {}))
