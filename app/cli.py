@@ -44,14 +44,11 @@ def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.
     return config
 
 
-def serve(args: argparse.Namespace) -> int:
+def build_server(settings: Settings) -> uvicorn.Server:
+    """The appliance's HTTPS server on these settings (the pytest plugin runs it in a thread)."""
     from app.main import create_app
 
-    settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     ssl_options: dict[str, Any] = {}
     if settings.tls.enabled:
         if settings.tls.certfile and settings.tls.keyfile:
@@ -68,7 +65,15 @@ def serve(args: argparse.Namespace) -> int:
         access_log=settings.access_log,
         **ssl_options,
     )
-    uvicorn.Server(config).run()
+    return uvicorn.Server(config)
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    build_server(settings).run()
     return 0
 
 

@@ -23,6 +23,9 @@ from app.models import Base
 from app.settings import Settings
 from tests.peers import postgres_database
 
+# `pytester` runs the pytest plugin the package ships (tests/plugin).
+pytest_plugins = ["pytester"]
+
 ROOT_PASSWORD = "root-Passw0rd!"
 ROOT = ("root", ROOT_PASSWORD)
 VCENTER = {

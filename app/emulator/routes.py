@@ -140,6 +140,15 @@ async def delete_snapshot(name: str, _admin: AdminUser, container: ContainerDep)
     return Response(status_code=204)
 
 
+@router.get("/vcenter", tags=["emulator"])
+async def simulated_vcenter(_admin: AdminUser, container: ContainerDep) -> dict[str, Any]:
+    """The simulated vCenter as vCenter itself sees it, whether or not the appliance is
+    registered with it: extensions, IO filters by cluster, roles, global permissions."""
+    if container.simulator is None:
+        raise NotFound("the appliance runs the vsphere backend: look at the real vCenter")
+    return await container.simulator.summary()
+
+
 @router.get("/requests", response_model=list[JournalRead], tags=["emulator"])
 async def list_requests(
     _admin: AdminUser,

@@ -264,6 +264,22 @@ class SimulatedVCenter:
 
         await self.mutate(change)
 
+    async def summary(self) -> dict[str, Any]:
+        """What an installer leaves behind in vCenter: extensions, IO filters per cluster,
+        roles and global permissions (the emulator shows it; a test checks a clean uninstall)."""
+        state = await self.state()
+        return {
+            "extensions": sorted(state.extensions),
+            "iofilters": {
+                cluster: [item.filter_id for item in filters]
+                for cluster, filters in state.iofilters.items()
+                if filters
+            },
+            "roles": sorted(state.roles),
+            "global_permissions": dict(state.permissions),
+            "vms": len(state.vms),
+        }
+
     async def set_unreachable(self, names: set[str]) -> int:
         """Hosts named here (`*`: all) stop responding; the others respond again. Returns how
         many do not respond."""

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
 
 from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep
 from app.api.responses import ACCEPTED, accepted
 from app.core.schemas import Page, PageMeta
-from app.domain.vcenters.schemas import VCenterCreate, VCenterRead
+from app.domain.vcenters.schemas import (
+    PermissionsRead,
+    ServiceAccounts,
+    VCenterCreate,
+    VCenterRead,
+)
 from app.domain.vcenters.service import VCenterService, to_read
 from app.tasks.schemas import TaskRead
 
@@ -103,3 +110,55 @@ async def unregister_plugin(
 ) -> TaskRead:
     task = await VCenterService(session, container).unregister_plugin(vcenter_id, admin)
     return accepted(response, task)
+
+
+@router.post(
+    "/{vcenter_id}/actions/create-service-accounts",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def create_service_accounts(
+    vcenter_id: str,
+    admin: AdminUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+    spec: Annotated[ServiceAccounts | None, Body()] = None,
+) -> TaskRead:
+    """The elevated user and the IO filter REST user in vCenter: a role cloned from CloudAdmin
+    (`Admin` on premises) granted to both as a global permission (what the AVS install and
+    `Enable-JetStreamRESTUser` do)."""
+    service = VCenterService(session, container)
+    task = await service.service_accounts(vcenter_id, spec or ServiceAccounts(), admin, create=True)
+    return accepted(response, task)
+
+
+@router.post(
+    "/{vcenter_id}/actions/remove-service-accounts",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def remove_service_accounts(
+    vcenter_id: str,
+    admin: AdminUser,
+    session: SessionDep,
+    container: ContainerDep,
+    response: Response,
+    spec: Annotated[ServiceAccounts | None, Body()] = None,
+) -> TaskRead:
+    """Revokes both global permissions and deletes the role once nobody holds it."""
+    service = VCenterService(session, container)
+    task = await service.service_accounts(
+        vcenter_id, spec or ServiceAccounts(), admin, create=False
+    )
+    return accepted(response, task)
+
+
+@router.get("/{vcenter_id}/permissions", response_model=PermissionsRead)
+async def get_permissions(
+    vcenter_id: str, _admin: AdminUser, session: SessionDep, container: ContainerDep
+) -> PermissionsRead:
+    """vCenter's roles and global permissions, read live."""
+    return await VCenterService(session, container).permissions(vcenter_id)

@@ -15,6 +15,22 @@ class VCenterCreate(RequestModel):
     register_with_ip: bool = False
 
 
+class ServiceAccounts(RequestModel):
+    """The vCenter principals JetStream DR runs as: the elevated user (a role cloned from
+    CloudAdmin on AVS) and the IO filter's REST user (`iofrest`), both given a global
+    permission with that role."""
+
+    elevated_user: str = Field(default="VSPHERE.LOCAL\\jetdr-svc", min_length=1, max_length=255)
+    rest_user: str = Field(default="VSPHERE.LOCAL\\iofrest", min_length=1, max_length=255)
+    role: str = Field(default="JSDR", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    clone_from: str = Field(default="CloudAdmin", min_length=1, max_length=64)
+
+
+class PermissionsRead(ApiModel):
+    roles: list[str]
+    global_permissions: dict[str, str]
+
+
 class PluginRead(ApiModel):
     key: str
     version: str | None

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.adapters.vcenter.errors import VCenterError
 from app.adapters.vcenter.port import Endpoint
 from app.container import Container
-from app.core.errors import Conflict, InvalidState, NotFound
+from app.core.errors import Conflict, InvalidState, NotFound, ServiceUnavailable
 from app.core.ids import new_id
 from app.core.schemas import EntityRef
 from app.domain.auth.service import Principal
@@ -18,7 +19,13 @@ from app.domain.inventory import repository as inventory
 from app.domain.plugin.package import PLUGIN_KEY
 from app.domain.vcenters import repository
 from app.domain.vcenters.models import VCenter
-from app.domain.vcenters.schemas import PluginRead, VCenterCreate, VCenterRead
+from app.domain.vcenters.schemas import (
+    PermissionsRead,
+    PluginRead,
+    ServiceAccounts,
+    VCenterCreate,
+    VCenterRead,
+)
 from app.domain.vcenters.states import VCenterStatus, sources_for
 from app.tasks.models import Task
 from app.tasks.service import enqueue, start_guarded
@@ -162,6 +169,30 @@ class VCenterService:
                 "the plugin is not registered in this vCenter", error_code="plugin_not_registered"
             )
         return await self._start(vcenter, "unregister_plugin", VCenterStatus.REGISTERED, actor)
+
+    async def service_accounts(
+        self, vcenter_id: str, spec: ServiceAccounts, actor: Principal, *, create: bool
+    ) -> Task:
+        vcenter = await self.get(vcenter_id)
+        task_type = "create_service_accounts" if create else "remove_service_accounts"
+        return await self._start(
+            vcenter, task_type, VCenterStatus.REGISTERED, actor, spec.model_dump()
+        )
+
+    async def permissions(self, vcenter_id: str) -> PermissionsRead:
+        vcenter = await self.get(vcenter_id)
+        try:
+            session = await self.container.vcenter.connect(endpoint_of(self.container, vcenter))
+            try:
+                roles = await session.role_names()
+                granted = await session.global_permissions()
+            finally:
+                await session.logout()
+        except VCenterError as error:
+            raise ServiceUnavailable(
+                f"cannot read vCenter's permissions: {error.message}"
+            ) from error
+        return PermissionsRead(roles=list(roles), global_permissions=dict(granted))
 
     async def _start(
         self,

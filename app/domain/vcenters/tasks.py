@@ -164,6 +164,31 @@ async def unregister_plugin(ctx: TaskContext) -> None:
         await session.commit()
 
 
+async def create_service_accounts(ctx: TaskContext) -> None:
+    """The role (cloned from `clone_from`, or from `Admin` where there is no CloudAdmin, as on
+    premises) and the two global permissions; what already exists is kept."""
+    role, clone_from = ctx.params["role"], ctx.params["clone_from"]
+    async with connected(ctx) as vc:
+        roles = await vc.role_names()
+        if role not in roles:
+            source = clone_from if clone_from in roles else "Admin"
+            await vc.create_role(role, source)
+            ctx.result["role_created_from"] = source
+        for principal in (ctx.params["elevated_user"], ctx.params["rest_user"]):
+            await vc.set_global_permission(principal, role)
+    ctx.result["granted"] = [ctx.params["elevated_user"], ctx.params["rest_user"]]
+
+
+async def remove_service_accounts(ctx: TaskContext) -> None:
+    async with connected(ctx) as vc:
+        for principal in (ctx.params["elevated_user"], ctx.params["rest_user"]):
+            with contextlib.suppress(VCenterNotFound):
+                await vc.remove_global_permission(principal)
+        if ctx.params["role"] not in (await vc.global_permissions()).values():
+            with contextlib.suppress(VCenterNotFound):
+                await vc.delete_role(ctx.params["role"])
+
+
 async def discover_inventory(ctx: TaskContext) -> None:
     async with connected(ctx) as vc:
         await ctx.clock.sleep(INVENTORY_SECONDS / 2)
@@ -313,7 +338,27 @@ UNREGISTER_PLUGIN = TaskDefinition(
     compensate=release_after_failure,
 )
 
+CREATE_SERVICE_ACCOUNTS = TaskDefinition(
+    type="create_service_accounts",
+    steps=(
+        Step("grant", create_service_accounts, weight=2),
+        Step("finalize", mark_registered, weight=0.5),
+    ),
+    compensate=release_after_failure,
+)
+
+REMOVE_SERVICE_ACCOUNTS = TaskDefinition(
+    type="remove_service_accounts",
+    steps=(
+        Step("revoke", remove_service_accounts, weight=2),
+        Step("finalize", mark_registered, weight=0.5),
+    ),
+    compensate=release_after_failure,
+)
+
 DEFINITIONS = (
+    CREATE_SERVICE_ACCOUNTS,
+    REMOVE_SERVICE_ACCOUNTS,
     REGISTER_VCENTER,
     UNREGISTER_VCENTER,
     REFRESH_INVENTORY,

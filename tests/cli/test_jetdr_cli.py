@@ -1,0 +1,101 @@
+"""`jetdr` against a fresh appliance (the pytest plugin's): the AVS install and uninstall flows
+leave vCenter as they found it; a failed preflight stops the install."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from jetdr import Client
+from jetdr.cli import main
+from jetdr.pytest_plugin import RunningAppliance
+
+INSTALL = [
+    "install",
+    "--cluster",
+    "Cluster-1",
+    "--protected-cluster",
+    "Cluster-1",
+    "--datastore",
+    "vsanDatastore",
+    "--network",
+    "dhcp-segment",
+    "--vcenter-hostname",
+    "vcsa-01.protected.local",
+    "--vcenter-username",
+    "administrator@vsphere.local",
+    "--vcenter-password",
+    "VMware1!",
+]
+
+
+def jetdr(appliance: RunningAppliance, *argv: str) -> int:
+    connection = [
+        "--url",
+        appliance.url,
+        "--password",
+        appliance.password,
+        "--ca-file",
+        str(appliance.ca_file),
+    ]
+    return main([*connection, *argv])
+
+
+def vcenter_side(msa: Client) -> dict[str, Any]:
+    found: dict[str, Any] = msa.get("/_emulator/vcenter")
+    found.pop("vms")
+    return found
+
+
+def test_install_then_uninstall_leaves_vcenter_as_it_was(
+    jetdr_msa: Client, jetdr_msa_appliance: RunningAppliance, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = vcenter_side(jetdr_msa)
+    assert jetdr(jetdr_msa_appliance, *INSTALL, "--vm-name", "jetdr-msa") == 0
+    printed = capsys.readouterr().out
+    for step in (
+        "register vCenter",
+        "configure cluster Cluster-1",
+        "create the elevated user and the REST user",
+    ):
+        assert f"{step}: succeeded" in printed, printed
+    installed = vcenter_side(jetdr_msa)
+    assert installed["extensions"] == ["com.jetstream.jetdr"]
+    assert list(installed["iofilters"]) and "JSDR" in installed["roles"]
+    assert {"VSPHERE.LOCAL\\jetdr-svc", "VSPHERE.LOCAL\\iofrest"} <= set(
+        installed["global_permissions"]
+    )
+
+    assert jetdr(jetdr_msa_appliance, "uninstall", "--protected-cluster", "Cluster-1") == 0
+    printed = capsys.readouterr().out
+    for step in (
+        "unconfigure cluster Cluster-1",
+        "remove the elevated user and the REST user",
+        "unregister vCenter",
+    ):
+        assert f"{step}: succeeded" in printed, printed
+    assert vcenter_side(jetdr_msa) == before
+    assert jetdr_msa.items("vcenters") == []
+
+
+def test_a_failed_preflight_stops_the_install(
+    jetdr_msa: Client, jetdr_msa_appliance: RunningAppliance, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A VM named web-01 exists: the MSA's name is taken.
+    assert jetdr(jetdr_msa_appliance, *INSTALL, "--vm-name", "web-01") == 1
+    captured = capsys.readouterr()
+    assert "preflight failed" in captured.err
+    assert "web-01" in captured.err
+    assert jetdr_msa.items("vcenters") == []
+
+
+def test_json_output_and_errors(
+    jetdr_msa: Client, jetdr_msa_appliance: RunningAppliance, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert jetdr(jetdr_msa_appliance, "--json", "status") == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "ready"
+    assert jetdr(jetdr_msa_appliance, "failover", "nope") == 1
+    assert "not_found" in capsys.readouterr().err
+    assert main(["--url", jetdr_msa_appliance.url, "status"]) == 2
