@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class Model(BaseModel):
@@ -37,9 +37,15 @@ class Task(Model):
     entity: Entity
     steps: list[TaskStep] = []
     error: TaskError | None = None
-    result: dict[str, Any] | None = None
+    # What the task produced ({} until it does).
+    result: dict[str, Any] = {}
     created_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+
+    @field_validator("result", mode="before")
+    @classmethod
+    def _no_result_yet(cls, value: Any) -> Any:
+        return {} if value is None else value
 
     @property
     def done(self) -> bool:
