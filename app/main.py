@@ -19,6 +19,7 @@ from app.domain.plugin.routes import router as plugin_router
 from app.emulator.routes import router as emulator_router
 from app.metrics.routes import router as metrics_router
 from app.settings import Settings
+from app.ui.routes import router as ui_router
 
 DESCRIPTION = (
     "An emulator of the JetStream DR Management Server Appliance REST API. The API is a "
@@ -67,5 +68,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(build_api_router())
     app.include_router(plugin_router)
     app.include_router(metrics_router)
+    app.include_router(ui_router)
     app.mount("/_emulator", emulator)
     return app

@@ -1,0 +1,136 @@
+// The dashboard reads the same REST API as everyone else, with the browser's credentials.
+"use strict";
+
+const API = "/api/v1";
+const REFRESH_MS = 1000;
+
+async function call(path, options = {}) {
+  const response = await fetch(path, {
+    credentials: "same-origin",
+    headers: { "content-type": "application/json" },
+    ...options,
+  });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(body.message || `${response.status} on ${path}`);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+function cell(text, state) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "—" : String(text);
+  if (state) td.className = `state-${state}`;
+  return td;
+}
+
+function fill(tableId, rows, render) {
+  const body = document.querySelector(`#${tableId} tbody`);
+  body.replaceChildren();
+  if (rows.length === 0) {
+    const tr = document.createElement("tr");
+    const td = cell("none");
+    td.colSpan = document.querySelectorAll(`#${tableId} th`).length;
+    td.className = "empty";
+    tr.append(td);
+    body.append(tr);
+    return;
+  }
+  for (const row of rows) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = row.id;
+    tr.append(...render(row));
+    body.append(tr);
+  }
+}
+
+async function configure(clusterId) {
+  await call(`${API}/clusters/${clusterId}/actions/configure`, { method: "POST" });
+  refresh();
+}
+
+function renderClusters(clusters) {
+  fill("clusters", clusters, (c) => {
+    const hosts = document.createElement("td");
+    for (const host of c.hosts || []) {
+      const span = document.createElement("span");
+      span.className = `host state-${host.iofilter_status}`;
+      span.textContent = `${host.name}: ${host.iofilter_status}`;
+      hosts.append(span);
+    }
+    const action = document.createElement("td");
+    if (c.status === "unconfigured") {
+      const button = document.createElement("button");
+      button.textContent = "Configure";
+      button.dataset.action = "configure";
+      button.addEventListener("click", () => configure(c.id));
+      action.append(button);
+    }
+    return [cell(c.name), cell(c.status, c.status), cell(c.iofilter ? `${c.iofilter.status}${c.iofilter.version ? " " + c.iofilter.version : ""}` : null), hosts, action];
+  });
+}
+
+function renderTasks(tasks) {
+  const list = document.getElementById("tasks");
+  list.replaceChildren();
+  if (tasks.length === 0) {
+    list.textContent = "no task yet";
+    list.className = "empty";
+    return;
+  }
+  list.className = "";
+  for (const task of tasks) {
+    const row = document.createElement("div");
+    row.className = "task";
+    row.dataset.taskId = task.id;
+    row.dataset.status = task.status;
+    const label = document.createElement("span");
+    const step = (task.steps || []).find((s) => s.status === "running");
+    label.textContent = `${task.type} · ${task.entity.name || task.entity.id}${step ? ` (${step.name})` : ""}`;
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    const fillBar = document.createElement("div");
+    fillBar.style.width = `${task.progress}%`;
+    bar.append(fillBar);
+    const percent = document.createElement("span");
+    percent.className = "percent";
+    percent.textContent = `${task.progress} %`;
+    const status = document.createElement("span");
+    status.className = `state-${task.status}`;
+    status.textContent = task.status;
+    row.append(label, bar, percent, status);
+    list.append(row);
+  }
+}
+
+async function refresh() {
+  try {
+    const [status, sites, vcenters, clusters, drvas, domains, tasks, alarms] = await Promise.all([
+      call(`${API}/status`),
+      call(`${API}/sites`),
+      call(`${API}/vcenters`),
+      call(`${API}/clusters?limit=200`),
+      call(`${API}/drvas`),
+      call(`${API}/protection-domains`),
+      call(`${API}/tasks?limit=10&sort_by=created_at&order=desc`),
+      call(`${API}/alarms?active=true`),
+    ]);
+    document.getElementById("appliance").textContent = `${status.status} · site ${status.site ? status.site.name : ""}`;
+    fill("sites", sites.items, (s) => [cell(s.name), cell(s.role), cell(s.url), cell(s.reachable)]);
+    fill("vcenters", vcenters.items, (v) => [
+      cell(v.hostname), cell(v.version), cell(v.status, v.status), cell(v.plugin && v.plugin.registered ? "registered" : "not registered"),
+    ]);
+    renderClusters(clusters.items);
+    fill("drvas", drvas.items, (d) => [cell(d.name), cell(d.status, d.status), cell(d.ip), cell(d.version)]);
+    fill("domains", domains.items, (d) => [
+      cell(d.name), cell(d.mode), cell(d.health, d.health), cell(d.rpo_seconds), cell(d.vms), cell(d.owner_site),
+    ]);
+    renderTasks(tasks.items);
+    fill("alarms", alarms.items, (a) => [cell(a.type), cell(a.severity), cell(a.entity_name), cell(a.raised_at), cell(a.message)]);
+  } catch (error) {
+    document.getElementById("appliance").textContent = `error: ${error.message}`;
+  }
+}
+
+refresh();
+setInterval(refresh, REFRESH_MS);

@@ -1,0 +1,76 @@
+"""The dashboard in headless Chromium (Debian's `chromium`, driven by Playwright) against the
+appliance served as its own process over HTTPS."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT_PASSWORD, VCENTER
+from tests.e2e.conftest import ServedAppliance
+from tests.peers import missing_peer
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        missing_peer("the dashboard test needs Debian's chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_peer("the dashboard test needs `pip install playwright`")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def test_configure_a_cluster_from_the_dashboard(
+    serve: Callable[..., ServedAppliance], browser: Any
+) -> None:
+    appliance = serve(JETDR_CLOCK__MODE="scaled", JETDR_CLOCK__SCALE="200")
+    appliance.start()
+    with appliance.client() as client:
+        registered = client.post("/api/v1/vcenters", json=VCENTER)
+        assert appliance.wait_task(client, registered.json()["id"])["status"] == "succeeded"
+
+    anonymous = browser.new_context(ignore_https_errors=True)
+    assert anonymous.request.get(f"{appliance.url}/ui/").status == 401
+    assert anonymous.request.get(f"{appliance.url}/ui/app.js").status == 401
+    anonymous.close()
+
+    context = browser.new_context(
+        ignore_https_errors=True,
+        http_credentials={"username": "root", "password": ROOT_PASSWORD},
+    )
+    page = context.new_page()
+    assert page.goto(f"{appliance.url}/ui/").status == 200
+    assert page.title().startswith("JetStream DR")
+    page.wait_for_selector("#appliance:has-text('ready')")
+    page.wait_for_selector("#vcenters td:has-text('vcsa-01.protected.local')")
+    page.wait_for_selector("#sites td:has-text('protected')")
+    cluster = page.locator("#clusters tbody tr", has_text="Cluster-1")
+    cluster.locator("button[data-action=configure]").click()
+
+    task = page.locator(".task", has_text="configure_cluster")
+    task.wait_for()
+    page.wait_for_selector(
+        ".task[data-status='succeeded']:has-text('configure_cluster') .percent:has-text('100 %')",
+        timeout=30_000,
+    )
+    width = task.locator(".bar > div").evaluate("node => node.style.width")
+    assert width == "100%"
+    page.wait_for_selector("#clusters tbody tr:has-text('Cluster-1') td.state-configured")
+    hosts = cluster.locator(".host").all_inner_texts()
+    assert len(hosts) == 4 and all(text.endswith("installed") for text in hosts), hosts
+    context.close()
