@@ -34,6 +34,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         title="jetdr-msa emulator control plane",
         version=__version__,
         description="Controls for tests and demos; not part of the emulated product.",
+        # Served by `emulator_router` itself, to admins only.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(emulator)
     emulator.include_router(emulator_router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import AdminUser, ContainerDep, SessionDep
 from app.bootstrap import remember_clock
@@ -30,6 +30,13 @@ from app.replication import service as replication
 from app.replication.schemas import DigestRead
 
 router = APIRouter()
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def emulator_openapi(_admin: AdminUser, request: Request) -> dict[str, Any]:
+    """The control plane's own OpenAPI document (admins only, like the controls)."""
+    schema: dict[str, Any] = request.app.openapi()
+    return schema
 
 
 @router.get("/health", response_model=HealthRead, tags=["emulator"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from app.container import ApplianceStatus
-from tests.conftest import Appliance
+from tests.conftest import Appliance, add_user
 
 ENVELOPE_KEYS = {"error_code", "message", "op_id", "details", "field_errors"}
 
@@ -91,13 +91,20 @@ async def test_api_answers_503_starting_until_boot_finishes(appliance: Appliance
         appliance.container.status = ApplianceStatus.READY
 
 
-async def test_openapi_documents_the_api_and_is_public(appliance: Appliance) -> None:
+async def test_openapi_documents_the_api_and_the_emulator_has_its_own(
+    appliance: Appliance,
+) -> None:
     anonymous = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=appliance.app), base_url="https://msa.test"
     )
     async with anonymous:
         spec = (await anonymous.get("/openapi.json")).json()
-        emulator_spec = (await anonymous.get("/_emulator/openapi.json")).json()
+        assert (await anonymous.get("/_emulator/openapi.json")).status_code == 401
+    viewer = await add_user(appliance.client, "reader", "viewer")
+    refused = await appliance.client.get("/_emulator/openapi.json", auth=viewer)
+    assert refused.status_code == 403
+    emulator_spec = (await appliance.client.get("/_emulator/openapi.json")).json()
+    assert "/state/save" in emulator_spec["paths"] and "/faults" in emulator_spec["paths"]
     assert "/api/v1/vcenters" in spec["paths"]
     assert "reconstruction" in spec["info"]["description"]
     assert not any(path.startswith("/_emulator") for path in spec["paths"])
