@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -91,7 +92,9 @@ class Container:
     def uptime_seconds(self) -> float:
         return time.monotonic() - self.started_monotonic
 
-    async def boot(self) -> None:
+    async def boot(self, initialize: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Migrate, seed, start the background work, then `initialize` (the init scenarios)
+        while the status still says `starting`."""
         from app.bootstrap import seed_first_boot
 
         try:
@@ -107,6 +110,8 @@ class Container:
             self.monitor.start()
             self.replication.start()
             self.rehydration.start()
+            if initialize is not None:
+                await initialize()
         except Exception as error:
             logger.exception("the appliance failed to start")
             self.status = ApplianceStatus.DEGRADED

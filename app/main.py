@@ -16,6 +16,7 @@ from app.api.middleware import IdempotencyMiddleware, RequestContextMiddleware
 from app.api.router import build_api_router
 from app.container import Container, build_container
 from app.domain.plugin.routes import router as plugin_router
+from app.emulator.init import apply_init_dir
 from app.emulator.routes import router as emulator_router
 from app.metrics.routes import router as metrics_router
 from app.settings import Settings
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         built = container or build_container(settings)
         app.state.container = built
         emulator.state.container = built
-        boot = asyncio.create_task(built.boot(), name="boot")
+        boot = asyncio.create_task(built.boot(lambda: apply_init_dir(app, built)), name="boot")
         try:
             yield
         finally:

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     site_name: str | None = None
     topology: str = "protected"
     seed: int | None = None
+    # Scenario files applied at start (see app/emulator/init.py).
+    init_dir: Path | None = None
     # Recent requests kept for `GET /_emulator/requests`.
     journal_size: int = Field(default=1000, ge=1, le=100_000)
     root_password: SecretStr | None = None

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import envelope, op_id_var
 from app.core.db import Base
+from app.emulator.init import INITIALIZING
 from app.metrics.requests import JournalEntry
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ class RequestContextMiddleware:
                 path.startswith("/api/")
                 and path not in PUBLIC_WHILE_STARTING
                 and container.status != "ready"
+                and not INITIALIZING.get()
             ):
                 response = envelope(
                     503,
