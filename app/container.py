@@ -106,6 +106,9 @@ class Container:
                 name="drva-images",
             )
             await seed_first_boot(self)
+            # What users create is numbered from the seed whatever seeding took (a reset keeps
+            # the users, so it takes fewer ids than a first boot).
+            ids.reseed(self.settings.seed)
             await self.runner.start()
             self.monitor.start()
             self.replication.start()

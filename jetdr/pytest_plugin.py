@@ -168,7 +168,9 @@ def jetdr_msa_appliance(
 
 @pytest.fixture
 def jetdr_msa(jetdr_msa_appliance: RunningAppliance) -> Iterator[Client]:
-    """A client of the session's appliance, reset to its seeded state for this test."""
+    """A client of the session's appliance, reset to its seeded state for this test (and after
+    it, so nothing it started keeps running between tests)."""
     with jetdr_msa_appliance.client() as client:
         client.reset()
         yield client
+        client.reset()

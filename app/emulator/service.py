@@ -39,7 +39,6 @@ async def reset(container: Container) -> float:
     if container.simulator is not None:
         container.simulator.forget()
     await container.vcenter.reset()
-    ids.reseed(container.settings.seed)
     container.faults.clear()
     container.clock.configure(
         mode=ClockMode(container.settings.clock.mode),
@@ -47,6 +46,7 @@ async def reset(container: Container) -> float:
         now=dt.datetime.now(dt.UTC),
     )
     await seed_first_boot(container)
+    ids.reseed(container.settings.seed)
     await container.resume_background()
     return (time.perf_counter() - started) * 1000
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import httpx
 
-from tests.conftest import Appliance, add_user
+from tests.conftest import Appliance, add_user, start_appliance
 
 
 async def test_clock_controls(appliance: Appliance) -> None:
@@ -46,3 +47,14 @@ async def test_reset_returns_to_the_seeded_state(registered: Appliance) -> None:
     assert (await client.get("/api/v1/sites")).json()["_meta"]["total"] == 1
     task = await registered.register_vcenter()
     assert task["status"] == "succeeded"
+
+
+async def test_a_seed_makes_ids_deterministic_across_resets(make_settings: Any) -> None:
+    async with start_appliance(make_settings(seed=7)) as appliance:
+        runs = []
+        for _ in range(2):
+            task = await appliance.register_vcenter()
+            clusters = (await appliance.client.get("/api/v1/clusters")).json()["items"]
+            runs.append((task["id"], task["entity"]["id"], [c["id"] for c in clusters]))
+            assert (await appliance.client.post("/_emulator/reset")).status_code == 200
+        assert runs[0] == runs[1]
