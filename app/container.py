@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import socket
 import time
@@ -22,6 +23,7 @@ from app.adapters.vcenter.topology import Topology, load_topology
 from app.core.clock import ClockMode, VirtualClock
 from app.core.db import SessionMaker, create_engine, create_sessionmaker, run_migrations
 from app.core.ids import ids
+from app.core.leadership import Leadership
 from app.core.security import SecretBox
 from app.domain.auth.service import AuthCache
 from app.domain.drvas.images import DrvaImage, ensure_images
@@ -63,9 +65,12 @@ class Container:
     monitor: DrvaMonitor = field(init=False)
     replication: ReplicationEngine = field(init=False)
     rehydration: ContinuousRehydration = field(init=False)
+    leadership: Leadership = field(init=False)
     status: ApplianceStatus = ApplianceStatus.STARTING
     status_reason: str | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
+    # This process among those sharing the database (task leases, the scheduler lease).
+    node_id: str = "local"
     local_site_id: str | None = None
     local_site_name: str | None = None
     ip_address: str = "127.0.0.1"
@@ -87,6 +92,13 @@ class Container:
         self.replication = ReplicationEngine(self)
         self.rehydration = ContinuousRehydration(self)
         self.observer = RequestObserver(self.settings.journal_size)
+        self.leadership = Leadership(
+            self.sessionmaker,
+            self.node_id,
+            self.settings.tasks.lease_seconds,
+            self._start_scheduled,
+            self._stop_scheduled,
+        )
 
     @property
     def uptime_seconds(self) -> float:
@@ -110,9 +122,7 @@ class Container:
             # the users, so it takes fewer ids than a first boot).
             ids.reseed(self.settings.seed)
             await self.runner.start()
-            self.monitor.start()
-            self.replication.start()
-            self.rehydration.start()
+            await self.leadership.start()
             if initialize is not None:
                 await initialize()
         except Exception as error:
@@ -123,19 +133,25 @@ class Container:
         self.status = ApplianceStatus.READY
         logger.info("appliance ready (site %s)", self.local_site_name)
 
-    async def pause_background(self) -> None:
-        """Stop everything that writes on its own (tasks, heartbeats, replication, continuous
-        rehydration): the caller is about to replace the data underneath."""
+    def _start_scheduled(self) -> None:
+        self.monitor.start()
+        self.replication.start()
+        self.rehydration.start()
+
+    async def _stop_scheduled(self) -> None:
         await self.rehydration.stop()
         await self.replication.stop()
         await self.monitor.stop()
+
+    async def pause_background(self) -> None:
+        """Stop everything that writes on its own (tasks, heartbeats, replication, continuous
+        rehydration): the caller is about to replace the data underneath."""
+        await self.leadership.stop()
         await self.runner.stop()
 
     async def resume_background(self) -> None:
         await self.runner.start()
-        self.monitor.start()
-        self.replication.start()
-        self.rehydration.start()
+        await self.leadership.start()
 
     async def drva_images(self) -> list[DrvaImage]:
         if self._drva_images is None:
@@ -149,10 +165,7 @@ class Container:
     async def shutdown(self) -> None:
         if self._drva_images is not None and not self._drva_images.done():
             self._drva_images.cancel()
-        await self.rehydration.stop()
-        await self.replication.stop()
-        await self.monitor.stop()
-        await self.runner.stop()
+        await self.pause_background()
         if self.status is ApplianceStatus.READY:
             from app.bootstrap import remember_clock
 
@@ -201,8 +214,16 @@ def build_container(settings: Settings) -> Container:
         ),
         registry=build_registry(),
         faults=faults,
+        node_id=settings.node_id or _node_id(settings),
     )
     return container
+
+
+def _node_id(settings: Settings) -> str:
+    """Stable across restarts of the same process (it takes its own tasks back at once),
+    distinct between processes on one machine."""
+    where = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:6]
+    return f"{socket.gethostname()[:40]}:{settings.port}:{where}"
 
 
 def _resolve(hostname: str) -> str:

@@ -17,7 +17,7 @@ from app.domain.storage_sites.models import StorageSite
 from app.domain.users.models import User
 from app.domain.vcenters.models import VCenter
 from app.replication.models import DomainReplication
-from app.tasks.models import Task, TaskEvent
+from app.tasks.models import Lease, Task, TaskEvent
 
 __all__ = [
     "Alarm",
@@ -30,6 +30,7 @@ __all__ = [
     "Event",
     "Host",
     "IdempotencyRecord",
+    "Lease",
     "Network",
     "ProtectedVm",
     "ProtectionDomain",

@@ -69,6 +69,9 @@ class ReplicationSettings(BaseModel):
 
 class TaskSettings(BaseModel):
     max_concurrency: int = Field(default=16, ge=1)
+    # Wall-clock seconds a process holds a running task (or the scheduler leadership) without
+    # renewing it; after that another process on the same database takes it over.
+    lease_seconds: float = Field(default=15.0, ge=1, le=600)
 
 
 class Settings(BaseSettings):
@@ -87,6 +90,8 @@ class Settings(BaseSettings):
     seed: int | None = None
     # Scenario files applied at start (see app/emulator/init.py).
     init_dir: Path | None = None
+    # This process among those sharing one database (default: host, port and data directory).
+    node_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     # Recent requests kept for `GET /_emulator/requests`.
     journal_size: int = Field(default=1000, ge=1, le=100_000)
     root_password: SecretStr | None = None

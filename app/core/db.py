@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -116,7 +119,7 @@ def migrations_dir() -> Path:
 
 
 # The newest Alembic revision; tests/core/test_migrations.py keeps it equal to Alembic's head.
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0011"
 
 
 def schema_revision(url: str) -> str | None:
@@ -157,3 +160,21 @@ __all__ = [
     "run_migrations",
     "sync_url",
 ]
+
+
+@contextlib.asynccontextmanager
+async def advisory_lock(engine: AsyncEngine, name: str) -> AsyncIterator[None]:
+    """Held by one process at a time among those sharing a PostgreSQL database (a session-level
+    advisory lock on a connection of its own). SQLite serves one process: nothing to take."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        await connection.commit()
+        try:
+            yield
+        finally:
+            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            await connection.commit()

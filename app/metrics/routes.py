@@ -57,6 +57,11 @@ async def _state(session: AsyncSession, container: Container) -> list[str]:
             usage.append((labels, round(repl.log_used_bytes / repl.log_capacity_bytes, 6)))
     return [
         *_gauge("jetdr_up", "1 while the appliance answers.", [("", 1.0)]),
+        *_gauge(
+            "jetdr_scheduler_leader",
+            "1 when this process runs the clock-driven work (one process per database).",
+            [(f'node="{escape_label(container.node_id)}"', float(container.leadership.is_leader))],
+        ),
         *_gauge("jetdr_virtual_clock_seconds", "The virtual clock, Unix seconds.", [("", now)]),
         *_gauge(
             "jetdr_tasks",

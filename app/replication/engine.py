@@ -24,9 +24,9 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.adapters.objectstore.errors import ObjectStoreError, StorageUnreachable
 from app.adapters.objectstore.port import ObjectStore
 from app.bootstrap import remember_clock
+from app.core.db import advisory_lock
 from app.core.periodic import Periodic
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.drvas.models import Drva, ReplicationLogVolume
@@ -155,6 +156,25 @@ class _Run:
     outage: bool = False
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _exclusive(
+    method: Callable[Concatenate[ReplicationEngine, str, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[ReplicationEngine, str, P], Coroutine[Any, Any, T]]:
+    """A change to one domain's replication, done by one process at a time (several appliance
+    processes may share the database)."""
+
+    async def exclusive(
+        engine: ReplicationEngine, domain_id: str, /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        async with advisory_lock(engine._container.engine, f"domain:{domain_id}"):
+            return await method(engine, domain_id, *args, **kwargs)
+
+    return exclusive
+
+
 class ReplicationEngine:
     def __init__(self, container: Container) -> None:
         self._container = container
@@ -198,6 +218,10 @@ class ReplicationEngine:
 
     async def run_domain(self, domain_id: str, until: float) -> None:
         """Step one domain up to `until`; the caller holds `lock`."""
+        async with advisory_lock(self._container.engine, f"domain:{domain_id}"):
+            await self._advance(domain_id, until)
+
+    async def _advance(self, domain_id: str, until: float) -> None:
         async with self._container.sessionmaker() as session:
             run = await self._load(session, domain_id)
             if run is None:
@@ -671,11 +695,12 @@ class ReplicationEngine:
 
     # -- changes asked by tasks (the caller holds `lock`) --------------------------------
 
+    @_exclusive
     async def begin(self, domain_id: str) -> None:
         """Start (or restart) protection: new VMs begin their initial sync; after a stop the
         changes made meanwhile are resynced."""
         now = self._container.clock.timestamp()
-        await self.run_domain(domain_id, now)
+        await self._advance(domain_id, now)
         async with self._container.sessionmaker() as session:
             repl = await session.get(DomainReplication, domain_id)
             if repl is None:
@@ -701,10 +726,11 @@ class ReplicationEngine:
             )
             await session.commit()
 
+    @_exclusive
     async def halt(self, domain_id: str) -> None:
         """Stop protection: nothing is captured or shipped; changes are tracked as dirty."""
         now = self._container.clock.timestamp()
-        await self.run_domain(domain_id, now)
+        await self._advance(domain_id, now)
         async with self._container.sessionmaker() as session:
             repl = await session.get(DomainReplication, domain_id)
             if repl is None or repl.state == R.STOPPED:
@@ -728,10 +754,11 @@ class ReplicationEngine:
             ]
             await session.commit()
 
+    @_exclusive
     async def attach(self, domain_id: str, rows: Sequence[ProtectedVm]) -> None:
         """Add VMs: while the domain protects, their writes are tracked from now on."""
         now = self._container.clock.timestamp()
-        await self.run_domain(domain_id, now)
+        await self._advance(domain_id, now)
         async with self._container.sessionmaker() as session:
             repl = await session.get(DomainReplication, domain_id)
             for row in rows:
@@ -740,9 +767,10 @@ class ReplicationEngine:
                 session.add(row)
             await session.commit()
 
+    @_exclusive
     async def detach(self, domain_id: str, vm_ids: Sequence[str]) -> None:
         now = self._container.clock.timestamp()
-        await self.run_domain(domain_id, now)
+        await self._advance(domain_id, now)
         async with self._container.sessionmaker() as session:
             await session.execute(
                 delete(ProtectedVm).where(
@@ -751,11 +779,12 @@ class ReplicationEngine:
             )
             await session.commit()
 
+    @_exclusive
     async def quiesce(self, domain_id: str) -> int:
         """The domain's VMs were shut down for a handover: their writes end now. Returns the
         epoch the final recovery point must reach."""
         now = self._container.clock.timestamp()
-        await self.run_domain(domain_id, now)
+        await self._advance(domain_id, now)
         stopped = epoch_at(now)
         async with self._container.sessionmaker() as session:
             await session.execute(
@@ -771,6 +800,7 @@ class ReplicationEngine:
             )
         return int(found if found is not None else stopped)
 
+    @_exclusive
     async def adopt(
         self,
         domain_id: str,

@@ -29,6 +29,9 @@ class Task(Base):
     cancellable: Mapped[bool] = mapped_column(default=True)
     created_by: Mapped[str] = mapped_column(String(128))
     attempts: Mapped[int] = mapped_column(default=0)
+    # The process running it and until when (wall clock) its claim holds without renewal.
+    owner: Mapped[str | None] = mapped_column(String(64), index=True)
+    lease_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
@@ -42,3 +45,13 @@ class TaskEvent(Base):
     at: Mapped[dt.datetime]
     kind: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(String(2048))
+
+
+class Lease(Base):
+    """A named lease one process holds at a time (`scheduler`: the clock-driven work)."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    until: Mapped[dt.datetime]

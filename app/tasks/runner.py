@@ -1,19 +1,28 @@
 """The in-process task runner.
 
-Queued tasks are claimed with a guarded update and executed step by step; after each step the
-cursor, progress and partial result are committed, so a restart resumes a task at the step it
-was in (steps are idempotent) or, for task types that cannot resume, fails it with
-`interrupted`. No task stays `running` across a restart.
+Queued tasks are claimed with a guarded update (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+several appliance processes sharing one database never claim the same task) and executed step
+by step; after each step the cursor, progress and partial result are committed, so a restart
+resumes a task at the step it was in (steps are idempotent) or, for task types that cannot
+resume, fails it with `interrupted`. No task stays `running` across a restart.
+
+A running task is leased to its process (`owner`, `lease_until`, wall clock), which renews the
+lease while it runs. A process that dies stops renewing: when the lease runs out, another
+process takes the task over and resumes it the same way; a restarted process takes its own
+tasks back at once. A process that finds, between two steps, that its task was taken over
+stops running it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from app.adapters.vcenter.errors import VCenterError
 from app.domain.events import service as events
@@ -36,6 +45,14 @@ class _CancelRequested(Exception):
     pass
 
 
+class _TakenOver(Exception):
+    """Another process holds the task now (this one's lease ran out)."""
+
+
+def _wall() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 class TaskRunner:
     def __init__(self, container: Container, registry: TaskRegistry, max_concurrency: int) -> None:
         self._container = container
@@ -45,13 +62,16 @@ class TaskRunner:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self._node = container.node_id
+        self._lease = dt.timedelta(seconds=container.settings.tasks.lease_seconds)
+        self._renewed_at = 0.0
 
     @property
     def registry(self) -> TaskRegistry:
         return self._registry
 
     async def start(self) -> None:
-        await self._recover()
+        await self._adopt(own=True)
         self._loop_task = asyncio.create_task(self._loop(), name="task-runner")
 
     async def stop(self) -> None:
@@ -89,6 +109,9 @@ class TaskRunner:
         while True:
             self._wake.clear()
             try:
+                if time.monotonic() - self._renewed_at >= self._lease.total_seconds() / 3:
+                    await self._renew()
+                    await self._adopt(own=False)
                 await self._claim()
             except Exception:
                 logger.exception("claiming queued tasks failed")
@@ -107,6 +130,7 @@ class TaskRunner:
                 .where(Task.status == TaskStatus.QUEUED.value)
                 .order_by(Task.seq)
                 .limit(capacity)
+                .with_for_update(skip_locked=True)
             )
             for task_id in queued.all():
                 if await repository.transition(
@@ -116,6 +140,8 @@ class TaskRunner:
                     TaskStatus.RUNNING,
                     started_at=now,
                     attempts=Task.attempts + 1,
+                    owner=self._node,
+                    lease_until=_wall() + self._lease,
                 ):
                     repository.add_event(session, task_id, now, "state", "started")
                     claimed.append(task_id)
@@ -129,18 +155,51 @@ class TaskRunner:
         coroutine = self._execute(task_id) if abort is None else self._abort(task_id, *abort)
         self._running[task_id] = asyncio.create_task(coroutine, name=f"task-{task_id}")
 
-    async def _recover(self) -> None:
-        """Resume or fail every task a previous process left active."""
+    async def _renew(self) -> None:
+        """Extend the lease of every task this process runs."""
+        self._renewed_at = time.monotonic()
+        if not self._running:
+            return
+        async with self._container.sessionmaker() as session:
+            await session.execute(
+                update(Task)
+                .where(
+                    Task.owner == self._node,
+                    Task.id.in_(list(self._running)),
+                    Task.status.in_([TaskStatus.RUNNING.value, TaskStatus.CANCELLING.value]),
+                )
+                .values(lease_until=_wall() + self._lease)
+            )
+            await session.commit()
+
+    async def _adopt(self, *, own: bool) -> None:
+        """Resume or fail the active tasks nobody runs: those whose lease ran out, and, when
+        this process starts, its own from before a restart."""
         now = self._container.clock.now()
+        wall = _wall()
+        orphaned = or_(Task.owner.is_(None), Task.lease_until < wall)
+        if own:
+            orphaned = or_(orphaned, Task.owner == self._node)
         async with self._container.sessionmaker() as session:
             rows = await session.scalars(
                 select(Task)
-                .where(Task.status.in_([TaskStatus.RUNNING.value, TaskStatus.CANCELLING.value]))
+                .where(
+                    Task.status.in_([TaskStatus.RUNNING.value, TaskStatus.CANCELLING.value]),
+                    orphaned,
+                    Task.id.not_in(list(self._running)),
+                )
                 .order_by(Task.seq)
+                .with_for_update(skip_locked=True)
             )
             resume: list[str] = []
             abort: list[tuple[str, tuple[TaskStatus, str, str]]] = []
             for task in rows.all():
+                how = "resumed after appliance restart"
+                if task.owner not in (None, self._node):
+                    how = f"taken over from {task.owner} by {self._node} (its lease ran out)"
+                    logger.warning("task %s %s", task.id, how)
+                task.owner = self._node
+                task.lease_until = wall + self._lease
                 definition = self._registry.get(task.type)
                 if task.status == TaskStatus.CANCELLING.value:
                     abort.append(
@@ -163,9 +222,7 @@ class TaskRunner:
                     )
                 else:
                     task.attempts += 1
-                    repository.add_event(
-                        session, task.id, now, "state", "resumed after appliance restart"
-                    )
+                    repository.add_event(session, task.id, now, "state", how)
                     resume.append(task.id)
             await session.commit()
         for task_id, outcome in abort:
@@ -227,6 +284,8 @@ class TaskRunner:
             )
         except VCenterError as error:
             await self._finish_failed(task_id, definition, context, error.error_code, error.message)
+        except _TakenOver:
+            logger.warning("task %s was taken over by another process; stopped here", task_id)
         except (asyncio.CancelledError, _CancelRequested):
             if task_id not in self._cancel_requested:
                 raise
@@ -273,6 +332,8 @@ class TaskRunner:
         async with self._container.sessionmaker() as session:
             task = await repository.get(session, task_id)
             assert task is not None
+            if task.owner is not None and task.owner != self._node:
+                raise _TakenOver
             if task.status == TaskStatus.CANCELLING.value:
                 self._cancel_requested.add(task_id)
                 raise _CancelRequested
@@ -350,6 +411,7 @@ class TaskRunner:
                     step["status"] = StepStatus.SKIPPED.value
             values: dict[str, Any] = {
                 "finished_at": now,
+                "lease_until": None,
                 "steps": steps,
                 "error_code": error_code,
                 "error_message": error_message,

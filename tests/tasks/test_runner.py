@@ -121,7 +121,7 @@ async def test_restart_resumes_an_interrupted_task(make_settings: Callable[..., 
             e["message"]
             for e in (await appliance.client.get(f"/api/v1/tasks/{task['id']}/events")).json()
         ]
-        assert "resumed after appliance restart" in messages
+        assert "resumed after appliance restart" in messages, " | ".join(messages)
         assert messages.count("connect") == 1
 
 
