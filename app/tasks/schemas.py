@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from app.core.schemas import ApiModel, EntityRef, Timestamp
 
 
@@ -29,6 +31,10 @@ class TaskRead(ApiModel):
     error: TaskError | None
     result: dict[str, Any] | None
     cancellable: bool
+    owner: str | None = Field(
+        default=None, description="the appliance process that runs (or ran) it"
+    )
+    attempts: int = 0
 
 
 class TaskEventRead(ApiModel):

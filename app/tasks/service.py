@@ -139,6 +139,8 @@ def to_read(task: Task) -> TaskRead:
         result=_public(task.result) if task.status == TaskStatus.SUCCEEDED.value else None,
         cancellable=task.cancellable
         and task.status in {TaskStatus.QUEUED.value, TaskStatus.RUNNING.value},
+        owner=task.owner,
+        attempts=task.attempts,
     )
 
 
