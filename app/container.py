@@ -204,7 +204,11 @@ def build_container(settings: Settings) -> Container:
         engine=engine,
         sessionmaker=sessionmaker,
         clock=clock,
-        secrets=SecretBox.from_data_dir(settings.data_dir),
+        secrets=(
+            SecretBox(settings.secret_key.get_secret_value().encode())
+            if settings.secret_key is not None
+            else SecretBox.from_data_dir(settings.data_dir)
+        ),
         topology=topology,
         vcenter=FaultInjectingVCenter(backend, faults),
         simulator=simulator if backend is simulator else None,

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # Recent requests kept for `GET /_emulator/requests`.
     journal_size: int = Field(default=1000, ge=1, le=100_000)
     root_password: SecretStr | None = None
+    # The Fernet key that encrypts stored secrets. Processes sharing one database must share
+    # it; unset, each data directory makes its own (`secret.key`).
+    secret_key: SecretStr | None = None
     root_password_file: Path | None = None
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     access_log: bool = False

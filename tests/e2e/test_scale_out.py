@@ -13,12 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import backend
+from tests.conftest import VCENTER, backend
 from tests.e2e.conftest import ServedAppliance
 from tests.peers import postgres_database
 
 pytestmark = pytest.mark.e2e
-LEASE = {"JETDR_TASKS__LEASE_SECONDS": "3"}
+# Processes sharing a database share the key that encrypts its secrets.
+LEASE = {
+    "JETDR_TASKS__LEASE_SECONDS": "3",
+    "JETDR_SECRET_KEY": "q2Q0b3J3v8xZbS1wWm9hZ0F0cnVsZXNrZXlfa2V5X2s=",
+}
 
 
 @pytest.fixture
@@ -88,7 +92,9 @@ def leaders(appliance: ServedAppliance) -> int:
 def test_two_hundred_tasks_through_two_processes_each_run_once(
     serve: Callable[..., ServedAppliance], shared_database: str, tmp_path: Path
 ) -> None:
-    first, second = start_pair(serve, shared_database)
+    first, second = start_pair(
+        serve, shared_database, JETDR_CLOCK__MODE="scaled", JETDR_CLOCK__SCALE="100"
+    )
     site = storage_site(first, tmp_path / "store")
     with ThreadPoolExecutor(2) as pool:
         batches = list(pool.map(lambda a: submit(a, site, 100), (first, second)))
@@ -106,6 +112,14 @@ def test_two_hundred_tasks_through_two_processes_each_run_once(
             assert messages.count("scan") == 1, messages
     # Exactly one of the two runs the clock-driven work.
     assert leaders(first) + leaders(second) == 1
+    # A secret stored through one process is usable by the other (they share the key).
+    with first.client() as client:
+        registered = client.post("/api/v1/vcenters", json=VCENTER)
+        assert first.wait_task(client, registered.json()["id"])["status"] == "succeeded"
+        vcenter_id = registered.json()["entity"]["id"]
+    with second.client() as client:
+        refresh = client.post(f"/api/v1/vcenters/{vcenter_id}/actions/refresh-inventory")
+        assert second.wait_task(client, refresh.json()["id"])["status"] == "succeeded"
 
 
 def test_a_killed_process_s_tasks_and_leadership_go_to_the_other(
