@@ -6,6 +6,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
+COPY jetdr ./jetdr
 COPY migrations ./migrations
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --upgrade pip \
