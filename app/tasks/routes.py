@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.api.deps import ContainerDep, CurrentUser, PageDep, SessionDep
+from app.api.deps import ContainerDep, CurrentUser, OperatorUser, PageDep, SessionDep
 from app.core.schemas import Page
 from app.tasks.schemas import TaskEventRead, TaskRead
 from app.tasks.service import TaskService, to_read
@@ -44,6 +44,6 @@ async def list_task_events(
     "/{task_id}/actions/cancel", response_model=TaskRead, status_code=status.HTTP_202_ACCEPTED
 )
 async def cancel_task(
-    task_id: str, user: CurrentUser, session: SessionDep, container: ContainerDep
+    task_id: str, user: OperatorUser, session: SessionDep, container: ContainerDep
 ) -> TaskRead:
     return to_read(await TaskService(session, container).cancel(task_id, user))
