@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
 from app.core.errors import NotAuthenticated
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, SortOrder
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, PageParams, SortOrder
 from app.domain.auth.service import AuthService, Principal, Role
 from app.emulator.init import INITIALIZING
 
@@ -90,7 +90,7 @@ AdminUser = Annotated[Principal, _role_guard(Role.ADMIN)]
 
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     sort_by: Annotated[str | None, Query(max_length=64)] = None,
     order: SortOrder = SortOrder.ASC,
 ) -> PageParams:

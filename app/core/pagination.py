@@ -15,6 +15,8 @@ from app.core.schemas import PageMeta
 
 Row = TypeVar("Row")
 
+# Past any table this appliance holds, and within a 64-bit SQL integer.
+MAX_OFFSET = 1_000_000_000
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 

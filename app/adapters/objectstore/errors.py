@@ -3,7 +3,8 @@
 ObjectStoreError               storage_error
 ├── StorageUnreachable         storage_unreachable   (DNS, TCP, TLS, timeouts, outages)
 ├── StorageAuthFailed          storage_auth_failed   (bad key or account)
-└── ObjectNotFound             not_found             (no such container or object)
+├── ObjectNotFound             not_found             (no such container or object)
+└── StorageMisconfigured       storage_invalid       (settings the SDK refuses outright)
 """
 
 from __future__ import annotations
@@ -27,3 +28,7 @@ class StorageAuthFailed(ObjectStoreError):
 
 class ObjectNotFound(ObjectStoreError):
     error_code = "not_found"
+
+
+class StorageMisconfigured(ObjectStoreError):
+    error_code = "storage_invalid"

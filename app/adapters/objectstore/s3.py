@@ -15,6 +15,7 @@ from app.adapters.objectstore.errors import (
     ObjectNotFound,
     ObjectStoreError,
     StorageAuthFailed,
+    StorageMisconfigured,
     StorageUnreachable,
 )
 
@@ -47,14 +48,17 @@ class S3ObjectStore:
         secret_access_key: str,
         limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
-        self._client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name=region,
-            aws_access_key_id=access_key_id,
-            aws_secret_access_key=secret_access_key,
-            config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30),
-        )
+        try:
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                region_name=region,
+                aws_access_key_id=access_key_id,
+                aws_secret_access_key=secret_access_key,
+                config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30),
+            )
+        except (BotoCoreError, ValueError) as error:
+            raise StorageMisconfigured(f"the S3 settings are not usable: {error}") from error
         self._region = region
         self._limiter = limiter or anyio.CapacityLimiter(16)
 

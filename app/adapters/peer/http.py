@@ -29,7 +29,7 @@ def _pinned_context(host: str, port: int, pin: str) -> ssl.SSLContext:
     """A context that trusts exactly the certificate whose SHA-256 is `pin`."""
     try:
         pem = ssl.get_server_certificate((host, port), timeout=TIMEOUT)
-    except OSError as error:
+    except (OSError, UnicodeError, ValueError) as error:  # a host name that cannot even resolve
         raise PeerUnreachable(f"cannot reach {host}:{port}: {error}") from error
     digest = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
     if digest != pin.replace(":", "").lower():
@@ -53,7 +53,7 @@ class HttpPeerClient:
     async def _get(self, client: httpx.AsyncClient, path: str) -> Any:
         try:
             response = await client.get(path)
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as error:
             if "CERTIFICATE_VERIFY_FAILED" in str(error):
                 raise PeerCertificateMismatch(
                     "the peer's certificate is not trusted: pin it with certificate_sha256"
@@ -81,7 +81,7 @@ class HttpPeerClient:
         async with await self._client(peer) as client:
             try:
                 response = await client.post(path, json={"to_site": to_site})
-            except httpx.HTTPError as error:
+            except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as error:
                 raise PeerUnreachable(f"cannot reach the peer: {error}") from error
         if response.status_code in (401, 403):
             raise PeerAuthFailed("the peer refused the credentials")

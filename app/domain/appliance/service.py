@@ -45,6 +45,10 @@ class ApplianceService:
     async def update(self, change: ApplianceUpdate, actor: Principal) -> ApplianceRead:
         appliance, site = await self._load()
         fields = change.model_dump(exclude_unset=True)
+        # `null` means "no change" for what cannot be empty; `subscription_id: null` clears it.
+        for required in ("hostname", "site_name", "dns", "ntp"):
+            if fields.get(required, "") is None:
+                fields.pop(required)
         if "site_name" in fields and fields["site_name"] != site.name:
             taken = await self.session.scalar(
                 select(Site.id).where(Site.name == fields["site_name"])

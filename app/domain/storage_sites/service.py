@@ -122,10 +122,11 @@ class StorageSiteService:
         if spec.type == "local" and path is None:
             path = str((self.container.settings.data_dir / "object-store").resolve())
         key = spec.access_key.get_secret_value() if spec.access_key else None
-        store = build_store(
-            StoreSpec(spec.type, spec.endpoint, spec.account_name, key, spec.region, path)
-        )
         try:
+            # An SDK may refuse the settings before any call (a region it cannot parse).
+            store = build_store(
+                StoreSpec(spec.type, spec.endpoint, spec.account_name, key, spec.region, path)
+            )
             await store.check()
         except ObjectStoreError as error:
             raise ValidationFailed(

@@ -1,0 +1,49 @@
+"""What schema-driven fuzzing found once, kept as regressions: each was a 500."""
+
+from __future__ import annotations
+
+from tests.conftest import Appliance
+
+
+async def test_a_huge_offset_is_a_422(appliance: Appliance) -> None:
+    response = await appliance.client.get(
+        "/api/v1/hosts", params={"offset": 115350719290634745321575415808}
+    )
+    assert response.status_code == 422, response.text
+
+
+async def test_appliance_settings_with_empty_lists(appliance: Appliance) -> None:
+    response = await appliance.client.patch(
+        "/api/v1/appliance",
+        json={"dns": [], "hostname": "0", "ntp": [], "site_name": None, "subscription_id": "0"},
+    )
+    assert response.status_code < 500, response.text
+
+
+async def test_a_peer_url_with_an_impossible_host_is_a_422(appliance: Appliance) -> None:
+    response = await appliance.client.post(
+        "/api/v1/sites",
+        json={
+            "url": "https://" + "0" * 600 + "/",
+            "username": "0",
+            "password": "x",
+            "certificate_sha256": "0" * 64,
+        },
+    )
+    assert response.status_code == 422, response.text
+
+
+async def test_an_s3_endpoint_that_cannot_exist_is_a_422(appliance: Appliance) -> None:
+    response = await appliance.client.post(
+        "/api/v1/storage-sites",
+        json={
+            "access_key": "secret-key-0",
+            "account_name": "0",
+            "bucket_prefix": "jetdr",
+            "endpoint": "http://0",
+            "name": "0",
+            "type": "s3",
+            "region": "00",
+        },
+    )
+    assert response.status_code == 422, response.text
