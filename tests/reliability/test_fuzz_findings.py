@@ -47,3 +47,11 @@ async def test_an_s3_endpoint_that_cannot_exist_is_a_422(appliance: Appliance) -
         },
     )
     assert response.status_code == 422, response.text
+
+
+async def test_a_peer_url_that_does_not_parse_is_a_422(appliance: Appliance) -> None:
+    for url in ("https://el-0]:0105", "https://host:99999", "https://" + "a" * 64 + ".example"):
+        response = await appliance.client.post(
+            "/api/v1/sites", json={"url": url, "username": "root", "password": "x"}
+        )
+        assert response.status_code == 422, (url, response.text)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from app.core.schemas import ApiModel, RequestModel, Timestamp
 
@@ -19,6 +20,20 @@ class PeerCreate(RequestModel):
         pattern=r"^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$",
         description="pin the peer's certificate (a self-signed one, for instance)",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _host_and_port_parse(cls, value: str) -> str:
+        parts = urlsplit(value)
+        try:
+            port = parts.port
+        except ValueError as error:
+            raise ValueError(f"not a usable URL: {error}") from error
+        if not parts.hostname or (port is not None and not 0 < port < 65536):
+            raise ValueError("the URL needs a host name and a port between 1 and 65535")
+        if any(len(label) > 63 for label in parts.hostname.split(".")):
+            raise ValueError("a host name label is longer than 63 characters")
+        return value
 
 
 class SiteRead(ApiModel):
