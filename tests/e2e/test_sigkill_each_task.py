@@ -1,0 +1,240 @@
+"""SIGKILL in the middle of each task type of a site's life, then restart: the task resumes and
+finishes (or fails with a reason), no task is left active, and no row is left half-changed (an
+entity in a transitional state, or naming a task that has ended)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from app.core.db import sync_url
+from tests.conftest import VCENTER
+from tests.e2e.conftest import ServedAppliance
+
+pytestmark = pytest.mark.e2e
+TERMINAL = {"succeeded", "failed", "cancelled"}
+# (table, transitional statuses) an entity must not be left in without a running task.
+ENTITIES = {
+    "vcenter": ("registering", "unregistering"),
+    "cluster": ("configuring", "unconfiguring", "upgrading", "resolving"),
+    "drva": ("deploying", "deleting", "restarting", "redeploying"),
+    "protection_domain": (
+        "creating",
+        "deleting",
+        "adding_vms",
+        "removing_vm",
+        "starting",
+        "stopping",
+    ),
+}
+
+
+class Site:
+    def __init__(self, appliance: ServedAppliance) -> None:
+        self.appliance = appliance
+        self.client = appliance.client()
+
+    def reconnect(self) -> None:
+        self.client.close()
+        self.client = self.appliance.client()
+
+    def one(self, path: str, **params: Any) -> dict[str, Any]:
+        found: dict[str, Any] = self.client.get(path, params=params).json()["items"][0]
+        return found
+
+    def kill_during(
+        self, task_type: str, step: str, method: str, path: str, body: Any = None
+    ) -> dict[str, Any]:
+        """Start the task with `step` held (a `hang` fault), kill the process while it is held,
+        restart, and follow the task to its end."""
+        rule = self.client.post(
+            "/_emulator/faults", json={"target": f"{task_type}.{step}", "kind": "hang"}
+        )
+        assert rule.status_code == 201, rule.text
+        started = self.client.request(method, path, json=body)
+        assert started.status_code == 202, started.text
+        task_id = started.json()["id"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            steps = {
+                s["name"]: s["status"]
+                for s in self.client.get(f"/api/v1/tasks/{task_id}").json()["steps"]
+            }
+            if steps[step] == "running":
+                break
+            time.sleep(0.02)
+        else:
+            raise AssertionError(f"{task_type}.{step} never ran: {steps}")
+        self.appliance.kill()
+        self.appliance.start()
+        self.reconnect()
+        task = self.appliance.wait_task(self.client, task_id)
+        assert task["status"] in TERMINAL
+        assert task["status"] == "succeeded" or task["error"]["message"], task
+        return task
+
+
+def assert_consistent(appliance: ServedAppliance, client: httpx.Client) -> None:
+    for status in ("queued", "running", "cancelling"):
+        active = client.get("/api/v1/tasks", params={"status": status}).json()
+        assert active["_meta"]["total"] == 0, active
+    url = appliance.env.get("JETDR_DB__URL") or f"sqlite:///{appliance.data_dir / 'jetdr.db'}"
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            for table, transitional in ENTITIES.items():
+                stale = connection.execute(
+                    text(f"SELECT id, status FROM {table} WHERE active_task_id IS NOT NULL")
+                ).all()
+                assert stale == [], (table, stale)
+                statuses = {
+                    row[0] for row in connection.execute(text(f"SELECT status FROM {table}"))
+                }
+                assert not statuses & set(transitional), (table, statuses)
+    finally:
+        engine.dispose()
+
+
+def test_sigkill_in_each_task_of_a_site_s_life(
+    serve: Callable[..., ServedAppliance], tmp_path: Path
+) -> None:
+    appliance = serve(JETDR_CLOCK__MODE="scaled", JETDR_CLOCK__SCALE="1000")
+    appliance.start()
+    site = Site(appliance)
+    outcomes: dict[str, str] = {}
+
+    def after(task: dict[str, Any]) -> None:
+        outcomes[task["type"]] = task["status"]
+        assert_consistent(appliance, site.client)
+
+    after(
+        site.kill_during(
+            "register_vcenter", "discover_inventory", "POST", "/api/v1/vcenters", VCENTER
+        )
+    )
+    cluster = site.one("/api/v1/clusters")
+    after(
+        site.kill_during(
+            "configure_cluster",
+            "install_filter",
+            "POST",
+            f"/api/v1/clusters/{cluster['id']}/actions/configure",
+        )
+    )
+    datastore = site.one("/api/v1/datastores", name="vsanDatastore")
+    network = site.one("/api/v1/networks", name="dhcp-segment")
+    drva_spec = {
+        "name": "drva",
+        "cluster_id": cluster["id"],
+        "datastore_id": datastore["id"],
+        "network_id": network["id"],
+    }
+    after(site.kill_during("deploy_drva", "power_on", "POST", "/api/v1/drvas", drva_spec))
+    drva = site.one("/api/v1/drvas")
+    volume = {"type": "vmdk", "size_gb": 20, "datastore_id": datastore["id"]}
+    after(
+        site.kill_during(
+            "create_log_volume",
+            "attach",
+            "POST",
+            f"/api/v1/drvas/{drva['id']}/replication-log-volumes",
+            volume,
+        )
+    )
+    volume_id = site.client.get(f"/api/v1/drvas/{drva['id']}").json()["replication_log_volumes"][0][
+        "id"
+    ]
+    store = site.client.post(
+        "/api/v1/storage-sites",
+        json={"name": "local", "type": "local", "path": str(tmp_path / "store")},
+    )
+    assert store.status_code == 201, store.text
+    domain_spec = {
+        "name": "erp",
+        "storage_site_id": store.json()["id"],
+        "drva_id": drva["id"],
+        "replication_log_volume_id": volume_id,
+    }
+    created = site.kill_during(
+        "create_domain", "create_container", "POST", "/api/v1/protection-domains", domain_spec
+    )
+    after(created)
+    domain_id = created["entity"]["id"]
+    vm_ids = [site.one("/api/v1/vms", name=name)["id"] for name in ("web-01", "web-02")]
+    after(
+        site.kill_during(
+            "add_vms",
+            "attach",
+            "POST",
+            f"/api/v1/protection-domains/{domain_id}/vms",
+            {"vm_ids": vm_ids},
+        )
+    )
+    after(
+        site.kill_during(
+            "start_protection",
+            "start",
+            "POST",
+            f"/api/v1/protection-domains/{domain_id}/actions/start-protection",
+        )
+    )
+    after(
+        site.kill_during(
+            "stop_protection",
+            "stop",
+            "POST",
+            f"/api/v1/protection-domains/{domain_id}/actions/stop-protection",
+        )
+    )
+    after(
+        site.kill_during(
+            "restart_drva", "power_on", "POST", f"/api/v1/drvas/{drva['id']}/actions/restart"
+        )
+    )
+    for vm_id in vm_ids:
+        after(
+            site.kill_during(
+                "remove_vm",
+                "detach",
+                "DELETE",
+                f"/api/v1/protection-domains/{domain_id}/vms/{vm_id}",
+            )
+        )
+    after(
+        site.kill_during(
+            "delete_domain", "remove_container", "DELETE", f"/api/v1/protection-domains/{domain_id}"
+        )
+    )
+    after(
+        site.kill_during(
+            "unconfigure_cluster",
+            "uninstall_filter",
+            "POST",
+            f"/api/v1/clusters/{cluster['id']}/actions/unconfigure",
+            {"allow_maintenance_mode": True},
+        )
+    )
+    assert set(outcomes) == {
+        "register_vcenter",
+        "configure_cluster",
+        "deploy_drva",
+        "create_log_volume",
+        "create_domain",
+        "add_vms",
+        "start_protection",
+        "stop_protection",
+        "restart_drva",
+        "remove_vm",
+        "delete_domain",
+        "unconfigure_cluster",
+    }
+    # Resumable steps after a kill: every one of these finishes.
+    assert set(outcomes.values()) <= {"succeeded", "failed"}
+    assert outcomes["register_vcenter"] == outcomes["create_domain"] == "succeeded"
+    site.client.close()
