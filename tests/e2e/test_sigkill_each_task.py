@@ -74,7 +74,7 @@ class Site:
         self.appliance.kill()
         self.appliance.start()
         self.reconnect()
-        task = self.appliance.wait_task(self.client, task_id)
+        task: dict[str, Any] = self.appliance.wait_task(self.client, task_id)
         assert task["status"] in TERMINAL
         assert task["status"] == "succeeded" or task["error"]["message"], task
         return task
