@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help serve test lint bench clean
+.PHONY: help serve test lint bench reliability clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -26,6 +26,10 @@ lint: $(STAMP)  ## ruff and mypy --strict
 test: lint  ## lint, then the whole suite on SQLite and again on PostgreSQL
 	JETDR_TEST_DB=sqlite $(BIN)/pytest
 	JETDR_TEST_DB=postgresql $(BIN)/pytest
+
+reliability: $(STAMP)  ## the reliability suite at full length, on SQLite then PostgreSQL
+	JETDR_FUZZ_EXAMPLES=50 JETDR_SOAK_SECONDS=300 JETDR_TEST_DB=sqlite $(BIN)/pytest -m reliability
+	JETDR_FUZZ_EXAMPLES=50 JETDR_SOAK_SECONDS=300 JETDR_TEST_DB=postgresql $(BIN)/pytest -m reliability
 
 bench: $(STAMP)  ## cold start and requests/s against a bare FastAPI endpoint
 	$(BIN)/python -m benchmarks.run

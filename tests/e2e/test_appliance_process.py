@@ -48,6 +48,7 @@ def test_register_vcenter_over_https(serve: Callable[..., ServedAppliance]) -> N
         assert {"app-01", "db-01"} <= {vm["name"] for vm in vms["items"]}
 
 
+@pytest.mark.reliability
 def test_tls_is_1_2_or_newer(serve: Callable[..., ServedAppliance]) -> None:
     appliance = serve()
     appliance.start()

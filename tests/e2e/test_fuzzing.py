@@ -18,7 +18,7 @@ from tests.conftest import ROOT_PASSWORD
 from tests.e2e.conftest import ServedAppliance
 from tests.peers import missing_peer
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
 
 def test_no_operation_answers_a_server_error(

@@ -17,7 +17,7 @@ from tests.conftest import VCENTER, backend
 from tests.e2e.conftest import ServedAppliance
 from tests.peers import postgres_database
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 # Processes sharing a database share the key that encrypts its secrets.
 LEASE = {
     "JETDR_TASKS__LEASE_SECONDS": "3",

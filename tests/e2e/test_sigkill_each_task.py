@@ -17,7 +17,7 @@ from app.core.db import sync_url
 from tests.conftest import VCENTER
 from tests.e2e.conftest import ServedAppliance
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 TERMINAL = {"succeeded", "failed", "cancelled"}
 # (table, transitional statuses) an entity must not be left in without a running task.
 ENTITIES = {

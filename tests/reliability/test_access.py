@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import Appliance, add_user
 
@@ -20,6 +21,8 @@ PUBLIC = {
 # Writes a viewer makes about itself: log in and out.
 VIEWER_WRITES = {("POST", "/api/v1/session"), ("DELETE", "/api/v1/session")}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+pytestmark = pytest.mark.reliability
 
 
 async def operations(appliance: Appliance) -> list[tuple[str, str]]:

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import Appliance
 
 ATTEMPTS = 12
+
+pytestmark = pytest.mark.reliability
 
 
 async def at_once(requests: list[Coroutine[Any, Any, httpx.Response]]) -> Counter[int]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Appliance
+
+pytestmark = pytest.mark.reliability
 
 
 async def test_a_huge_offset_is_a_422(appliance: Appliance) -> None:
