@@ -82,7 +82,16 @@ def fill(db_url: str, domain_id: str, count: int) -> None:
     vm, protected = Base.metadata.tables["vm"], Base.metadata.tables["protected_vm"]
     cluster_table = Base.metadata.tables["cluster"]
     now = dt.datetime.now(dt.UTC)
-    disks = [{"key": 2000, "capacity_bytes": 10 * 1024**3, "write_profile": {}}]
+    # As the inventory sync stores them (the VM list reads every field).
+    disks = [
+        {
+            "key": 2000,
+            "label": "Hard disk 1",
+            "capacity_bytes": 10 * 1024**3,
+            "datastore_id": None,
+            "write_profile": {},
+        }
+    ]
     with engine.begin() as connection:
         vcenter_id, cluster_id = connection.execute(
             select(cluster_table.c.vcenter_id, cluster_table.c.id)
