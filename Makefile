@@ -31,8 +31,8 @@ reliability: $(STAMP)  ## the reliability suite at full length, on SQLite then P
 	JETDR_FUZZ_EXAMPLES=50 JETDR_SOAK_SECONDS=300 JETDR_TEST_DB=sqlite $(BIN)/pytest -m reliability
 	JETDR_FUZZ_EXAMPLES=50 JETDR_SOAK_SECONDS=300 JETDR_TEST_DB=postgresql $(BIN)/pytest -m reliability
 
-bench: $(STAMP)  ## cold start and requests/s against a bare FastAPI endpoint
-	$(BIN)/python -m benchmarks.run
+bench: $(STAMP)  ## every DESIGN.md target in one table, beside its baselines (about 6 minutes)
+	$(BIN)/python -m benchmarks
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) data

@@ -1,7 +1,8 @@
 """`python -m benchmarks [--db-url URL] [--skip-replication]`: every DESIGN.md target in one
 table, each beside its baseline where one applies (a bare FastAPI endpoint for throughput, the
 Go vcsim for cold start), measured in this run. Each benchmark runs as its own process (its
-JSON is kept in `benchmarks/results/`); the table is printed as Markdown."""
+JSON is kept in `benchmarks/results/`; with `--db-url` each gets a fresh PostgreSQL database
+named after it); the table is printed as Markdown."""
 
 from __future__ import annotations
 
@@ -27,6 +28,26 @@ def run(module: str, *args: str) -> dict[str, Any]:
     body = outcome.stdout[outcome.stdout.index("{") :]
     result: dict[str, Any] = json.loads(body)
     return result
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    """A new, empty database beside `admin_url`'s for one benchmark (each one sets up its own
+    site from scratch)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from app.core.db import sync_url
+
+    url = make_url(admin_url)
+    database = f"{url.database}_{name}"
+    # The maintenance database is there on any server; the named one need not exist.
+    server = url.set(database="postgres").render_as_string(hide_password=False)
+    engine = create_engine(sync_url(server), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
+        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    engine.dispose()
+    return url.set(database=database).render_as_string(hide_password=False)
 
 
 def vcsim_cold_start() -> float | None:
@@ -55,15 +76,18 @@ def main() -> None:
     parser.add_argument("--db-url", default=None)
     parser.add_argument("--skip-replication", action="store_true")
     args = parser.parse_args()
-    database = ["--db-url", args.db_url] if args.db_url else []
+
+    def database(name: str) -> list[str]:
+        return ["--db-url", fresh_database(args.db_url, name)] if args.db_url else []
+
     results: dict[str, Any] = {
-        "serving": run("run", *database),
-        "listing": run("listing", *database),
-        "reset": run("reset", *database),
+        "serving": run("run", *database("serving")),
+        "listing": run("listing", *database("listing")),
+        "reset": run("reset", *database("reset")),
         "vcsim_cold_start_s": vcsim_cold_start(),
     }
     if not args.skip_replication:
-        results["replication"] = run("replication", *database)
+        results["replication"] = run("replication", *database("replication"))
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     name = "postgresql" if args.db_url else "sqlite"

@@ -116,12 +116,3 @@ async def stop_for_handover(ctx: TaskContext) -> None:
             timestamp=point.timestamp.isoformat(),
         )
         await session.commit()
-
-
-async def release_failed(ctx: TaskContext) -> None:
-    async with ctx.sessionmaker() as session:
-        domain = await session.get(ProtectionDomain, ctx.entity_id)
-        if domain is not None and domain.active_task_id == ctx.task_id:
-            domain.status = "ready"
-            domain.active_task_id = None
-            await session.commit()

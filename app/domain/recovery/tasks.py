@@ -38,8 +38,8 @@ from app.domain.protection_domains.models import (
     recovery_point_id,
 )
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
-from app.domain.protection_domains.tasks import domain_and_store
-from app.domain.recovery.handover import drain_log, release_failed, shut_down_vms, stop_for_handover
+from app.domain.protection_domains.tasks import domain_and_store, release_domain
+from app.domain.recovery.handover import drain_log, shut_down_vms, stop_for_handover
 from app.domain.recovery.importing import finish_import, forget_import, import_vms, refresh_vms
 from app.domain.recovery.models import RecoveryOperation, Runbook
 from app.domain.recovery_settings.models import RecoverySettings
@@ -644,7 +644,7 @@ async def take_over(ctx: TaskContext) -> None:
     """Move ownership to this site in the manifest at a new epoch (the former owner is fenced
     at its next look), then resume protection from here into the same container."""
     if await _paused(ctx):
-        await _release(ctx)
+        await release_domain(ctx)
         return
     op = await _operation(ctx)
     domain, store = await domain_and_store(ctx)
@@ -743,15 +743,6 @@ async def take_over(ctx: TaskContext) -> None:
     ctx.result["owner_epoch"] = op.claimed_epoch
 
 
-async def _release(ctx: TaskContext) -> None:
-    async with ctx.sessionmaker() as session:
-        domain = await session.get(ProtectionDomain, ctx.entity_id)
-        if domain is not None and domain.active_task_id == ctx.task_id:
-            domain.status = "ready"
-            domain.active_task_id = None
-            await session.commit()
-
-
 async def enter_continuous(ctx: TaskContext) -> None:
     """A continuous failover or failback keeps its RocVA and rehydration VMs and waits for
     `complete-failover` / `complete-failback`."""
@@ -761,13 +752,13 @@ async def enter_continuous(ctx: TaskContext) -> None:
         DomainMode.CONTINUOUS_FAILBACK if op.kind == "failback" else DomainMode.CONTINUOUS_FAILOVER,
     )
     await _save(ctx, status="rehydrating")
-    await _release(ctx)
+    await release_domain(ctx)
 
 
 async def enter_test(ctx: TaskContext) -> None:
     await _set_mode(ctx, DomainMode.TEST_FAILOVER)
     await _save(ctx, status=RUNNING)
-    await _release(ctx)
+    await release_domain(ctx)
 
 
 async def remove_test_vms(ctx: TaskContext) -> None:
@@ -788,7 +779,7 @@ async def end_test(ctx: TaskContext) -> None:
         finished_at=now,
         vms=[{**vm, "outcome": "removed" if vm.get("moref") else vm["outcome"]} for vm in op.vms],
     )
-    await _release(ctx)
+    await release_domain(ctx)
 
 
 async def undo_recovery(ctx: TaskContext) -> None:
@@ -893,7 +884,7 @@ STOP_TEST_FAILOVER = TaskDefinition(
     type="stop_test_failover",
     steps=(Step("remove_test_vms", remove_test_vms, weight=2), Step("end_test", end_test)),
     cancellable=False,
-    compensate=release_failed,
+    compensate=release_domain,
 )
 RELEASE_DOMAIN = TaskDefinition(
     type="release_domain",
@@ -902,7 +893,7 @@ RELEASE_DOMAIN = TaskDefinition(
         Step("drain_log", drain_log, weight=4),
         Step("stop", stop_for_handover),
     ),
-    compensate=release_failed,
+    compensate=release_domain,
 )
 DEFINITIONS = (
     IMPORT_DOMAIN,
