@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -18,13 +19,40 @@ def test_schema_head_constant_is_alembics_head() -> None:
     assert ScriptDirectory.from_config(config).get_heads() == [SCHEMA_HEAD]
 
 
-def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("sqlalchemy.url", sync_url(url))
+    config.attributes["configure_logging"] = False
+    return config
+
+
+def differences_from_models(url: str) -> list[object]:
+    engine = create_engine(sync_url(url))
+    with engine.connect() as connection:
+        found = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    return list(found)
+
+
+def test_the_revisions_build_exactly_the_models(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
+    command.upgrade(alembic_config(url), "head")
+    assert schema_revision(url) == SCHEMA_HEAD
+    assert differences_from_models(url) == []
+
+
+def test_a_first_boot_creates_the_schema_at_head(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
     assert schema_revision(url) is None
     run_migrations(url)
     assert schema_revision(url) == SCHEMA_HEAD
-    engine = create_engine(sync_url(url))
-    with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    engine.dispose()
-    assert differences == []
+    assert differences_from_models(url) == []
+
+
+def test_an_older_database_is_upgraded_through_the_revisions(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0009")
+    run_migrations(url)
+    assert schema_revision(url) == SCHEMA_HEAD
+    assert differences_from_models(url) == []
