@@ -109,6 +109,7 @@ class Container:
         while the status still says `starting`."""
         from app.bootstrap import seed_first_boot
 
+        logger.debug("node %s starting on %s", self.node_id, self.engine.dialect.name)
         try:
             self.ip_address = await asyncio.to_thread(_resolve, self.settings.hostname)
             await asyncio.to_thread(run_migrations, self.settings.database_url)

@@ -349,7 +349,9 @@ class ReplicationEngine:
                 shipped += spent
             if rp_epoch is not None:
                 await self._recovery_point(session, run, rp_epoch)
-            if repl.state != R.STOPPED and _ts(repl.compacted_at) + COMPACT_EVERY <= t1:
+            # Compaction is the DRVA's work too: a crashed DRVA compacts nothing.
+            due = _ts(repl.compacted_at) + COMPACT_EVERY <= t1
+            if repl.state != R.STOPPED and run.drva_running and due:
                 await self._compact(session, run, t1)
         except ObjectStoreError as error:
             failure = error.message

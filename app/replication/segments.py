@@ -20,13 +20,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.adapters.objectstore.errors import ObjectNotFound
+from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
 from app.adapters.objectstore.port import ObjectStore
 from app.replication.generator import BASE_EPOCH, DiskState, merge
 
 SEGMENTS = "segments/"
 CHECKPOINTS = "checkpoints/"
 RECOVERY_POINTS = "recovery-points/"
+REBUILD_ATTEMPTS = 5
 
 # vm id -> disk key -> [(region, epoch, content)]
 Records = dict[str, dict[int, list[tuple[int, int, str]]]]
@@ -36,6 +37,10 @@ Replica = dict[str, dict[int, DiskState]]
 
 def vm_config_key(vm_id: str) -> str:
     return f"vms/{vm_id}/config.json"
+
+
+class RecoveryPointGone(ObjectStoreError):
+    error_code = "recovery_point_gone"
 
 
 def _generation(prefix: str, generation: int) -> str:
@@ -131,20 +136,40 @@ async def rebuild(
     vm_ids: set[str] | None = None,
 ) -> Replica:
     """The replicated disks as they were at the start of `until_epoch` of a generation, from
-    the store alone."""
-    replica: Replica = {}
-    checkpoints = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
-    if checkpoints:
-        _apply(replica, await _read_records(store, container, checkpoints[-1]), until_epoch, vm_ids)
-    for key in sorted(await store.list(container, _generation(SEGMENTS, generation))):
-        from_epoch = _epochs_of(key)[0]
-        if from_epoch <= until_epoch:
+    the store alone.
+
+    The owning site may compact while this reads: segments vanish into a new checkpoint. A read
+    that saw the checkpoints change is torn, so it starts again (a compaction is rare: one an
+    hour at most)."""
+    for _ in range(REBUILD_ATTEMPTS):
+        checkpoints = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
+        replica: Replica = {}
+        torn = False
+        if checkpoints and _epochs_of(checkpoints[-1])[0] > until_epoch:
+            raise RecoveryPointGone(
+                f"the owning site compacted {container} past epoch {until_epoch}"
+            )
+        if checkpoints:
             try:
-                records = await _read_records(store, container, key)
-            except ObjectNotFound:  # merged into a checkpoint while we listed
+                records = await _read_records(store, container, checkpoints[-1])
+            except ObjectNotFound:  # replaced by a newer checkpoint meanwhile
                 continue
             _apply(replica, records, until_epoch, vm_ids)
-    return replica
+        for key in sorted(await store.list(container, _generation(SEGMENTS, generation))):
+            from_epoch = _epochs_of(key)[0]
+            if from_epoch <= until_epoch:
+                try:
+                    records = await _read_records(store, container, key)
+                except ObjectNotFound:  # merged into a checkpoint while we listed
+                    torn = True
+                    break
+                _apply(replica, records, until_epoch, vm_ids)
+        after = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
+        if not torn and after == checkpoints:
+            return replica
+    raise ObjectStoreError(
+        f"container {container} kept changing under the read (compaction); try again"
+    )
 
 
 async def compact(

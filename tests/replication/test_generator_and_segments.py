@@ -6,9 +6,12 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
+
 from app.adapters.objectstore.local import LocalObjectStore
 from app.replication.generator import REGIONS, DiskGenerator, digest, image_of
 from app.replication.segments import (
+    RecoveryPointGone,
     Segment,
     compact,
     rebuild,
@@ -114,3 +117,29 @@ async def test_a_takeover_generation_rebuilds_from_its_own_base(tmp_path: Path) 
     assert not [key for key in await store.list("c") if "/000001/" in key]
     replica = await rebuild(store, "c", 2, 520)
     assert digest(replica["vm-1"]) == digest({2000: second.state(500, 520)})
+
+
+class CompactingWhileRead(LocalObjectStore):
+    """A store whose owner compacts the container right after the first segment is read."""
+
+    compacted = False
+
+    async def get(self, container: str, key: str) -> bytes:
+        body = await super().get(container, key)
+        if key.startswith("segments/") and not self.compacted:
+            self.compacted = True
+            await compact(self, container, "pd", 1, 1012)
+        return body
+
+
+async def test_a_rebuild_torn_by_a_compaction_reads_again(tmp_path: Path) -> None:
+    store = CompactingWhileRead(tmp_path)
+    await store.create_container("c")
+    generator = disk()
+    await ship(store, generator, [1000, 1006, 1012, 1030, 1031])
+    replica = await rebuild(store, "c", 1, 1031)
+    assert store.compacted
+    assert digest(replica["vm-1"]) == digest({2000: generator.state(1000, 1031)})
+    # A point older than the checkpoint is gone: the rebuild says so rather than guessing.
+    with pytest.raises(RecoveryPointGone):
+        await rebuild(store, "c", 1, 1006)

@@ -49,7 +49,6 @@ from app.domain.storage_sites.service import MANIFEST
 from app.domain.vcenters.tasks import connected
 from app.replication.generator import epoch_start, image_of
 from app.replication.segments import (
-    CHECKPOINTS,
     rebuild,
     recovery_point_epochs,
     recovery_point_key,
@@ -414,12 +413,6 @@ async def rehydrate(ctx: TaskContext) -> None:
     await refresh_vms(ctx, domain, store)
     try:
         generation, epoch, point = await _pin(ctx, op, store, domain.container)
-        checkpoints = sorted(await store.list(domain.container, f"{CHECKPOINTS}{generation:06d}/"))
-        if checkpoints and int(checkpoints[-1].rsplit("/", 1)[1].removesuffix(".json")) > epoch:
-            raise TaskFailed(
-                "recovery_point_gone",
-                "the owning site compacted the container past the recovery point",
-            )
         async with ctx.sessionmaker() as session:
             rows = list(
                 await session.scalars(
