@@ -9,7 +9,7 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError
@@ -48,6 +48,8 @@ class ContinuousRehydration:
                     select(RecoveryOperation).where(RecoveryOperation.status == "rehydrating")
                 )
             )
+            # Read once; every change below is a guarded UPDATE, never a flush of these objects.
+            session.expunge_all()
             for op in waiting:
                 try:
                     await self._follow(session, op)
@@ -71,8 +73,21 @@ class ContinuousRehydration:
                 await store.get(domain.container, recovery_point_key(generation, epoch))
             )
             if point.get("consistent"):
-                op.generation = generation
-                op.rehydrated_epoch = op.recovery_point_epoch = epoch
-                op.recovery_point_id = recovery_point_id(domain.id, generation, epoch)
-                op.recovery_point_at = dt.datetime.fromtimestamp(epoch_start(epoch), dt.UTC)
+                # Only while the operation still waits: a completion that started meanwhile
+                # pins its own point, which this must not overwrite.
+                await session.execute(
+                    update(RecoveryOperation)
+                    .where(
+                        RecoveryOperation.id == op.id,
+                        RecoveryOperation.status == "rehydrating",
+                    )
+                    .values(
+                        generation=generation,
+                        rehydrated_epoch=epoch,
+                        recovery_point_epoch=epoch,
+                        recovery_point_id=recovery_point_id(domain.id, generation, epoch),
+                        recovery_point_at=dt.datetime.fromtimestamp(epoch_start(epoch), dt.UTC),
+                    )
+                    .execution_options(synchronize_session=False)
+                )
                 return
