@@ -202,3 +202,35 @@ async def test_forced_failover_of_an_imported_domain(registered: Appliance, tmp_
     assert (await client.get(domain)).json()["mode"] == "replication_disabled"
     same_site = await client.post(f"{domain}/actions/release", json={"to_site": "protected"})
     assert same_site.status_code == 422
+
+
+async def test_a_test_failover_during_a_continuous_failover_keeps_its_rocva(
+    registered: Appliance, tmp_path: Path
+) -> None:
+    client = registered.client
+    await leave_foreign_domain(tmp_path / "store")
+    prepared = await recovery_site(registered, tmp_path)
+    await settle_settings(registered, prepared)
+    imported = await client.post(
+        f"/api/v1/protection-domains/{FOREIGN}/actions/import",
+        json={"storage_site_id": prepared["storage_site_id"]},
+    )
+    assert (await registered.wait_task(imported.json()["id"]))["status"] == "succeeded"
+    domain = f"/api/v1/protection-domains/{FOREIGN}"
+
+    async def act(path: str, body: dict[str, Any]) -> None:
+        task = await registered.wait_task((await client.post(path, json=body)).json()["id"])
+        assert task["status"] == "succeeded", task
+
+    async def names() -> set[str]:
+        vms = (await client.get("/api/v1/vms", params={"limit": 1000})).json()["items"]
+        return {vm["name"] for vm in vms}
+
+    await act(f"{domain}/actions/failover", {"type": "forced", "continuous": True})
+    assert "jss-rocva-far-erp" in await names()
+    await act(f"{domain}/actions/test-failover", {})
+    assert {"jss-rocva-far-erp", "jss-tvm-far-01"} <= await names()
+    await act(f"{domain}/actions/stop-test-failover", {"success": True})
+    left = await names()
+    assert "jss-rocva-far-erp" in left and "jss-rocva-far-erp-test" not in left
+    assert (await client.get(domain)).json()["mode"] == "continuous_failover"

@@ -230,22 +230,35 @@ class RecoveryService:
         if mode is not None:
             domain.mode = mode.value
         domain.updated_at = now
-        task = await start_guarded(
-            self.session,
-            self.container,
-            model=ProtectionDomain,
-            entity=EntityRef(type="protection_domain", id=domain.id, name=domain.name),
-            task_type=task_type,
-            target="recovering",
-            sources=["ready"],
-            actor=actor.username,
-            params={**params, "operation_id": operation.id},
+        task = await self._guard(
+            domain, task_type, "recovering", actor, {**params, "operation_id": operation.id}
         )
         stored = await self.session.get(RecoveryOperation, operation.id)
         if stored is not None:
             stored.task_id = task.id
             await self.session.commit()
         return task
+
+    async def _guard(
+        self,
+        domain: ProtectionDomain,
+        task_type: str,
+        target: str,
+        actor: Principal,
+        params: dict[str, Any],
+    ) -> Task:
+        """Start a task on the domain if no other holds it (else 409)."""
+        return await start_guarded(
+            self.session,
+            self.container,
+            model=ProtectionDomain,
+            entity=EntityRef(type="protection_domain", id=domain.id, name=domain.name),
+            task_type=task_type,
+            target=target,
+            sources=["ready"],
+            actor=actor.username,
+            params=params,
+        )
 
     async def _remote(self, domain: ProtectionDomain, action: str) -> None:
         await self.refresh_ownership(domain)
@@ -366,17 +379,8 @@ class RecoveryService:
         )
         if op is None:
             raise self._refuse(domain, "no test failover runs")
-        return await start_guarded(
-            self.session,
-            self.container,
-            model=ProtectionDomain,
-            entity=EntityRef(type="protection_domain", id=domain.id, name=domain.name),
-            task_type="stop_test_failover",
-            target="recovering",
-            sources=["ready"],
-            actor=actor.username,
-            params={"operation_id": op.id, "success": spec.success, "summary": spec.summary},
-        )
+        params = {"operation_id": op.id, "success": spec.success, "summary": spec.summary}
+        return await self._guard(domain, "stop_test_failover", "recovering", actor, params)
 
     # -- failback ----------------------------------------------------------------------------
 
@@ -469,17 +473,8 @@ class RecoveryService:
             )
         if domain.mode not in (DomainMode.PROTECTING, DomainMode.RUNNING_IN_FAILOVER):
             raise self._refuse(domain, "only a protecting domain can be handed over")
-        return await start_guarded(
-            self.session,
-            self.container,
-            model=ProtectionDomain,
-            entity=EntityRef(type="protection_domain", id=domain.id, name=domain.name),
-            task_type="release_domain",
-            target="releasing",
-            sources=["ready"],
-            actor=actor.username,
-            params={"to_site": spec.to_site},
-        )
+        params = {"to_site": spec.to_site}
+        return await self._guard(domain, "release_domain", "releasing", actor, params)
 
     # -- import ------------------------------------------------------------------------------
 

@@ -68,8 +68,9 @@ RUNNING = "running"
 PAUSED = "paused"
 
 
-def rocva_name(domain: ProtectionDomain) -> str:
-    return f"jss-rocva-{domain.name}"
+def rocva_name(domain: ProtectionDomain, test: bool = False) -> str:
+    """A test failover has its own RocVA: a continuous failover's may be running beside it."""
+    return f"jss-rocva-{domain.name}{'-test' if test else ''}"
 
 
 def rehydration_vm_name(vm_name: str) -> str:
@@ -294,7 +295,7 @@ async def create_helpers(ctx: TaskContext) -> None:
     domain, _store = await domain_and_store(ctx)
     placement = await _placement(ctx)
     async with ctx.sessionmaker() as session:
-        names = [rocva_name(domain)]
+        names = [rocva_name(domain, _is_test(op))]
         if not _is_test(op):
             names += [
                 rehydration_vm_name(row.name)
