@@ -569,7 +569,18 @@ class ReplicationEngine:
         await self._check_fence(session, run, t1)
         if repl.fenced:
             return
-        latest = epoch_at(_ts(repl.last_recovery_point_at))
+        # The newest consistent point survives every compaction: a failover that completes at
+        # the recovery site while this runs still finds one (a newer inconsistent one does not
+        # replace it).
+        latest = await session.scalar(
+            select(func.max(RecoveryPoint.epoch)).where(
+                RecoveryPoint.domain_id == domain.id,
+                RecoveryPoint.generation == domain.epoch,
+                RecoveryPoint.consistent.is_(True),
+            )
+        )
+        if latest is None:
+            latest = epoch_at(_ts(repl.last_recovery_point_at))
         cutoff = latest
         if domain.pitr_enabled:
             cutoff = min(latest, epoch_at(t1 - domain.pitr_window_days * 86400))

@@ -138,38 +138,53 @@ async def rebuild(
     """The replicated disks as they were at the start of `until_epoch` of a generation, from
     the store alone.
 
-    The owning site may compact while this reads: segments vanish into a new checkpoint. A read
-    that saw the checkpoints change is torn, so it starts again (a compaction is rare: one an
-    hour at most)."""
-    for _ in range(REBUILD_ATTEMPTS):
-        checkpoints = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
-        replica: Replica = {}
-        torn = False
-        if checkpoints and _epochs_of(checkpoints[-1])[0] > until_epoch:
-            raise RecoveryPointGone(
-                f"the owning site compacted {container} past epoch {until_epoch}"
-            )
-        if checkpoints:
+    The owning site may compact while this reads: segments vanish into a new checkpoint, which
+    lands before they are deleted. Records merge in any order (the newest epoch of a region
+    wins), so a read that saw the checkpoints change also applies the newest one, which holds
+    every segment that went; it reads again only if that checkpoint went too."""
+    checkpoints = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
+    replica: Replica = {}
+    applied: str | None = None
+    if checkpoints:
+        applied = await _apply_checkpoint(
+            store, container, checkpoints[-1], until_epoch, replica, vm_ids
+        )
+    for key in sorted(await store.list(container, _generation(SEGMENTS, generation))):
+        if _epochs_of(key)[0] <= until_epoch:
             try:
-                records = await _read_records(store, container, checkpoints[-1])
-            except ObjectNotFound:  # replaced by a newer checkpoint meanwhile
+                records = await _read_records(store, container, key)
+            except ObjectNotFound:  # merged into a checkpoint meanwhile: caught up below
                 continue
             _apply(replica, records, until_epoch, vm_ids)
-        for key in sorted(await store.list(container, _generation(SEGMENTS, generation))):
-            from_epoch = _epochs_of(key)[0]
-            if from_epoch <= until_epoch:
-                try:
-                    records = await _read_records(store, container, key)
-                except ObjectNotFound:  # merged into a checkpoint while we listed
-                    torn = True
-                    break
-                _apply(replica, records, until_epoch, vm_ids)
-        after = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
-        if not torn and after == checkpoints:
+    for _ in range(REBUILD_ATTEMPTS):
+        checkpoints = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
+        if not checkpoints or checkpoints[-1] == applied:
             return replica
+        applied = await _apply_checkpoint(
+            store, container, checkpoints[-1], until_epoch, replica, vm_ids
+        )
     raise ObjectStoreError(
         f"container {container} kept changing under the read (compaction); try again"
     )
+
+
+async def _apply_checkpoint(
+    store: ObjectStore,
+    container: str,
+    key: str,
+    until_epoch: int,
+    replica: Replica,
+    vm_ids: set[str] | None,
+) -> str | None:
+    """Apply one checkpoint; returns its key, or None when a newer one replaced it meanwhile."""
+    if _epochs_of(key)[0] > until_epoch:
+        raise RecoveryPointGone(f"the owning site compacted {container} past epoch {until_epoch}")
+    try:
+        records = await _read_records(store, container, key)
+    except ObjectNotFound:
+        return None
+    _apply(replica, records, until_epoch, vm_ids)
+    return key
 
 
 async def compact(

@@ -541,3 +541,33 @@ async def test_a_crashed_drva_stops_shipping_until_it_restarts(
     assert await active_alarms(client, domain_id) == set()
     assert "drva_down" not in await active_alarms(client, drva_id)
     await assert_replica_matches_source(client, ids)
+
+
+async def test_compaction_keeps_the_latest_consistent_point(
+    registered: Appliance, tmp_path: Any
+) -> None:
+    """While a VM added later is still in its initial sync, every new point is inconsistent:
+    the hourly compaction must not merge away the last point a failover can use."""
+    client = registered.client
+    prepared, site_id, spec = await local_site(registered, tmp_path)
+    domain = await create_domain(registered, prepared, site_id)
+    domain_id = domain["id"]
+    ids = await protect(registered, domain_id, ["web-01"])
+    await advance(client, 600)
+    # About 2.4 hours of initial sync at the DRVA's 1 Gbit/s.
+    added = await client.post(
+        f"/api/v1/protection-domains/{domain_id}/vms",
+        json={"vm_ids": await vm_ids(client, ["etl-01"])},
+    )
+    assert (await registered.wait_task(added.json()["id"]))["status"] == "succeeded"
+    for _ in range(18):
+        await advance(client, 300)
+
+    points = (await client.get(f"/api/v1/protection-domains/{domain_id}/recovery-points")).json()[
+        "items"
+    ]
+    assert points and not points[0]["consistent"]
+    assert await objectstores.store_for(spec).list(domain["container"], "checkpoints/")
+    consistent = [point for point in points if point["consistent"]]
+    assert consistent, ("the compaction merged away every consistent point", points[-3:])
+    await assert_replica_matches_source(client, ids, consistent[0]["id"])

@@ -85,6 +85,7 @@ async def recovery_points(
     generation: int,
     since: dt.datetime | None,
     limit: int | None,
+    consistent: bool = False,
 ) -> Sequence[RecoveryPoint]:
     """The points of one ownership generation, newest first."""
     query = (
@@ -94,6 +95,8 @@ async def recovery_points(
     )
     if since is not None:
         query = query.where(RecoveryPoint.timestamp >= since)
+    if consistent:
+        query = query.where(RecoveryPoint.consistent.is_(True))
     if limit is not None:
         query = query.limit(limit)
     return (await session.scalars(query)).all()

@@ -373,7 +373,8 @@ class DomainService:
         return await self._guarded(domain, "stop_protection", "stopping", actor)
 
     async def recovery_points(self, domain_id: str) -> list[RecoveryPointRead]:
-        """Within the PITR window; only the latest when PITR is off."""
+        """Within the PITR window. When PITR is off, the latest, and the latest consistent one
+        too when the latest is not (a VM still in its initial sync): what a failover uses."""
         domain = await self.get(domain_id)
         if domain.owner_site != self.local:
             await self._mirror_points(domain)
@@ -388,6 +389,18 @@ class DomainService:
             since=since,
             limit=None if domain.pitr_enabled else 1,
         )
+        if not domain.pitr_enabled and points and not points[0].consistent:
+            points = [
+                *points,
+                *await repository.recovery_points(
+                    self.session,
+                    domain_id,
+                    generation=domain.epoch,
+                    since=None,
+                    limit=1,
+                    consistent=True,
+                ),
+            ]
         return [
             RecoveryPointRead(
                 id=p.id, timestamp=p.timestamp, consistent=p.consistent, vms=len(p.vm_ids)

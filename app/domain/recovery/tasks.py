@@ -49,6 +49,7 @@ from app.domain.storage_sites.service import MANIFEST
 from app.domain.vcenters.tasks import connected
 from app.replication.generator import epoch_start, image_of
 from app.replication.segments import (
+    RecoveryPointGone,
     rebuild,
     recovery_point_epochs,
     recovery_point_key,
@@ -63,6 +64,7 @@ HANDOVER_POLL_SECONDS = 15.0
 PLANNED_WAIT_SECONDS = 3600.0
 # Completing a continuous failover or failback rehydrates only what changed since.
 INCREMENTAL_REHYDRATION_SECONDS = 30.0
+REPIN_ATTEMPTS = 3
 HELPER_CPU, HELPER_MEMORY_MB = 4, 8192
 RUNNING = "running"
 PAUSED = "paused"
@@ -365,15 +367,25 @@ async def _point(
     return body if isinstance(body, dict) else None
 
 
+def _point_is_chosen(ctx: TaskContext, op: RecoveryOperation) -> bool:
+    """Whether the recovery must use one point: the one named, or the final point a handover
+    shipped. Otherwise it takes the latest consistent one, whichever that is when it reads."""
+    return bool(ctx.params.get("recovery_point_id")) or op.handover_task_id is not None
+
+
 async def _pin(
-    ctx: TaskContext, op: RecoveryOperation, store: ObjectStore, container: str
+    ctx: TaskContext,
+    op: RecoveryOperation,
+    store: ObjectStore,
+    container: str,
+    latest: bool = False,
 ) -> tuple[int, int, dict[str, Any]]:
     """(generation, epoch, point) of the recovery point this recovery uses."""
     manifest = await read_manifest(store, container)
     generation = op.generation or int(manifest.get("epoch", 1))
     # The point a handover ended with, or one pinned by an earlier run of this step; a
     # continuous recovery being completed takes the latest instead.
-    pinned = op.handover_task_id is not None or op.rehydrated_epoch is None
+    pinned = not latest and (op.handover_task_id is not None or op.rehydrated_epoch is None)
     if op.recovery_point_epoch is not None and pinned:
         point = await _point(store, container, generation, op.recovery_point_epoch)
         if point is None:
@@ -413,7 +425,6 @@ async def rehydrate(ctx: TaskContext) -> None:
     domain, store = await domain_and_store(ctx)
     await refresh_vms(ctx, domain, store)
     try:
-        generation, epoch, point = await _pin(ctx, op, store, domain.container)
         async with ctx.sessionmaker() as session:
             rows = list(
                 await session.scalars(
@@ -422,8 +433,19 @@ async def rehydrate(ctx: TaskContext) -> None:
                     .order_by(ProtectedVm.name)
                 )
             )
-        held = set(point.get("vm_ids") or [])
-        replica = await rebuild(store, domain.container, generation, epoch, held)
+        for attempt in range(REPIN_ATTEMPTS):
+            generation, epoch, point = await _pin(
+                ctx, op, store, domain.container, latest=attempt > 0
+            )
+            held = set(point.get("vm_ids") or [])
+            try:
+                replica = await rebuild(store, domain.container, generation, epoch, held)
+                break
+            except RecoveryPointGone:
+                # The owner, still running, compacted past the point between our listing and
+                # our read: a newer consistent point exists, and any will do here.
+                if _point_is_chosen(ctx, op) or attempt == REPIN_ATTEMPTS - 1:
+                    raise
     except ObjectStoreError as error:
         raise TaskFailed(error.error_code, f"cannot read the container: {error.message}") from error
     vms: list[dict[str, Any]] = []
