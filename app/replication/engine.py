@@ -46,6 +46,7 @@ from app.domain.protection_domains.models import (
     RecoveryPoint,
     recovery_point_id,
 )
+from app.domain.protection_domains.modes import DomainMode, can_move
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import MANIFEST, store_of
 from app.replication.generator import (
@@ -377,6 +378,13 @@ class ReplicationEngine:
 
     async def _check_fence(self, session: AsyncSession, run: _Run, t1: float) -> None:
         repl, domain = run.repl, run.domain
+        local = self._container.local_site_name or "local"
+        if domain.owner_site != local:
+            # This site already learnt (reading the manifest for a request) that another site
+            # owns the domain: its writes must not go on, least of all into that site's
+            # generation, which the domain row may name by now.
+            self._fence(session, run, t1, domain.owner_site, domain.epoch)
+            return
         checked = repl.fence_checked_at
         if checked is not None and t1 - _ts(checked) < FENCE_EVERY:
             return
@@ -384,20 +392,25 @@ class ReplicationEngine:
             return
         manifest = json.loads(await run.store.get(domain.container, MANIFEST))
         repl.fence_checked_at = _at(t1)
-        epoch, owner = int(manifest.get("epoch", 0)), manifest.get("owner_site")
-        if epoch <= domain.epoch and owner == domain.owner_site:
+        epoch, owner = int(manifest.get("epoch", 0)), str(manifest.get("owner_site"))
+        if epoch <= domain.epoch and owner == local:
             return
+        self._fence(session, run, t1, owner, epoch)
+
+    def _fence(self, session: AsyncSession, run: _Run, t1: float, owner: str, epoch: int) -> None:
+        repl, domain = run.repl, run.domain
         repl.fenced = True
-        domain.owner_site = str(owner)
+        domain.owner_site = owner
         repl.state = move(repl.state, R.STOPPED)
         repl.log_used_bytes = repl.ship_carry_bytes = 0
         repl.backpressure_since = repl.bitmap_since = None
         repl.last_error = (
-            f"fenced: the container says site {owner} owns the domain at epoch {epoch} "
-            f"(this site holds epoch {domain.epoch})"
+            f"fenced: the container says site {owner} owns the domain at epoch {epoch}"
         )
         domain.replication_enabled = False
-        domain.mode = "replication_disabled"
+        # A recovery this site started meanwhile (a failback) keeps its mode.
+        if can_move(domain.mode, DomainMode.REPLICATION_DISABLED):
+            domain.mode = DomainMode.REPLICATION_DISABLED.value
         events.record(
             session,
             at=_at(t1),

@@ -571,3 +571,36 @@ async def test_compaction_keeps_the_latest_consistent_point(
     consistent = [point for point in points if point["consistent"]]
     assert consistent, ("the compaction merged away every consistent point", points[-3:])
     await assert_replica_matches_source(client, ids, consistent[0]["id"])
+
+
+async def test_a_site_that_learns_it_lost_the_domain_writes_no_more(
+    registered: Appliance, tmp_path: Any
+) -> None:
+    """Another site takes the domain over (a new epoch in the manifest), and this site learns it
+    from the manifest while serving a request, before its replication engine looks: the engine
+    must stop there, and above all not ship its own writes into the new owner's generation."""
+    from app.domain.protection_domains.models import ProtectionDomain
+    from app.domain.recovery.service import RecoveryService
+
+    client = registered.client
+    prepared, site_id, spec = await local_site(registered, tmp_path)
+    domain = await create_domain(registered, prepared, site_id)
+    await protect(registered, domain["id"], ["web-01", "cache-01"])
+    await advance(client, 300)
+    store = objectstores.store_for(spec)
+    manifest = json.loads(await store.get(domain["container"], "manifest.json"))
+    manifest.update(epoch=manifest["epoch"] + 1, owner_site="elsewhere")
+    await store.put(domain["container"], "manifest.json", json.dumps(manifest).encode())
+    async with registered.container.sessionmaker() as session:
+        row = await session.get(ProtectionDomain, domain["id"])
+        assert row is not None
+        await RecoveryService(session, registered.container).refresh_ownership(row)
+        await session.commit()
+
+    for _ in range(6):
+        await advance(client, 60)
+    assert await store.list(domain["container"], f"segments/{manifest['epoch']:06d}/") == []
+    state = await domain_of(client, domain["id"])
+    assert (state["mode"], state["owner_site"]) == ("replication_disabled", "elsewhere")
+    statistics_now = await statistics(client, domain["id"])
+    assert statistics_now["replication_state"] == "stopped", statistics_now
