@@ -61,6 +61,33 @@ class Site:
         assert task["status"] == "succeeded", task
         return task
 
+    def kill_during(
+        self, task_type: str, step: str, method: str, path: str, body: Any = None
+    ) -> dict[str, Any]:
+        """Start the task with `step` held (a `hang` fault), SIGKILL the appliance while it is
+        held, restart it, and follow the task to its end (it succeeds, or fails with a
+        reason)."""
+        rule = self.client.post(
+            "/_emulator/faults", json={"target": f"{task_type}.{step}", "kind": "hang"}
+        )
+        assert rule.status_code == 201, rule.text
+        started = self.client.request(method, path, json=body)
+        assert started.status_code == 202, started.text
+        task_id = str(started.json()["id"])
+
+        def held() -> bool:
+            steps = {s["name"]: s["status"] for s in self.get(f"/api/v1/tasks/{task_id}")["steps"]}
+            return bool(steps[step] == "running")
+
+        self.until(held, timeout=30, every=0.02)
+        self.served.kill()
+        self.served.start()
+        self.reconnect()
+        task = self.wait(task_id)
+        assert task["status"] in TERMINAL
+        assert task["status"] == "succeeded" or task["error"]["message"], task
+        return task
+
     def named(self, kind: str, name: str) -> dict[str, Any]:
         items: list[dict[str, Any]] = self.get(f"/api/v1/{kind}", name=name, limit=1000)["items"]
         assert items, f"no {kind} named {name}"
@@ -199,15 +226,19 @@ def all_protected(site: Site, domain_id: str) -> bool:
     )
 
 
-def import_at_recovery_site(pair: Pair) -> dict[str, Any]:
+def import_at_recovery_site(pair: Pair, *, killed: bool = False) -> dict[str, Any]:
+    """Scan and import at B; `killed`: B is SIGKILLed while the import reads the container."""
     b, domain_id = pair.b, pair.domain_id
     scan = b.act(f"/api/v1/storage-sites/{pair.b_ids['storage_site_id']}/actions/scan-domains")
     found = {d["domain_id"]: d for d in scan["result"]["domains"]}
     assert found[domain_id]["importable"] and found[domain_id]["owner_site"] == "protected"
-    b.act(
-        f"/api/v1/protection-domains/{domain_id}/actions/import",
-        {"storage_site_id": pair.b_ids["storage_site_id"], "domain_id": domain_id},
-    )
+    path = f"/api/v1/protection-domains/{domain_id}/actions/import"
+    body = {"storage_site_id": pair.b_ids["storage_site_id"], "domain_id": domain_id}
+    if killed:
+        task = b.kill_during("import_domain", "read_container", "POST", path, body)
+        assert task["status"] == "succeeded", task
+    else:
+        b.act(path, body)
     domain: dict[str, Any] = b.get(f"/api/v1/protection-domains/{domain_id}")
     assert (domain["mode"], domain["owner_site"], domain["vms"]) == ("imported", "protected", 5)
     return domain

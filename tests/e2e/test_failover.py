@@ -33,9 +33,16 @@ def azurite(tmp_path: Path) -> Iterator[AzuritePeer]:
         yield peer
 
 
-def fail_back(pair: Pair, b_ids: dict[str, str]) -> dict[str, object]:
+def fail_back(pair: Pair, b_ids: dict[str, str], killed_in: str | None = None) -> dict[str, object]:
+    """Fail back to A and check it; `killed_in`: A is SIGKILLed during that step of it."""
     a, b, domain_id = pair.a, pair.b, pair.domain_id
-    task = a.act(f"/api/v1/protection-domains/{domain_id}/actions/failback", PATIENT)
+    path = f"/api/v1/protection-domains/{domain_id}/actions/failback"
+    task = (
+        a.kill_during("failback", killed_in, "POST", path, PATIENT)
+        if killed_in
+        else a.act(path, PATIENT)
+    )
+    assert task["status"] == "succeeded", task
     report = report_of(a, task)
     assert (report["kind"], report["source_site"], report["target_site"]) == (
         "failback",
@@ -91,7 +98,7 @@ def test_fail_over_to_the_recovery_site_and_back(serve: Serve, azurite: AzuriteP
     )
 
     b_ids = {vm["name"]: vm["vm_id"] for vm in report["vms"]}
-    fail_back(pair, b_ids)
+    fail_back(pair, b_ids, killed_in="rehydrate")
 
 
 def test_failover_through_a_store_outage_a_drva_crash_and_a_killed_recovery_appliance(
@@ -168,7 +175,14 @@ def test_pitr_test_failover_then_failover_an_hour_back(serve: Serve, azurite: Az
     )
 
     # A test failover first: jss-tvm VMs, ownership unchanged, then stopped with a verdict.
-    test = b.act(f"{domain_path}/actions/test-failover", {"recovery_point_id": hour_back["id"]})
+    # B is killed while it creates the test VMs, and again while it removes them.
+    test = b.kill_during(
+        "test_failover",
+        "recover_vms",
+        "POST",
+        f"{domain_path}/actions/test-failover",
+        {"recovery_point_id": hour_back["id"]},
+    )
     report = report_of(b, test)
     assert (report["kind"], report["status"]) == ("test_failover", "running")
     assert report["recovery_point_id"] == hour_back["id"]
@@ -182,7 +196,14 @@ def test_pitr_test_failover_then_failover_an_hour_back(serve: Serve, azurite: Az
     assert b.get(domain_path)["owner_site"] == "protected"
     busy = b.client.post(f"{domain_path}/actions/test-failover", json={})
     assert busy.status_code == 409
-    b.act(f"{domain_path}/actions/stop-test-failover", {"success": True, "summary": "app ok"})
+    stop = b.kill_during(
+        "stop_test_failover",
+        "remove_test_vms",
+        "POST",
+        f"{domain_path}/actions/stop-test-failover",
+        {"success": True, "summary": "app ok"},
+    )
+    assert stop["status"] == "succeeded", stop
     stopped = b.get(f"/api/v1/recovery-reports/{report['id']}")
     assert (stopped["status"], stopped["success"], stopped["summary"]) == (
         "succeeded",
@@ -216,7 +237,7 @@ def test_planned_failover_then_a_failback_that_pauses_and_resumes(
     pair = build_pair(serve, azurite)
     a, b, domain_id = pair.a, pair.b, pair.domain_id
     domain_path = f"/api/v1/protection-domains/{domain_id}"
-    import_at_recovery_site(pair)
+    import_at_recovery_site(pair, killed=True)
 
     task = b.act(f"{domain_path}/actions/failover", {"type": "planned"})
     report = report_of(b, task)
@@ -280,7 +301,15 @@ def test_continuous_failover_with_a_runbook(serve: Serve, azurite: AzuritePeer) 
     assert {e["field"] for e in bad.json()["field_errors"]} == {"vms[0].vm", "vms[1].network_id"}
     runbook_id = b.get(f"{domain_path}/runbook")["id"]
 
-    b.act(f"{domain_path}/actions/failover", {"continuous": True, "runbook_id": runbook_id})
+    # B is killed while it first rehydrates, and again while it brings the VMs up.
+    started = b.kill_during(
+        "continuous_rehydration",
+        "rehydrate",
+        "POST",
+        f"{domain_path}/actions/failover",
+        {"continuous": True, "runbook_id": runbook_id},
+    )
+    assert started["status"] == "succeeded", started
     domain = b.get(domain_path)
     assert (domain["mode"], domain["owner_site"]) == ("continuous_failover", "protected")
     names = {vm["name"] for vm in b.get("/api/v1/vms", limit=1000)["items"]}
@@ -299,7 +328,9 @@ def test_continuous_failover_with_a_runbook(serve: Serve, azurite: AzuritePeer) 
         )
     )
     a.until(lambda: a.get(domain_path)["rpo_seconds"] < 60)
-    task = b.act(f"{domain_path}/actions/complete-failover")
+    task = b.kill_during(
+        "complete_recovery", "recover_vms", "POST", f"{domain_path}/actions/complete-failover"
+    )
     report = report_of(b, task)
     assert report["continuous"] is True
     assert_recovered_equal_source(b, report, a, pair.source_ids)
@@ -313,13 +344,6 @@ def test_continuous_failover_with_a_runbook(serve: Serve, azurite: AzuritePeer) 
     assert not [n for n in names if n.startswith("jss-")], names
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect, issue 6 left open: after a continuous failover then a continuous "
-    "failback, the disks of a VM writing ~10 MB/s (app-01) sometimes differ from its source at "
-    "the final point, although they equal the replica in the store (the recovering side reads "
-    "right; what the site that ran the VMs shipped does not match its generator)",
-)
 def test_continuous_failback_with_a_test_failover_meanwhile(
     serve: Serve, azurite: AzuritePeer
 ) -> None:
@@ -342,7 +366,28 @@ def test_continuous_failback_with_a_test_failover_meanwhile(
     assert report_of(a, test)["status"] == "running"
     a.act(f"{domain_path}/actions/stop-test-failover", {"success": False, "summary": "db slow"})
     assert a.get(domain_path)["mode"] == "continuous_failback"
-    task = a.act(f"{domain_path}/actions/complete-failback", PATIENT)
+    # B, handing over, is killed while it drains its log: its release resumes when it is back,
+    # and A's failback keeps waiting for it meanwhile.
+    held = b.client.post(
+        "/_emulator/faults", json={"target": "release_domain.drain_log", "kind": "hang"}
+    )
+    assert held.status_code == 201, held.text
+    task_id = a.start(f"{domain_path}/actions/complete-failback", PATIENT)
+
+    def draining() -> bool:
+        releases = b.get("/api/v1/tasks", type="release_domain", status="running")["items"]
+        return any(
+            s["name"] == "drain_log" and s["status"] == "running"
+            for task in releases
+            for s in task["steps"]
+        )
+
+    b.until(draining, every=0.02)
+    b.served.kill()
+    b.served.start()
+    b.reconnect()
+    task = a.wait(task_id)
+    assert task["status"] == "succeeded", task
     report = report_of(a, task)
     assert (report["kind"], report["continuous"]) == ("failback", True)
     assert_recovered_equal_source(a, report, b, b_ids)

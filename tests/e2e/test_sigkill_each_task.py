@@ -5,7 +5,6 @@ state, or naming a task that has ended)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,12 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app.core.db import sync_url
+from app.domain.plugin.package import IOFILTER_VERSION
 from tests.conftest import VCENTER
 from tests.e2e.conftest import ServedAppliance
+from tests.e2e.dr_pair import Site
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
-TERMINAL = {"succeeded", "failed", "cancelled"}
 # (table, transitional statuses) an entity must not be left in without a running task.
 ENTITIES = {
     "vcenter": ("registering", "unregistering"),
@@ -36,49 +36,19 @@ ENTITIES = {
 }
 
 
-class Site:
-    def __init__(self, appliance: ServedAppliance) -> None:
-        self.appliance = appliance
-        self.client = appliance.client()
-
-    def reconnect(self) -> None:
-        self.client.close()
-        self.client = self.appliance.client()
-
-    def one(self, path: str, **params: Any) -> dict[str, Any]:
-        found: dict[str, Any] = self.client.get(path, params=params).json()["items"][0]
-        return found
-
-    def kill_during(
-        self, task_type: str, step: str, method: str, path: str, body: Any = None
-    ) -> dict[str, Any]:
-        """Start the task with `step` held (a `hang` fault), kill the process while it is held,
-        restart, and follow the task to its end."""
-        rule = self.client.post(
-            "/_emulator/faults", json={"target": f"{task_type}.{step}", "kind": "hang"}
-        )
-        assert rule.status_code == 201, rule.text
-        started = self.client.request(method, path, json=body)
-        assert started.status_code == 202, started.text
-        task_id = started.json()["id"]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            steps = {
-                s["name"]: s["status"]
-                for s in self.client.get(f"/api/v1/tasks/{task_id}").json()["steps"]
-            }
-            if steps[step] == "running":
-                break
-            time.sleep(0.02)
-        else:
-            raise AssertionError(f"{task_type}.{step} never ran: {steps}")
-        self.appliance.kill()
-        self.appliance.start()
-        self.reconnect()
-        task: dict[str, Any] = self.appliance.wait_task(self.client, task_id)
-        assert task["status"] in TERMINAL
-        assert task["status"] == "succeeded" or task["error"]["message"], task
-        return task
+def with_database(appliance: ServedAppliance, *statements: str) -> list[Any]:
+    """Run statements against the appliance's database; the rows of the last."""
+    url = appliance.env.get("JETDR_DB__URL") or f"sqlite:///{appliance.data_dir / 'jetdr.db'}"
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.begin() as connection:
+            rows: list[Any] = []
+            for statement in statements:
+                result = connection.execute(text(statement))
+                rows = list(result.all()) if result.returns_rows else []
+            return rows
+    finally:
+        engine.dispose()
 
 
 def assert_consistent(appliance: ServedAppliance, client: httpx.Client) -> None:
@@ -108,6 +78,11 @@ def test_sigkill_in_each_task_of_a_site_s_life(
     appliance = serve(JETDR_CLOCK__MODE="scaled", JETDR_CLOCK__SCALE="1000")
     appliance.start()
     site = Site(appliance)
+
+    def one(path: str, **params: Any) -> dict[str, Any]:
+        found: dict[str, Any] = site.get(path, **params)["items"][0]
+        return found
+
     outcomes: dict[str, str] = {}
 
     def after(task: dict[str, Any]) -> None:
@@ -119,7 +94,7 @@ def test_sigkill_in_each_task_of_a_site_s_life(
             "register_vcenter", "discover_inventory", "POST", "/api/v1/vcenters", VCENTER
         )
     )
-    cluster = site.one("/api/v1/clusters")
+    cluster = one("/api/v1/clusters")
     after(
         site.kill_during(
             "configure_cluster",
@@ -128,8 +103,8 @@ def test_sigkill_in_each_task_of_a_site_s_life(
             f"/api/v1/clusters/{cluster['id']}/actions/configure",
         )
     )
-    datastore = site.one("/api/v1/datastores", name="vsanDatastore")
-    network = site.one("/api/v1/networks", name="dhcp-segment")
+    datastore = one("/api/v1/datastores", name="vsanDatastore")
+    network = one("/api/v1/networks", name="dhcp-segment")
     drva_spec = {
         "name": "drva",
         "cluster_id": cluster["id"],
@@ -137,7 +112,7 @@ def test_sigkill_in_each_task_of_a_site_s_life(
         "network_id": network["id"],
     }
     after(site.kill_during("deploy_drva", "power_on", "POST", "/api/v1/drvas", drva_spec))
-    drva = site.one("/api/v1/drvas")
+    drva = one("/api/v1/drvas")
     volume = {"type": "vmdk", "size_gb": 20, "datastore_id": datastore["id"]}
     after(
         site.kill_during(
@@ -167,7 +142,7 @@ def test_sigkill_in_each_task_of_a_site_s_life(
     )
     after(created)
     domain_id = created["entity"]["id"]
-    vm_ids = [site.one("/api/v1/vms", name=name)["id"] for name in ("web-01", "web-02")]
+    vm_ids = [one("/api/v1/vms", name=name)["id"] for name in ("web-01", "web-02")]
     after(
         site.kill_during(
             "add_vms",
@@ -193,6 +168,17 @@ def test_sigkill_in_each_task_of_a_site_s_life(
             f"/api/v1/protection-domains/{domain_id}/actions/stop-protection",
         )
     )
+    # The owner's side of a handover, with the domain protecting again.
+    site.act(f"/api/v1/protection-domains/{domain_id}/actions/start-protection")
+    after(
+        site.kill_during(
+            "release_domain",
+            "drain_log",
+            "POST",
+            f"/api/v1/protection-domains/{domain_id}/actions/release",
+            {"to_site": "elsewhere"},
+        )
+    )
     after(
         site.kill_during(
             "restart_drva", "power_on", "POST", f"/api/v1/drvas/{drva['id']}/actions/restart"
@@ -212,6 +198,36 @@ def test_sigkill_in_each_task_of_a_site_s_life(
             "delete_domain", "remove_container", "DELETE", f"/api/v1/protection-domains/{domain_id}"
         )
     )
+    # An appliance upgraded since the cluster was configured: its IO filter is older.
+    appliance.stop()
+    with_database(appliance, "UPDATE cluster SET iofilter_version = '4.0.0-1'")
+    appliance.start()
+    site.reconnect()
+    cluster_path = f"/api/v1/clusters/{cluster['id']}"
+    after(
+        site.kill_during(
+            "upgrade_cluster",
+            "upgrade_filter",
+            "POST",
+            f"{cluster_path}/actions/upgrade",
+            {"allow_maintenance_mode": True},
+        )
+    )
+    assert site.get(cluster_path)["iofilter"]["version"] == IOFILTER_VERSION
+    # A host that stops responding during a configure leaves an issue to resolve.
+    site.act(f"{cluster_path}/actions/unconfigure", {"allow_maintenance_mode": True})
+    unreachable = site.client.post(
+        "/_emulator/faults", json={"target": "esx-02", "kind": "host_unreachable"}
+    )
+    assert unreachable.status_code == 201, unreachable.text
+    site.act(f"{cluster_path}/actions/configure")
+    assert site.get(cluster_path)["status"] == "partially_configured"
+    assert site.client.delete(f"/_emulator/faults/{unreachable.json()['id']}").status_code == 204
+    after(
+        site.kill_during(
+            "resolve_cluster_issues", "resolve", "POST", f"{cluster_path}/actions/resolve-issues"
+        )
+    )
     after(
         site.kill_during(
             "unconfigure_cluster",
@@ -221,7 +237,7 @@ def test_sigkill_in_each_task_of_a_site_s_life(
             {"allow_maintenance_mode": True},
         )
     )
-    vcenter = site.one("/api/v1/vcenters")
+    vcenter = one("/api/v1/vcenters")
     vcenter_path = f"/api/v1/vcenters/{vcenter['id']}"
     for task_type, step, method, path in (
         (
@@ -289,8 +305,14 @@ def test_sigkill_in_each_task_of_a_site_s_life(
         "remove_vm",
         "delete_domain",
         "unconfigure_cluster",
+        "release_domain",
+        "upgrade_cluster",
+        "resolve_cluster_issues",
     }
     # Resumable steps after a kill: every one of these finishes.
     assert set(outcomes.values()) <= {"succeeded", "failed"}
     assert outcomes["register_vcenter"] == outcomes["create_domain"] == "succeeded"
+    assert {
+        outcomes[t] for t in ("upgrade_cluster", "resolve_cluster_issues", "release_domain")
+    } == {"succeeded"}
     site.client.close()

@@ -234,11 +234,18 @@ async def hand_over(ctx: TaskContext) -> None:
         if op.handover_task_id is None:
             await _save(ctx, handover_task_id=remote_id)
         waited = 0.0
+        unreachable: PeerError | None = None
         while True:
-            remote = await ctx.container.peers.task(endpoint, remote_id)
-            if remote.status == "succeeded":
+            try:
+                remote = await ctx.container.peers.task(endpoint, remote_id)
+                unreachable = None
+            except PeerError as error:
+                # The owner accepted the handover and may be restarting: its task resumes
+                # there, so this keeps asking until the wait runs out.
+                unreachable = error
+            if unreachable is None and remote.status == "succeeded":
                 break
-            if remote.status in ("failed", "cancelled"):
+            if unreachable is None and remote.status in ("failed", "cancelled"):
                 await _save(ctx, handover_task_id=None)
                 raise TaskFailed(
                     "handover_failed",
@@ -248,9 +255,17 @@ async def hand_over(ctx: TaskContext) -> None:
             if waited >= limit:
                 if op.kind == "failback":
                     await _pause(
-                        ctx, f"site {op.source_site} has not drained its log in {limit:.0f} s"
+                        ctx,
+                        f"site {op.source_site} "
+                        + (
+                            f"cannot be reached: {unreachable.message}"
+                            if unreachable
+                            else f"has not drained its log in {limit:.0f} s"
+                        ),
                     )
                     return
+                if unreachable is not None:
+                    raise unreachable
                 raise TaskFailed(
                     "handover_timeout",
                     f"site {op.source_site} did not hand the domain over in {limit:.0f} s",
