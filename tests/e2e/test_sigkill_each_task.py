@@ -1,4 +1,4 @@
-"""SIGKILL in the middle of each task type of a site's life (22 of them; the recovery tasks have
+"""SIGKILL in the middle of each task type of a site's life (25 of them; the recovery tasks have
 their own, in test_failover.py), then restart: the task resumes and finishes (or fails with a
 reason), no task is left active, and no row is left half-changed (an entity in a transitional
 state, or naming a task that has ended)."""
