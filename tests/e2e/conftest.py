@@ -38,6 +38,7 @@ class ServedAppliance:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "server.log"
+        self._clients: list[httpx.Client] = []
 
     @property
     def url(self) -> str:
@@ -77,12 +78,14 @@ class ServedAppliance:
         raise AssertionError(f"appliance not ready in {timeout}s:\n{self.log.read_text()}")
 
     def client(self, auth: bool = True) -> httpx.Client:
-        return httpx.Client(
+        client = httpx.Client(
             base_url=self.url,
             verify=self.tls_context(),
             auth=("root", ROOT_PASSWORD) if auth else None,
             timeout=10,
         )
+        self._clients.append(client)
+        return client
 
     def kill(self) -> None:
         assert self.process is not None
@@ -90,6 +93,11 @@ class ServedAppliance:
         self.process.wait(10)
 
     def stop(self) -> None:
+        # An idle keep-alive TLS connection holds uvicorn's graceful shutdown for its whole
+        # timeout (5 s): the clients go first.
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
