@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import Appliance, add_user, start_appliance
 
@@ -47,6 +51,24 @@ async def test_reset_returns_to_the_seeded_state(registered: Appliance) -> None:
     assert (await client.get("/api/v1/sites")).json()["_meta"]["total"] == 1
     task = await registered.register_vcenter()
     assert task["status"] == "succeeded"
+
+
+async def test_foreign_keys_are_enforced_after_a_reset(registered: Appliance) -> None:
+    """The reset empties SQLite's tables with its foreign keys off: every pooled connection
+    must enforce them again afterwards."""
+    assert (await registered.client.post("/_emulator/reset")).status_code == 200
+    orphan = text(
+        "INSERT INTO protected_vm (id, domain_id, replica_key, name, protection_mode, status, "
+        "disks, sync_total_bytes, sync_remaining_bytes, added_at) VALUES (:id, 'pd-none', "
+        "'k', 'n', 'write_through', 'protected', '[]', 0, 0, CURRENT_TIMESTAMP)"
+    )
+    engine = registered.container.engine
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(engine.connect()) for _ in range(5)]
+        for index, connection in enumerate(connections):
+            with pytest.raises(IntegrityError):
+                await connection.execute(orphan, {"id": f"pvm-orphan{index}"})
+            await connection.rollback()
 
 
 async def test_a_seed_makes_ids_deterministic_across_resets(make_settings: Any) -> None:
