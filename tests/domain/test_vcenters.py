@@ -88,14 +88,26 @@ async def test_concurrent_registrations_exactly_one_wins(appliance: Appliance) -
 
 
 async def test_concurrent_actions_on_one_vcenter_exactly_one_wins(registered: Appliance) -> None:
-    vcenter_id = (await registered.client.get("/api/v1/vcenters")).json()["items"][0]["id"]
+    client = registered.client
+    vcenter_id = (await client.get("/api/v1/vcenters")).json()["items"][0]["id"]
     path = f"/api/v1/vcenters/{vcenter_id}/actions/refresh-inventory"
-    responses = await asyncio.gather(*(registered.client.post(path) for _ in range(4)))
+    # The winner's task is held, so it is still running when the others arrive (a refresh of
+    # the simulated vCenter can otherwise finish between two of them, and the next one rightly
+    # starts).
+    hold = await client.post(
+        "/_emulator/faults",
+        json={"target": "refresh_inventory.discover_inventory", "kind": "hang"},
+    )
+    assert hold.status_code == 201, hold.text
+    responses = await asyncio.gather(*(client.post(path) for _ in range(4)))
     codes = sorted(r.status_code for r in responses)
     assert codes == [202, 409, 409, 409]
     refused = next(r for r in responses if r.status_code == 409).json()
     assert refused["error_code"] == "invalid_state"
     assert refused["details"][0]["active_task_id"]
+    assert (await client.delete(f"/_emulator/faults/{hold.json()['id']}")).status_code == 204
+    winner = next(r for r in responses if r.status_code == 202).json()
+    assert (await registered.wait_task(winner["id"]))["status"] == "succeeded"
 
 
 async def test_refresh_keeps_ids_stable(registered: Appliance) -> None:
