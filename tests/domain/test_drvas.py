@@ -8,6 +8,7 @@ import pytest
 
 from app.domain.drvas.images import read_manifest
 from tests.conftest import Appliance
+from tests.domain.conftest import prepare_site
 
 
 @pytest.fixture
@@ -295,3 +296,42 @@ def _endpoint(appliance: Appliance) -> Any:
 
     spec = appliance.container.topology.vcenter
     return Endpoint(spec.hostname, 443, spec.username, spec.password)
+
+
+async def test_a_heartbeat_older_than_a_restart_does_not_undo_it(
+    registered: Appliance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The monitor looks at the DRVA's VM, a restart finishes meanwhile, then the monitor
+    records what it saw: the powered-off look must not mark the restarted DRVA down again."""
+    from app.domain.drvas.models import Drva
+    from app.domain.drvas.monitor import DrvaMonitor
+
+    prepared = await prepare_site(registered)
+    drva_id = prepared["drva"]["id"]
+    container = registered.container
+    async with container.sessionmaker() as session:
+        row = await session.get(Drva, drva_id)
+        assert row is not None
+        row.status = "stopped"
+        await session.commit()
+    looked = DrvaMonitor._power_states
+
+    async def look_while_a_restart_finishes(
+        monitor: DrvaMonitor, vcenter: Any, drvas: list[Any]
+    ) -> dict[str, str | None]:
+        seen = await looked(monitor, vcenter, drvas)
+        async with container.sessionmaker() as session:
+            row = await session.get(Drva, drva_id)
+            assert row is not None
+            row.status, row.updated_at = "running", container.clock.now()
+            await session.commit()
+        return dict.fromkeys(seen, "poweredOff")
+
+    monkeypatch.setattr(DrvaMonitor, "_power_states", look_while_a_restart_finishes)
+    await container.monitor.check()
+    drva = (await registered.client.get(f"/api/v1/drvas/{drva_id}")).json()
+    assert drva["status"] == "running"
+    alarms = await registered.client.get(
+        "/api/v1/alarms", params={"active": "true", "entity_id": drva_id}
+    )
+    assert alarms.json()["items"] == []

@@ -95,6 +95,10 @@ class DrvaMonitor:
                 drva = await repository.get(session, stale.id)
                 if drva is None or drva.active_task_id is not None or drva.status not in WATCHED:
                     continue
+                if (drva.status, drva.updated_at) != (stale.status, stale.updated_at):
+                    # A task (a restart) changed the DRVA while its VM was being looked at:
+                    # that look is older than the task's outcome and must not undo it.
+                    continue
                 entity = ("drva", drva.id, drva.name)
                 state = states.get(drva.id, "unknown")
                 if state == "poweredOn":
