@@ -383,7 +383,7 @@ class ReplicationEngine:
             # This site already learnt (reading the manifest for a request) that another site
             # owns the domain: its writes must not go on, least of all into that site's
             # generation, which the domain row may name by now.
-            self._fence(session, run, t1, domain.owner_site, domain.epoch)
+            self._fence(session, run, t1, f"site {domain.owner_site} owns the domain")
             return
         checked = repl.fence_checked_at
         if checked is not None and t1 - _ts(checked) < FENCE_EVERY:
@@ -395,18 +395,18 @@ class ReplicationEngine:
         epoch, owner = int(manifest.get("epoch", 0)), str(manifest.get("owner_site"))
         if epoch <= domain.epoch and owner == local:
             return
-        self._fence(session, run, t1, owner, epoch)
+        domain.owner_site = owner
+        self._fence(
+            session, run, t1, f"the container says site {owner} owns the domain at epoch {epoch}"
+        )
 
-    def _fence(self, session: AsyncSession, run: _Run, t1: float, owner: str, epoch: int) -> None:
+    def _fence(self, session: AsyncSession, run: _Run, t1: float, reason: str) -> None:
         repl, domain = run.repl, run.domain
         repl.fenced = True
-        domain.owner_site = owner
         repl.state = move(repl.state, R.STOPPED)
         repl.log_used_bytes = repl.ship_carry_bytes = 0
         repl.backpressure_since = repl.bitmap_since = None
-        repl.last_error = (
-            f"fenced: the container says site {owner} owns the domain at epoch {epoch}"
-        )
+        repl.last_error = f"fenced: {reason}"
         domain.replication_enabled = False
         # A recovery this site started meanwhile (a failback) keeps its mode.
         if can_move(domain.mode, DomainMode.REPLICATION_DISABLED):

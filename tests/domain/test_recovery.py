@@ -16,9 +16,11 @@ from tests.domain.conftest import prepare_site
 FOREIGN = "pd-foreign0001"
 CONTAINER = f"jetdr-{FOREIGN}"
 GIB = 1024**3
+# The one disk of the one VM the other site protects in it.
+FOREIGN_DISK = DiskGenerator.from_profile("vm-far", 2000, 10 * GIB, 5, 4)
 
 
-async def leave_foreign_domain(path: Path) -> DiskGenerator:
+async def leave_foreign_domain(path: Path) -> None:
     """What another site's appliance leaves in the container of a domain it protects: the
     manifest, one VM's configuration, a base segment and a recovery point."""
     store = LocalObjectStore(path)
@@ -46,13 +48,11 @@ async def leave_foreign_domain(path: Path) -> DiskGenerator:
         "disks": [{"key": 2000, "capacity_bytes": 10 * GIB, "write_profile": {"write_iops": 5}}],
     }
     await store.put(CONTAINER, vm_config_key("vm-far"), json.dumps(config).encode())
-    disk = DiskGenerator.from_profile("vm-far", 2000, 10 * GIB, 5, 4)
     base = Segment("base", 1, 100, 100, 1)
-    base.add("vm-far", 2000, ((r, s[0], s[1]) for r, s in disk.base().items()))
+    base.add("vm-far", 2000, ((r, s[0], s[1]) for r, s in FOREIGN_DISK.base().items()))
     await store.put(CONTAINER, base.key, base.encode(FOREIGN))
     point = {"epoch": 100, "consistent": True, "generation": 1, "vm_ids": ["vm-far"]}
     await store.put(CONTAINER, recovery_point_key(1, 100), json.dumps(point).encode())
-    return disk
 
 
 async def recovery_site(appliance: Appliance, tmp_path: Path) -> dict[str, Any]:
@@ -74,6 +74,23 @@ async def settle_settings(appliance: Appliance, prepared: dict[str, Any]) -> Non
         "network_id": network["items"][0]["id"],
     }
     assert (await client.put("/api/v1/recovery-settings", json=body)).status_code == 200
+
+
+async def import_foreign(
+    appliance: Appliance, tmp_path: Path, *, settings: bool = True
+) -> dict[str, Any]:
+    """The foreign domain left in a local store, imported at this (recovery) site; with the
+    recovery settings unless told otherwise. Returns the prepared site."""
+    await leave_foreign_domain(tmp_path / "store")
+    prepared = await recovery_site(appliance, tmp_path)
+    if settings:
+        await settle_settings(appliance, prepared)
+    imported = await appliance.client.post(
+        f"/api/v1/protection-domains/{FOREIGN}/actions/import",
+        json={"storage_site_id": prepared["storage_site_id"]},
+    )
+    assert (await appliance.wait_task(imported.json()["id"]))["status"] == "succeeded"
+    return prepared
 
 
 async def test_import_is_validated_and_reads_the_container(
@@ -118,13 +135,7 @@ async def test_recovery_requests_refused_in_the_wrong_state(
     registered: Appliance, tmp_path: Path
 ) -> None:
     client = registered.client
-    await leave_foreign_domain(tmp_path / "store")
-    prepared = await recovery_site(registered, tmp_path)
-    imported = await client.post(
-        f"/api/v1/protection-domains/{FOREIGN}/actions/import",
-        json={"storage_site_id": prepared["storage_site_id"]},
-    )
-    assert (await registered.wait_task(imported.json()["id"]))["status"] == "succeeded"
+    prepared = await import_foreign(registered, tmp_path, settings=False)
     domain = f"/api/v1/protection-domains/{FOREIGN}"
 
     no_settings = await client.post(f"{domain}/actions/failover", json={})
@@ -167,14 +178,7 @@ async def test_recovery_requests_refused_in_the_wrong_state(
 
 async def test_forced_failover_of_an_imported_domain(registered: Appliance, tmp_path: Path) -> None:
     client = registered.client
-    disk = await leave_foreign_domain(tmp_path / "store")
-    prepared = await recovery_site(registered, tmp_path)
-    await settle_settings(registered, prepared)
-    imported = await client.post(
-        f"/api/v1/protection-domains/{FOREIGN}/actions/import",
-        json={"storage_site_id": prepared["storage_site_id"]},
-    )
-    assert (await registered.wait_task(imported.json()["id"]))["status"] == "succeeded"
+    await import_foreign(registered, tmp_path)
     domain = f"/api/v1/protection-domains/{FOREIGN}"
 
     task = await registered.wait_task(
@@ -192,7 +196,7 @@ async def test_forced_failover_of_an_imported_domain(registered: Appliance, tmp_
     recovered = await client.get(
         f"/_emulator/vms/{vm['vm_id']}/disk-digest", params={"at": vm["recovered_at"]}
     )
-    assert recovered.json()["digest"] == digest({2000: disk.base()})
+    assert recovered.json()["digest"] == digest({2000: FOREIGN_DISK.base()})
     assert (await client.get(domain)).json()["mode"] == "running_in_failover"
     manifest = json.loads((tmp_path / "store" / CONTAINER / "manifest.json").read_bytes())
     assert (manifest["owner_site"], manifest["epoch"]) == ("protected", 2)
@@ -208,14 +212,7 @@ async def test_a_test_failover_during_a_continuous_failover_keeps_its_rocva(
     registered: Appliance, tmp_path: Path
 ) -> None:
     client = registered.client
-    await leave_foreign_domain(tmp_path / "store")
-    prepared = await recovery_site(registered, tmp_path)
-    await settle_settings(registered, prepared)
-    imported = await client.post(
-        f"/api/v1/protection-domains/{FOREIGN}/actions/import",
-        json={"storage_site_id": prepared["storage_site_id"]},
-    )
-    assert (await registered.wait_task(imported.json()["id"]))["status"] == "succeeded"
+    await import_foreign(registered, tmp_path)
     domain = f"/api/v1/protection-domains/{FOREIGN}"
 
     async def act(path: str, body: dict[str, Any]) -> None:
