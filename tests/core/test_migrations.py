@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from app.core.db import SCHEMA_HEAD, migrations_dir, run_migrations, schema_revision, sync_url
 from app.models import Base
@@ -56,3 +56,33 @@ def test_an_older_database_is_upgraded_through_the_revisions(tmp_path: Path) -> 
     run_migrations(url)
     assert schema_revision(url) == SCHEMA_HEAD
     assert differences_from_models(url) == []
+
+
+def test_the_upgrade_keeps_the_earliest_of_duplicate_active_alarms(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'alarms.db'}"
+    command.upgrade(alembic_config(url), "0011")
+    engine = create_engine(sync_url(url))
+    rows = [  # id, entity, raised, cleared
+        ("alarm-b", "drva-1", "2026-11-26 07:00:00", None),
+        ("alarm-a", "drva-1", "2026-11-26 07:00:00", None),
+        ("alarm-c", "drva-1", "2026-11-26 06:00:00", "2026-11-26 06:30:00"),
+        ("alarm-d", "drva-1", "2026-11-26 08:00:00", None),
+        ("alarm-e", "drva-2", "2026-11-26 09:00:00", None),
+    ]
+    with engine.begin() as connection:
+        for alarm_id, entity_id, raised_at, cleared_at in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO alarm (id, type, severity, entity_type, entity_id, message,"
+                    " raised_at, cleared_at, acknowledged) VALUES (:id, 'drva_down', 'critical',"
+                    " 'drva', :entity, 'down', :raised, :cleared, false)"
+                ),
+                {"id": alarm_id, "entity": entity_id, "raised": raised_at, "cleared": cleared_at},
+            )
+    run_migrations(url)
+    with engine.connect() as connection:
+        active = connection.execute(
+            text("SELECT id FROM alarm WHERE cleared_at IS NULL ORDER BY id")
+        ).scalars()
+        assert list(active) == ["alarm-a", "alarm-e"]
+    engine.dispose()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import String
+from sqlalchemy import Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -10,6 +10,17 @@ from app.core.db import Base
 
 class Alarm(Base):
     __tablename__ = "alarm"
+    # At most one active alarm per condition and entity, even when two writers raise it at once.
+    __table_args__ = (
+        Index(
+            "uq_alarm_active",
+            "type",
+            "entity_id",
+            unique=True,
+            sqlite_where=text("cleared_at IS NULL"),
+            postgresql_where=text("cleared_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     type: Mapped[str] = mapped_column(String(32), index=True)

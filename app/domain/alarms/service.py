@@ -6,6 +6,7 @@ import datetime as dt
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, NotFound
@@ -57,32 +58,47 @@ async def raise_alarm(
     message: str,
     at: dt.datetime,
 ) -> Alarm:
-    """Adds the alarm to the caller's transaction unless one is already active."""
+    """Adds the alarm to the caller's transaction unless one is already active.
+
+    The insert does nothing when another transaction raised the same alarm first (the partial
+    unique index `uq_alarm_active`), so two writers seeing the same condition leave one alarm
+    that one clear ends, and neither transaction fails."""
     entity_type, entity_id, entity_name = entity
     existing = await active(session, alarm_type, entity_id)
     if existing is not None:
         return existing
-    alarm = Alarm(
-        id=new_id("alarm"),
-        type=alarm_type.value,
-        severity=SEVERITY[alarm_type],
-        entity_type=entity_type,
-        entity_id=entity_id,
-        entity_name=entity_name,
-        message=message,
-        raised_at=at,
-        acknowledged=False,
+    alarm_id = new_id("alarm")
+    values = {
+        "id": alarm_id,
+        "type": alarm_type.value,
+        "severity": SEVERITY[alarm_type],
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "entity_name": entity_name,
+        "message": message,
+        "raised_at": at,
+        "acknowledged": False,
+    }
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(Alarm)
+        .values(values)
+        .on_conflict_do_nothing(
+            index_elements=[Alarm.type, Alarm.entity_id], index_where=Alarm.cleared_at.is_(None)
+        )
     )
-    session.add(alarm)
-    events.record(
-        session,
-        at=at,
-        actor="system",
-        action="alarm.raised",
-        message=f"{alarm_type.value} alarm: {message}",
-        entity=entity,
-    )
-    return alarm
+    raised = await active(session, alarm_type, entity_id)
+    assert raised is not None  # this insert or the one it yielded to
+    if raised.id == alarm_id:
+        events.record(
+            session,
+            at=at,
+            actor="system",
+            action="alarm.raised",
+            message=f"{alarm_type.value} alarm: {message}",
+            entity=entity,
+        )
+    return raised
 
 
 async def clear_alarm(

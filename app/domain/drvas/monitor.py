@@ -4,6 +4,7 @@ vCenter cannot be asked is `degraded`. A DRVA that answers again clears the alar
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,8 @@ WATCHED = {DrvaStatus.RUNNING.value, DrvaStatus.DEGRADED.value, DrvaStatus.STOPP
 class DrvaMonitor:
     def __init__(self, container: Container) -> None:
         self._container = container
+        # A fault (`drva_crash`) asks for a check of its own; it waits for the heartbeat's.
+        self._checking = asyncio.Lock()
         self._loop = Periodic(
             "drva-monitor", container.clock, HEARTBEAT_SECONDS, self.check, MINIMUM_REAL_INTERVAL
         )
@@ -43,6 +46,10 @@ class DrvaMonitor:
         await self._loop.stop()
 
     async def check(self) -> None:
+        async with self._checking:
+            await self._check()
+
+    async def _check(self) -> None:
         container = self._container
         async with container.sessionmaker() as session:
             drvas = [
