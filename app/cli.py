@@ -73,6 +73,10 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.log_level != "debug":
+        # The Azure SDK logs every HTTP request and response at INFO: dozens of lines per
+        # replication step, and CPU the engine needs. Its warnings and errors still show.
+        logging.getLogger("azure").setLevel(logging.WARNING)
     build_server(settings).run()
     return 0
 
