@@ -10,7 +10,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import create_engine, pool
 
 from app.core.db import UtcDateTime, sync_url
-from app.models import Base
+from app.models import Base, compared_with_the_models
 from app.settings import Settings
 
 config = context.config
@@ -40,6 +40,7 @@ def run_online() -> None:
             connection=connection,
             target_metadata=Base.metadata,
             compare_type=True,
+            include_object=compared_with_the_models,
             render_item=render_item,
             render_as_batch=connection.dialect.name == "sqlite",
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 
@@ -33,13 +32,8 @@ def upgrade() -> None:
         )
         """
     )
-    op.create_index(
-        'uq_alarm_active',
-        'alarm',
-        ['type', 'entity_id'],
-        unique=True,
-        sqlite_where=sa.text('cleared_at IS NULL'),
-        postgresql_where=sa.text('cleared_at IS NULL'),
+    op.execute(
+        'CREATE UNIQUE INDEX uq_alarm_active ON alarm (type, entity_id) WHERE cleared_at IS NULL'
     )
 
 
