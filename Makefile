@@ -23,9 +23,13 @@ lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Two workers: the tests that start appliance processes run one at a time on one of them
+# (tests/conftest.py groups them), the in-process tests on the other.
+PARALLEL = -n 2 --dist loadgroup
+
 test: lint  ## lint, then the whole suite on SQLite and again on PostgreSQL
-	JETDR_TEST_DB=sqlite $(BIN)/pytest
-	JETDR_TEST_DB=postgresql $(BIN)/pytest
+	JETDR_TEST_DB=sqlite $(BIN)/pytest $(PARALLEL)
+	JETDR_TEST_DB=postgresql $(BIN)/pytest $(PARALLEL)
 
 reliability: $(STAMP)  ## the reliability suite at full length, on SQLite then PostgreSQL
 	JETDR_FUZZ_EXAMPLES=50 JETDR_SOAK_SECONDS=300 JETDR_TEST_DB=sqlite $(BIN)/pytest -m reliability

@@ -36,6 +36,16 @@ VCENTER = {
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # `make test` runs two pytest-xdist workers: the tests that start appliance processes go to
+    # one of them, one at a time (each already keeps both cores busy), while the other runs the
+    # in-process tests.
+    for item in items:
+        if item.get_closest_marker("e2e") is not None:
+            item.add_marker(pytest.mark.xdist_group("appliance-processes"))
+
+
 def backend() -> str:
     return os.environ.get("JETDR_TEST_DB", "sqlite")
 

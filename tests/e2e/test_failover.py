@@ -121,6 +121,11 @@ def test_failover_through_a_store_outage_a_drva_crash_and_a_killed_recovery_appl
     crash = a.client.post("/_emulator/faults", json={"target": "*", "kind": "drva_crash"})
     assert crash.status_code == 201, crash.text
     a.until(lambda: a.get(f"/api/v1/drvas/{pair.a_ids['drva_id']}")["status"] != "running")
+    # A replication step that began before the heartbeat saw the crash may still ship: the last
+    # point is known once a step has found the DRVA down.
+    a.until(
+        lambda: "DRVA is not running" in (a.get(f"{domain_path}/statistics")["last_error"] or "")
+    )
     stalled_at = a.get(domain_path)["last_recovery_point_at"]
 
     # The first VM to boot waits an hour of virtual time before the next: the recovery
