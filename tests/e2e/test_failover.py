@@ -177,9 +177,11 @@ def test_pitr_test_failover_then_failover_an_hour_back(serve: Serve, azurite: Az
             (latest - dt.datetime.fromisoformat(p["timestamp"])).total_seconds() - 3600
         ),
     )
+    # A point per replication step: a virtual minute apart, or up to ten (the engine's catch-up
+    # step) when it lags the 1000x clock on a loaded machine.
     assert (
         abs((latest - dt.datetime.fromisoformat(hour_back["timestamp"])).total_seconds() - 3600)
-        < 60
+        <= 600
     )
 
     # A test failover first: jss-tvm VMs, ownership unchanged, then stopped with a verdict.
