@@ -51,8 +51,8 @@ __all__ = [
 ]
 
 
-# Indexes created by DDL beside the models (see each one's model): not in the metadata.
-DDL_INDEXES = frozenset({ACTIVE_ALARM_INDEX})
+# Indexes created by DDL beside the models (see each one's model), by table: not in the metadata.
+DDL_INDEXES = {ACTIVE_ALARM_INDEX: "alarm"}
 
 
 def compared_with_the_models(

@@ -69,47 +69,45 @@ async def raise_alarm(
     entity: tuple[str, str, str | None],
     message: str,
     at: dt.datetime,
-) -> Alarm:
-    """Adds the alarm to the caller's transaction unless one is already active.
+) -> bool:
+    """Adds the alarm to the caller's transaction unless one is already active; True when this
+    call raised it.
 
     The insert does nothing when another transaction raised the same alarm first (the partial
     unique index `uq_alarm_active`), so two writers seeing the same condition leave one alarm
     that one clear ends, and neither transaction fails."""
     entity_type, entity_id, entity_name = entity
-    existing = await active(session, alarm_type, entity_id)
-    if existing is not None:
-        return existing
-    alarm_id = new_id("alarm")
-    values = {
-        "id": alarm_id,
-        "type": alarm_type.value,
-        "severity": SEVERITY[alarm_type],
-        "entity_type": entity_type,
-        "entity_id": entity_id,
-        "entity_name": entity_name,
-        "message": message,
-        "raised_at": at,
-        "acknowledged": False,
-    }
-    await session.execute(
+    if await active(session, alarm_type, entity_id) is not None:
+        return False
+    inserted = await session.scalar(
         _insert_of(session.get_bind().dialect.name)(Alarm)
-        .values(values)
+        .values(
+            id=new_id("alarm"),
+            type=alarm_type.value,
+            severity=SEVERITY[alarm_type],
+            entity_type=entity_type,
+            entity_id=entity_id,
+            entity_name=entity_name,
+            message=message,
+            raised_at=at,
+            acknowledged=False,
+        )
         .on_conflict_do_nothing(
             index_elements=[Alarm.type, Alarm.entity_id], index_where=Alarm.cleared_at.is_(None)
         )
+        .returning(Alarm.id)
     )
-    raised = await active(session, alarm_type, entity_id)
-    assert raised is not None  # this insert or the one it yielded to
-    if raised.id == alarm_id:
-        events.record(
-            session,
-            at=at,
-            actor="system",
-            action="alarm.raised",
-            message=f"{alarm_type.value} alarm: {message}",
-            entity=entity,
-        )
-    return raised
+    if inserted is None:
+        return False
+    events.record(
+        session,
+        at=at,
+        actor="system",
+        action="alarm.raised",
+        message=f"{alarm_type.value} alarm: {message}",
+        entity=entity,
+    )
+    return True
 
 
 async def clear_alarm(
