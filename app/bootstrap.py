@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from app.core.ids import new_id
+from app.core.ids import ids, new_id
 from app.core.security import generate_password, hash_password, write_private_file
 from app.domain.appliance.models import Appliance
 from app.domain.auth.service import AuthService, Role
@@ -47,9 +47,10 @@ async def seed_first_boot(container: Container) -> None:
     async with container.sessionmaker() as session:
         appliance = await session.get(Appliance, 1)
         if appliance is None:
+            name = settings.site_name or container.topology.site_name
             site = Site(
-                id=new_id("site"),
-                name=settings.site_name or container.topology.site_name,
+                id=ids.named("site", f"{container.topology.site_name}/{name}"),
+                name=name,
                 role="local",
                 created_at=now,
             )

@@ -22,7 +22,7 @@ from app.adapters.vcenter.simulated import SimulatedVCenter
 from app.adapters.vcenter.topology import Topology, load_topology
 from app.core.clock import ClockMode, VirtualClock
 from app.core.db import SessionMaker, create_engine, create_sessionmaker, run_migrations
-from app.core.ids import ids
+from app.core.ids import ids, start_generation
 from app.core.leadership import Leadership
 from app.core.security import SecretBox
 from app.domain.auth.service import AuthCache
@@ -118,10 +118,9 @@ class Container:
                 asyncio.to_thread(ensure_images, self.settings.data_dir / "images"),
                 name="drva-images",
             )
+            async with self.sessionmaker() as session:
+                await start_generation(session, self.settings.seed)
             await seed_first_boot(self)
-            # What users create is numbered from the seed whatever seeding took (a reset keeps
-            # the users, so it takes fewer ids than a first boot).
-            ids.reseed(self.settings.seed)
             await self.runner.start()
             await self.leadership.start()
             if initialize is not None:

@@ -3,6 +3,7 @@
 from app.adapters.vcenter.simulated import SimulatedVCenterState
 from app.api.middleware import IdempotencyRecord
 from app.core.db import Base
+from app.core.ids import IdGeneration
 from app.domain.alarms.models import ACTIVE_ALARM_INDEX, Alarm
 from app.domain.appliance.models import Appliance
 from app.domain.auth.models import UserSession
@@ -29,6 +30,7 @@ __all__ = [
     "Drva",
     "Event",
     "Host",
+    "IdGeneration",
     "IdempotencyRecord",
     "Lease",
     "Network",

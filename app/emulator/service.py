@@ -14,7 +14,7 @@ from app.bootstrap import seed_first_boot
 from app.container import Container
 from app.core.clock import ClockMode, ClockState
 from app.core.errors import ValidationFailed
-from app.core.ids import ids
+from app.core.ids import start_generation
 from app.domain.drvas.models import Drva
 from app.domain.drvas.states import DrvaStatus
 from app.domain.inventory.models import Cluster
@@ -25,8 +25,9 @@ from app.models import Base
 
 logger = logging.getLogger(__name__)
 
-# Users and their sessions survive a reset, so the caller stays logged in.
-PRESERVED_TABLES = frozenset({"alembic_version", "app_user", "user_session"})
+# Users and their sessions survive a reset, so the caller stays logged in; the id generation
+# survives so that seeded ids after the reset never repeat one a preserved row holds.
+PRESERVED_TABLES = frozenset({"alembic_version", "app_user", "user_session", "id_generation"})
 
 
 async def reset(container: Container) -> float:
@@ -42,8 +43,9 @@ async def reset(container: Container) -> float:
         scale=container.settings.clock.scale,
         now=dt.datetime.now(dt.UTC),
     )
+    async with container.sessionmaker() as session:
+        await start_generation(session, container.settings.seed)
     await seed_first_boot(container)
-    ids.reseed(container.settings.seed)
     await container.resume_background()
     return (time.perf_counter() - started) * 1000
 

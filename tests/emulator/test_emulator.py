@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import Appliance, add_user, start_appliance
+from tests.conftest import Appliance, add_user, start_appliance, wipe
 
 
 async def test_clock_controls(appliance: Appliance) -> None:
@@ -71,12 +72,20 @@ async def test_foreign_keys_are_enforced_after_a_reset(registered: Appliance) ->
             await connection.rollback()
 
 
-async def test_a_seed_makes_ids_deterministic_across_resets(make_settings: Any) -> None:
-    async with start_appliance(make_settings(seed=7)) as appliance:
-        runs = []
-        for _ in range(2):
-            task = await appliance.register_vcenter()
-            clusters = (await appliance.client.get("/api/v1/clusters")).json()["items"]
-            runs.append((task["id"], task["entity"]["id"], [c["id"] for c in clusters]))
-            assert (await appliance.client.post("/_emulator/reset")).status_code == 200
-        assert runs[0] == runs[1]
+async def test_a_seed_makes_ids_deterministic_and_a_reset_continues_them(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    runs = []
+    for run in range(2):
+        settings = make_settings(seed=7, data_dir=tmp_path / f"run-{run}")
+        async with start_appliance(settings) as appliance:
+            made = []
+            for _ in range(2):
+                task = await appliance.register_vcenter()
+                clusters = (await appliance.client.get("/api/v1/clusters")).json()["items"]
+                made.append((task["id"], task["entity"]["id"], [c["id"] for c in clusters]))
+                assert (await appliance.client.post("/_emulator/reset")).status_code == 200
+            assert made[0] != made[1], "a reset repeated the ids made before it"
+            runs.append(made)
+        wipe(settings.database_url)  # the second run starts from a fresh database too
+    assert runs[0] == runs[1]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import insert_of
 from app.core.errors import Conflict, NotFound
 from app.core.ids import new_id
 from app.core.pagination import PageParams, PageResult, paginate
@@ -50,18 +50,6 @@ async def active(session: AsyncSession, alarm_type: AlarmType, entity_id: str) -
     return alarm
 
 
-def _insert_of(dialect_name: str) -> Any:
-    """The dialect's INSERT with ON CONFLICT, imported when first needed: importing the
-    PostgreSQL dialect costs an appliance on SQLite ~90 ms of start-up."""
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
-
-
 async def raise_alarm(
     session: AsyncSession,
     *,
@@ -80,7 +68,7 @@ async def raise_alarm(
     if await active(session, alarm_type, entity_id) is not None:
         return False
     inserted = await session.scalar(
-        _insert_of(session.get_bind().dialect.name)(Alarm)
+        insert_of(session.get_bind().dialect.name)(Alarm)
         .values(
             id=new_id("alarm"),
             type=alarm_type.value,
