@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
+import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -71,6 +72,10 @@ class Container:
     started_monotonic: float = field(default_factory=time.monotonic)
     # This process among those sharing the database (task leases, the scheduler lease).
     node_id: str = "local"
+    # This run of the process: a restart is a new incarnation of the same node.
+    incarnation: str = field(default_factory=lambda: secrets.token_hex(4))
+    # (user id, Idempotency-Key) of the requests this process is answering now.
+    idempotency_in_flight: set[tuple[str, str]] = field(default_factory=set)
     local_site_id: str | None = None
     local_site_name: str | None = None
     ip_address: str = "127.0.0.1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -57,11 +57,12 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     return username, password
 
 
-async def current_principal(request: Request, auth: AuthDep) -> Principal:
+async def authenticate(auth: AuthService, headers: Mapping[str, str]) -> Principal:
+    """Who sent these headers: a session token (`x-jetdr-session` or Bearer), else HTTP Basic."""
     if INITIALIZING.get():
         return INIT_PRINCIPAL
-    token = request.headers.get("x-jetdr-session")
-    authorization = request.headers.get("authorization", "")
+    token = headers.get("x-jetdr-session")
+    authorization = headers.get("authorization", "")
     if token is None and authorization[:7].lower() == "bearer ":
         token = authorization[7:].strip()
     if token:
@@ -71,6 +72,10 @@ async def current_principal(request: Request, auth: AuthDep) -> Principal:
         if credentials is not None:
             return await auth.basic(*credentials)
     raise NotAuthenticated()
+
+
+async def current_principal(request: Request, auth: AuthDep) -> Principal:
+    return await authenticate(auth, request.headers)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -9,13 +9,14 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, Text, delete
+from sqlalchemy import String, Text, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import envelope, op_id_var
 from app.core.db import Base
+from app.core.errors import AppError
 from app.emulator.init import INITIALIZING
 from app.metrics.requests import JournalEntry
 
@@ -122,6 +123,7 @@ def _observe(scope: Scope, status: int, seconds: float, op_id: str) -> None:
 class IdempotencyRecord(Base):
     __tablename__ = "idempotency_record"
 
+    # The user's id: a key is the user's, whatever credential they present.
     principal: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
@@ -130,18 +132,35 @@ class IdempotencyRecord(Base):
     headers: Mapped[list[Any]] = mapped_column(default=list)
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
+    # Which process is answering a pending record (`node/incarnation`), so that a record a
+    # crash left pending is taken over instead of blocking its key.
+    owner: Mapped[str | None] = mapped_column(String(160))
+    # Wall-clock time the owner took the record (the virtual clock may stand still).
+    claimed_at: Mapped[dt.datetime | None]
+
+
+# Routes whose answers are never stored: the session's answer carries its token.
+NOT_IDEMPOTENT = frozenset({"/api/v1/session"})
+# How long a pending record of another, live process blocks its key (wall clock).
+PENDING_LIMIT = dt.timedelta(minutes=10)
 
 
 class IdempotencyMiddleware:
-    """A POST replayed with the same `Idempotency-Key` within 24 h gets the original answer."""
+    """A POST replayed with the same `Idempotency-Key` by the same user within 24 h gets the
+    original answer. The answer is stored before it is sent, so an immediate retry replays it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
-        key_header = headers.get(b"idempotency-key")
-        if scope["type"] != "http" or scope["method"] != "POST" or key_header is None:
+        raw_headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
+        key_header = raw_headers.get(b"idempotency-key")
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or key_header is None
+            or scope["path"] in NOT_IDEMPOTENT
+        ):
             await self.app(scope, receive, send)
             return
         key = key_header.decode("latin-1").strip()
@@ -150,51 +169,35 @@ class IdempotencyMiddleware:
                 scope, receive, send
             )
             return
+        container = _container(scope)
+        principal = await _user_of(container, raw_headers)
+        if principal is None:
+            # Not authenticated: the route answers 401, and nothing is stored.
+            await self.app(scope, receive, send)
+            return
         body = await _read_body(receive)
-        credential = (
-            headers.get(b"authorization", b"") + b"|" + headers.get(b"x-jetdr-session", b"")
-        )
-        principal = hashlib.sha256(credential).hexdigest()
         fingerprint = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
-        container = _container(scope)
-        now = container.clock.now()
-        async with container.sessionmaker() as session:
-            record = await session.get(IdempotencyRecord, (principal, key))
-            if record is not None and record.created_at < now - IDEMPOTENCY_WINDOW:
-                await session.delete(record)
-                await session.flush()
-                record = None
-            if record is not None:
-                await self._answer_existing(record, fingerprint, scope, receive, send)
-                return
-            session.add(
-                IdempotencyRecord(
-                    principal=principal,
-                    key=key,
-                    fingerprint=fingerprint,
-                    state="pending",
-                    created_at=now,
-                )
-            )
-            try:
-                await session.commit()
-            except IntegrityError:
-                await envelope(
-                    409, "idempotency_in_progress", "a request with this key is still running"
-                )(scope, receive, send)
-                return
+        claim = await _claim(container, principal, key, fingerprint)
+        if isinstance(claim, IdempotencyRecord):
+            await _answer_existing(claim, fingerprint, scope, receive, send)
+            return
+        if claim is _BUSY:
+            await envelope(
+                409, "idempotency_in_progress", "a request with this key is still running"
+            )(scope, receive, send)
+            return
 
-        captured: dict[str, Any] = {"status": 500, "headers": [], "body": []}
+        start: Message = {"type": "http.response.start", "status": 500, "headers": []}
+        chunks: list[bytes] = []
 
         async def capture(message: Message) -> None:
+            nonlocal start
             if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                captured["headers"] = message.get("headers", [])
+                start = message
             elif message["type"] == "http.response.body":
-                captured["body"].append(message.get("body", b""))
-            await send(message)
+                chunks.append(message.get("body", b""))
 
         replayed = False
 
@@ -205,67 +208,182 @@ class IdempotencyMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
+        in_flight = (principal, key)
+        container.idempotency_in_flight.add(in_flight)
         try:
-            await self.app(scope, replay_body, capture)
+            try:
+                await self.app(scope, replay_body, capture)
+            except BaseException:
+                await _forget(container, principal, key)
+                raise
+            await _store(container, principal, key, int(start["status"]), start, chunks)
         finally:
-            await self._store(container, principal, key, captured)
+            container.idempotency_in_flight.discard(in_flight)
+        await send(start)
+        await send({"type": "http.response.body", "body": b"".join(chunks)})
 
-    async def _answer_existing(
-        self,
-        record: IdempotencyRecord,
-        fingerprint: str,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-    ) -> None:
-        if record.fingerprint != fingerprint:
-            response = envelope(
-                422,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used for a different request",
-            )
-        elif record.state != "done":
-            response = envelope(
-                409, "idempotency_in_progress", "a request with this key is still running"
-            )
-        else:
-            stored = [(bytes.fromhex(k), bytes.fromhex(v)) for k, v in record.headers]
-            raw_headers = [*stored, (b"idempotent-replayed", b"true")]
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": record.status_code,
-                    "headers": raw_headers,
-                }
-            )
-            await send({"type": "http.response.body", "body": (record.body or "").encode()})
-            return
-        await response(scope, receive, send)
 
-    async def _store(
-        self, container: Container, principal: str, key: str, captured: dict[str, Any]
-    ) -> None:
-        status = int(captured["status"])
-        async with container.sessionmaker() as session:
-            if status >= 500 or status in {401, 403, 429}:
-                await session.execute(
-                    delete(IdempotencyRecord).where(
-                        IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
-                    )
-                )
-            else:
-                record = await session.get(IdempotencyRecord, (principal, key))
-                if record is None:
-                    return
-                record.state = "done"
-                record.status_code = status
-                record.headers = [
+class _Busy:
+    pass
+
+
+_BUSY = _Busy()
+_CLAIMED = object()
+
+
+def _owner(container: Container) -> str:
+    return f"{container.node_id}/{container.incarnation}"
+
+
+async def _user_of(container: Container, raw_headers: dict[bytes, bytes]) -> str | None:
+    from app.api.deps import authenticate
+    from app.domain.auth.service import AuthService
+
+    headers = {
+        name.decode("latin-1"): value.decode("latin-1") for name, value in raw_headers.items()
+    }
+    try:
+        principal = await authenticate(
+            AuthService(container.sessionmaker, container.auth_cache), headers
+        )
+    except AppError:
+        return None
+    return principal.user_id
+
+
+def _abandoned(container: Container, record: IdempotencyRecord) -> bool:
+    """A pending record whose request can no longer answer: its process ended (a restart of
+    this node, or this process no longer running it), or another process has held it too long."""
+    owner = record.owner or ""
+    node, _, _incarnation = owner.rpartition("/")
+    if owner == _owner(container):
+        return (record.principal, record.key) not in container.idempotency_in_flight
+    if node == container.node_id or not owner:
+        return True
+    claimed = record.claimed_at or record.created_at
+    return claimed < dt.datetime.now(dt.UTC) - PENDING_LIMIT
+
+
+async def _claim(
+    container: Container, principal: str, key: str, fingerprint: str
+) -> IdempotencyRecord | _Busy | object:
+    """Takes the key for this request (`_CLAIMED`), or says why not: the stored answer (a
+    record), or `_BUSY` while another request with the key is still being answered."""
+    now = container.clock.now()
+    mine: dict[str, Any] = {
+        "fingerprint": fingerprint,
+        "state": "pending",
+        "status_code": None,
+        "headers": [],
+        "body": None,
+        "created_at": now,
+        "owner": _owner(container),
+        "claimed_at": dt.datetime.now(dt.UTC),
+    }
+    async with container.sessionmaker() as session:
+        record = await session.get(IdempotencyRecord, (principal, key))
+        if record is None:
+            session.add(IdempotencyRecord(principal=principal, key=key, **mine))
+            try:
+                await session.commit()
+            except IntegrityError:
+                return _BUSY
+            return _CLAIMED
+        expired = record.created_at < now - IDEMPOTENCY_WINDOW
+        if record.state == "done" and not expired:
+            return record
+        if record.state != "done" and not expired and not _abandoned(container, record):
+            return record if record.fingerprint != fingerprint else _BUSY
+        # Expired, or left pending by a request that is gone: take it over, unless another
+        # request took it first (the update is conditional on what was read).
+        taken = await session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.principal == principal,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.state == record.state,
+                IdempotencyRecord.created_at == record.created_at,
+                IdempotencyRecord.owner.is_(None)
+                if record.owner is None
+                else IdempotencyRecord.owner == record.owner,
+            )
+            .values(**mine)
+        )
+        await session.commit()
+        return _CLAIMED if _rowcount(taken) == 1 else _BUSY
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _answer_existing(
+    record: IdempotencyRecord, fingerprint: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    if record.fingerprint != fingerprint:
+        response = envelope(
+            422, "idempotency_key_reused", "this Idempotency-Key was used for a different request"
+        )
+    elif record.state != "done":
+        response = envelope(
+            409, "idempotency_in_progress", "a request with this key is still running"
+        )
+    else:
+        stored = [(bytes.fromhex(k), bytes.fromhex(v)) for k, v in record.headers]
+        raw_headers = [*stored, (b"idempotent-replayed", b"true")]
+        await send(
+            {"type": "http.response.start", "status": record.status_code, "headers": raw_headers}
+        )
+        await send({"type": "http.response.body", "body": (record.body or "").encode()})
+        return
+    await response(scope, receive, send)
+
+
+async def _forget(container: Container, principal: str, key: str) -> None:
+    async with container.sessionmaker() as session:
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.principal == principal,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.owner == _owner(container),
+            )
+        )
+        await session.commit()
+
+
+async def _store(
+    container: Container,
+    principal: str,
+    key: str,
+    status: int,
+    start: Message,
+    chunks: list[bytes],
+) -> None:
+    """Keeps the answer for replays; errors of the server or of the credentials are not kept
+    (a retry should run again)."""
+    if status >= 500 or status in {401, 403, 429}:
+        await _forget(container, principal, key)
+        return
+    async with container.sessionmaker() as session:
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.principal == principal,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.owner == _owner(container),
+            )
+            .values(
+                state="done",
+                status_code=status,
+                headers=[
                     [name.hex(), value.hex()]
-                    for name, value in captured["headers"]
+                    for name, value in start.get("headers", [])
                     if name.lower() in REPLAYED_HEADERS
-                ]
-                record.body = b"".join(captured["body"]).decode()
-            await session.commit()
+                ],
+                body=b"".join(chunks).decode(),
+            )
+        )
+        await session.commit()
 
 
 async def _read_body(receive: Receive) -> bytes:
