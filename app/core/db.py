@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, text
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, delete, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -183,6 +183,22 @@ def _create_at_head(url: str) -> bool:
         engine.dispose()
 
 
+async def delete_once(session: AsyncSession, row: Base) -> bool:
+    """Deletes `row` in the session's transaction if it is still there; False when another
+    transaction deleted it first. Of parallel deletes of one row exactly one gets True (the
+    DELETE waits for the row lock, or SQLite's write lock, and then finds nothing)."""
+    mapper = row.__mapper__
+    keys = mapper.primary_key
+    values = mapper.primary_key_from_instance(row)
+    condition = [column == value for column, value in zip(keys, values, strict=True)]
+    result = await session.execute(
+        delete(type(row)).where(*condition),
+        execution_options={"synchronize_session": False},
+    )
+    session.expunge(row)
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
 def insert_of(dialect_name: str) -> Any:
     """The dialect's INSERT with ON CONFLICT, imported when first needed: importing the
     PostgreSQL dialect costs an appliance on SQLite ~90 ms of start-up."""
@@ -202,6 +218,7 @@ __all__ = [
     "async_url",
     "create_engine",
     "create_sessionmaker",
+    "delete_once",
     "insert_of",
     "run_migrations",
     "sync_url",

@@ -67,7 +67,8 @@ async def delete_session(
 ) -> Response:
     if principal.session_digest is None:
         raise BadRequest("this request is not authenticated with a session")
-    await auth.logout(session, principal.session_digest)
+    if not await auth.logout(session, principal.session_digest):
+        raise NotAuthenticated("the session has been closed", error_code="session_expired")
     events.record(
         session,
         at=container.clock.now(),

@@ -176,10 +176,14 @@ class AuthService:
         live = self._cache.sessions.get(digest)
         return live.expires_at if live else None
 
-    async def logout(self, session: AsyncSession, digest: str) -> None:
-        await session.execute(delete(UserSession).where(UserSession.token_digest == digest))
-        await session.commit()
+    async def logout(self, session: AsyncSession, digest: str) -> bool:
+        """Ends the session in the caller's transaction; False when it had already ended (of
+        parallel logouts of one session, one ends it)."""
+        result = await session.execute(
+            delete(UserSession).where(UserSession.token_digest == digest)
+        )
         self._cache.sessions.pop(digest, None)
+        return int(getattr(result, "rowcount", 0) or 0) == 1
 
     async def purge_expired(self, session: AsyncSession) -> int:
         result = await session.execute(delete(UserSession).where(UserSession.expires_at <= _now()))

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.peer.port import PeerEndpoint, PeerError, PeerInfo
 from app.container import Container
+from app.core.db import delete_once
 from app.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.domain.auth.service import Principal
@@ -115,7 +116,8 @@ class SiteService:
         site = await self.get(site_id)
         if site.role == "local":
             raise InvalidState("the local site cannot be removed", entity="site", state=site.role)
-        await self.session.delete(site)
+        if not await delete_once(self.session, site):
+            raise NotFound(f"site {site_id} does not exist")
         events.record(
             self.session,
             at=self.container.clock.now(),

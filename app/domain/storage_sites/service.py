@@ -13,6 +13,7 @@ from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
 from app.adapters.objectstore.factory import StoreSpec, build_store
 from app.adapters.objectstore.port import ObjectStore
 from app.container import Container
+from app.core.db import delete_once
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.core.schemas import EntityRef
@@ -165,7 +166,8 @@ class StorageSiteService:
     async def delete(self, site_id: str, actor: Principal) -> None:
         site = await self.get(site_id)
         await refuse_in_use(self.session, ProtectionDomain.storage_site_id, site.id, "storage site")
-        await self.session.delete(site)
+        if not await delete_once(self.session, site):
+            raise NotFound(f"storage site {site_id} does not exist")
         events.record(
             self.session,
             at=self.container.clock.now(),

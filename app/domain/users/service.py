@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
+from app.core.db import delete_once
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.ids import new_id
 from app.core.pagination import PageParams, PageResult
@@ -103,7 +104,8 @@ class UserService:
             raise Conflict("the built-in root user cannot be deleted")
         if user.id == actor.user_id:
             raise Conflict("you cannot delete the user you are logged in as")
-        await self.session.delete(user)
+        if not await delete_once(self.session, user):
+            raise NotFound(f"user {user_id} does not exist")
         events.record(
             self.session,
             at=self.container.clock.now(),
