@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator, Mapping
-from typing import Annotated
+import inspect
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,13 +94,34 @@ OperatorUser = Annotated[Principal, _role_guard(Role.OPERATOR)]
 AdminUser = Annotated[Principal, _role_guard(Role.ADMIN)]
 
 
-async def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    sort_by: Annotated[str | None, Query(max_length=64)] = None,
-    order: SortOrder = SortOrder.ASC,
-) -> PageParams:
-    return PageParams(limit=limit, offset=offset, sort_by=sort_by, order=order)
+def paged(sortable: Iterable[str]) -> Any:
+    """The list parameters of a route whose `sort_by` takes these keys (an enum in the OpenAPI
+    document; any other value is 422, like a `limit` or `offset` out of range)."""
+    keys = tuple(sorted(sortable))
+    sort_key: Any = Literal.__getitem__(keys)
+
+    async def page_params(
+        limit: int = DEFAULT_LIMIT,
+        offset: int = 0,
+        sort_by: str | None = None,
+        order: SortOrder = SortOrder.ASC,
+    ) -> PageParams:
+        return PageParams(limit=limit, offset=offset, sort_by=sort_by, order=order)
+
+    # Built at run time, so the annotations are objects rather than strings to resolve.
+    page_params.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            _query("limit", Annotated[int, Query(ge=1, le=MAX_LIMIT)], DEFAULT_LIMIT),
+            _query("offset", Annotated[int, Query(ge=0, le=MAX_OFFSET)], 0),
+            _query("sort_by", Annotated[sort_key | None, Query()], None),
+            _query("order", SortOrder, SortOrder.ASC),
+        ],
+        return_annotation=PageParams,
+    )
+    return Depends(page_params)
 
 
-PageDep = Annotated[PageParams, Depends(page_params)]
+def _query(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+    )

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from fastapi import Response
 
+from app.core.pagination import PageParams, page_items
+from app.core.schemas import Page
 from app.tasks.models import Task
 from app.tasks.schemas import TaskRead
 from app.tasks.service import to_read
@@ -18,3 +21,17 @@ def accepted(response: Response, task: Task) -> TaskRead:
     response.status_code = 202
     response.headers["Location"] = f"/api/v1/tasks/{task.id}"
     return to_read(task)
+
+
+Item = TypeVar("Item")
+
+
+def page_of(
+    items: Sequence[Item],
+    params: PageParams,
+    sortable: dict[str, Callable[[Item], Any]],
+    default_sort: str,
+) -> Page[Item]:
+    """A list answer from items built in memory, paged and sorted like the SQL-backed lists."""
+    result = page_items(items, params, sortable, default_sort)
+    return Page(items=list(result.items), meta=result.meta)

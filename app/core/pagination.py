@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -68,3 +69,35 @@ async def paginate(
         query.order_by(ordering, tiebreak).limit(params.limit).offset(params.offset)
     )
     return PageResult(items=rows.all(), total=total or 0, limit=params.limit, offset=params.offset)
+
+
+def page_items(
+    items: Sequence[Row],
+    params: PageParams,
+    sortable: dict[str, Callable[[Row], Any]],
+    default_sort: str,
+) -> PageResult[Row]:
+    """The same paging over a list built in memory (read models the service computes)."""
+    sort_key = params.sort_by or default_sort
+    key = sortable.get(sort_key)
+    if key is None:
+        allowed = ", ".join(sorted(sortable))
+        raise ValidationFailed(
+            f"cannot sort by {sort_key!r}",
+            field_errors=[FieldError("sort_by", f"must be one of: {allowed}")],
+        )
+    tiebreak = sortable[default_sort]
+    ordered = sorted(items, key=lambda item: _sortable(tiebreak(item)))
+    ordered.sort(key=lambda item: _sortable(key(item)), reverse=params.order is SortOrder.DESC)
+    window = ordered[params.offset : params.offset + params.limit]
+    return PageResult(items=window, total=len(ordered), limit=params.limit, offset=params.offset)
+
+
+def _sortable(value: Any) -> tuple[bool, Any]:
+    # None sorts last, like SQL's NULLS LAST on ascending order.
+    return (value is None, value if value is not None else 0)
+
+
+def by_attributes(*names: str) -> dict[str, Callable[[Any], Any]]:
+    """Sort keys of an in-memory list: each the attribute of that name."""
+    return {name: attrgetter(name) for name in names}

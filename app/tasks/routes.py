@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.api.deps import ContainerDep, CurrentUser, OperatorUser, PageDep, SessionDep
+from app.api.deps import ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.core.pagination import PageParams
 from app.core.schemas import Page
+from app.tasks.repository import SORTABLE
 from app.tasks.schemas import TaskEventRead, TaskRead
 from app.tasks.service import TaskService, to_read
 from app.tasks.states import TaskStatus
@@ -16,7 +18,7 @@ async def list_tasks(
     _user: CurrentUser,
     session: SessionDep,
     container: ContainerDep,
-    page: PageDep,
+    page: PageParams = paged(SORTABLE),
     status: TaskStatus | None = None,
     type: str | None = None,
     entity_id: str | None = None,

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import ContainerDep, CurrentUser, OperatorUser, PageDep, SessionDep
+from app.api.deps import ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.core.pagination import PageParams
 from app.core.schemas import ApiModel, EntityRef, Page, Timestamp
 from app.domain.alarms import service
 from app.domain.alarms.models import Alarm
@@ -41,7 +42,7 @@ def _read(alarm: Alarm) -> AlarmRead:
 async def list_alarms(
     _user: CurrentUser,
     session: SessionDep,
-    page: PageDep,
+    page: PageParams = paged(service.SORTABLE),
     active: bool | None = None,
     type: AlarmType | None = None,
     entity_id: str | None = None,

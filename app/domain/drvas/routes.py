@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep
-from app.api.responses import ACCEPTED, accepted
+from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.api.responses import ACCEPTED, accepted, page_of
+from app.core.pagination import PageParams, by_attributes
 from app.core.schemas import Page, PageMeta
 from app.domain.drvas.schemas import DrvaCreate, DrvaImageRead, DrvaRead, VolumeCreate, VolumeRead
 from app.domain.drvas.service import DrvaService, volume_read
@@ -13,13 +14,20 @@ from app.tasks.service import to_read
 router = APIRouter(tags=["drvas"])
 
 
+IMAGE_SORT = by_attributes("version", "file_name", "id", "size_bytes")
+DRVA_SORT = by_attributes("name", "status", "id", "cluster_id", "host_id")
+VOLUME_SORT = by_attributes("id", "type", "size_gb", "status", "created_at")
+
+
 @router.get("/drva-images", response_model=Page[DrvaImageRead])
-async def list_drva_images(_user: CurrentUser, container: ContainerDep) -> Page[DrvaImageRead]:
+async def list_drva_images(
+    _user: CurrentUser, container: ContainerDep, page: PageParams = paged(IMAGE_SORT)
+) -> Page[DrvaImageRead]:
     items = [
         DrvaImageRead.model_validate(image, from_attributes=True)
         for image in await container.drva_images()
     ]
-    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+    return page_of(items, page, IMAGE_SORT, "version")
 
 
 @router.post(
@@ -44,10 +52,14 @@ async def deploy_drva(
 
 @router.get("/drvas", response_model=Page[DrvaRead])
 async def list_drvas(
-    _user: CurrentUser, session: SessionDep, container: ContainerDep, cluster_id: str | None = None
+    _user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    page: PageParams = paged(DRVA_SORT),
+    cluster_id: str | None = None,
 ) -> Page[DrvaRead]:
     items = await DrvaService(session, container).all(cluster_id)
-    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+    return page_of(items, page, DRVA_SORT, "name")
 
 
 @router.get("/drvas/{drva_id}", response_model=DrvaRead)
@@ -111,12 +123,15 @@ async def add_log_volume(
 
 @router.get("/drvas/{drva_id}/replication-log-volumes", response_model=Page[VolumeRead])
 async def list_log_volumes(
-    drva_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    drva_id: str,
+    _user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    page: PageParams = paged(VOLUME_SORT),
 ) -> Page[VolumeRead]:
     service = DrvaService(session, container)
     drva = (await service.reads([await service.get(drva_id)]))[0]
-    items = drva.replication_log_volumes
-    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+    return page_of(drva.replication_log_volumes, page, VOLUME_SORT, "created_at")
 
 
 @router.get("/drvas/{drva_id}/replication-log-volumes/{volume_id}", response_model=VolumeRead)

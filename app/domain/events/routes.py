@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import CurrentUser, PageDep, SessionDep
+from app.api.deps import CurrentUser, SessionDep, paged
+from app.core.pagination import PageParams
 from app.core.schemas import Page
 from app.domain.events import service
+from app.domain.events.repository import SORTABLE
 from app.domain.events.schemas import EventRead
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -14,7 +16,7 @@ router = APIRouter(prefix="/events", tags=["events"])
 async def list_events(
     _user: CurrentUser,
     session: SessionDep,
-    page: PageDep,
+    page: PageParams = paged(SORTABLE),
     action: str | None = None,
     entity_id: str | None = None,
     task_id: str | None = None,

@@ -13,6 +13,9 @@ from app.domain.inventory.models import Cluster, Datastore, Host, Network, Virtu
 
 Model = TypeVar("Model", Cluster, Host, Datastore, Network, VirtualMachine)
 
+# Every inventory list sorts by these (clusters by their status too).
+BASE_SORT = ("name", "id")
+
 
 async def list_page(
     session: AsyncSession,

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import CurrentUser, PageDep, SessionDep
+from app.api.deps import CurrentUser, SessionDep, paged
+from app.core.pagination import PageParams
 from app.core.schemas import Page
 from app.domain.inventory.models import Datastore, Host, Network, VirtualMachine
+from app.domain.inventory.repository import BASE_SORT
 from app.domain.inventory.schemas import ClusterRead, DatastoreRead, HostRead, NetworkRead, VmRead
 from app.domain.inventory.service import InventoryService
 
@@ -15,7 +17,7 @@ router = APIRouter(tags=["inventory"])
 async def list_clusters(
     _user: CurrentUser,
     session: SessionDep,
-    page: PageDep,
+    page: PageParams = paged((*BASE_SORT, "status")),
     name: str | None = None,
     cluster_id: str | None = None,
 ) -> Page[ClusterRead]:
@@ -32,7 +34,7 @@ async def get_cluster(cluster_id: str, _user: CurrentUser, session: SessionDep) 
 async def list_hosts(
     _user: CurrentUser,
     session: SessionDep,
-    page: PageDep,
+    page: PageParams = paged(BASE_SORT),
     name: str | None = None,
     cluster_id: str | None = None,
 ) -> Page[HostRead]:
@@ -49,7 +51,7 @@ async def get_host(host_id: str, _user: CurrentUser, session: SessionDep) -> Hos
 async def list_datastores(
     _user: CurrentUser,
     session: SessionDep,
-    page: PageDep,
+    page: PageParams = paged(BASE_SORT),
     name: str | None = None,
     cluster_id: str | None = None,
 ) -> Page[DatastoreRead]:
@@ -70,7 +72,7 @@ async def get_datastore(
 async def list_networks(
     _user: CurrentUser,
     session: SessionDep,
-    page: PageDep,
+    page: PageParams = paged(BASE_SORT),
     name: str | None = None,
 ) -> Page[NetworkRead]:
     result = await InventoryService(session).page(Network, page, name, None)
@@ -86,7 +88,7 @@ async def get_network(network_id: str, _user: CurrentUser, session: SessionDep) 
 async def list_vms(
     _user: CurrentUser,
     session: SessionDep,
-    page: PageDep,
+    page: PageParams = paged(BASE_SORT),
     name: str | None = None,
     cluster_id: str | None = None,
 ) -> Page[VmRead]:

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep
-from app.api.responses import ACCEPTED, accepted
-from app.core.schemas import Page, PageMeta
+from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.api.responses import ACCEPTED, accepted, page_of
+from app.core.pagination import PageParams, by_attributes
+from app.core.schemas import Page
 from app.domain.protection_domains.schemas import (
     DomainCreate,
     DomainRead,
@@ -18,6 +19,10 @@ from app.domain.protection_domains.service import DomainService
 from app.tasks.schemas import TaskRead
 
 router = APIRouter(prefix="/protection-domains", tags=["protection domains"])
+
+
+DOMAIN_SORT = by_attributes("name", "mode", "health", "priority", "id", "owner_site")
+VM_SORT = by_attributes("name", "status", "protection_mode", "added_at", "replica_key")
 
 
 @router.post("", response_model=TaskRead, status_code=202, responses=ACCEPTED)
@@ -35,11 +40,13 @@ async def create_domain(
 
 @router.get("", response_model=Page[DomainRead])
 async def list_domains(
-    _user: CurrentUser, session: SessionDep, container: ContainerDep
+    _user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    page: PageParams = paged(DOMAIN_SORT),
 ) -> Page[DomainRead]:
     service = DomainService(session, container)
-    items = await service.reads(await service.all())
-    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+    return page_of(await service.reads(await service.all()), page, DOMAIN_SORT, "name")
 
 
 @router.get("/{domain_id}", response_model=DomainRead)
@@ -89,10 +96,14 @@ async def add_vms(
 
 @router.get("/{domain_id}/vms", response_model=Page[ProtectedVmRead])
 async def list_vms(
-    domain_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    domain_id: str,
+    _user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    page: PageParams = paged(VM_SORT),
 ) -> Page[ProtectedVmRead]:
     items = await DomainService(session, container).vms(domain_id)
-    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+    return page_of(items, page, VM_SORT, "name")
 
 
 @router.delete(

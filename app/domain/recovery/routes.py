@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from app.api.deps import ContainerDep, CurrentUser, OperatorUser, PageDep, SessionDep
+from app.api.deps import ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
 from app.api.responses import ACCEPTED, accepted
-from app.core.schemas import Page, PageMeta
+from app.core.pagination import PageParams
+from app.core.schemas import Page
 from app.domain.recovery.schemas import (
     FailbackRequest,
     FailoverRequest,
@@ -21,7 +22,7 @@ from app.domain.recovery.schemas import (
     StopTestFailoverRequest,
     TestFailoverRequest,
 )
-from app.domain.recovery.service import RecoveryService
+from app.domain.recovery.service import REPORT_SORT, RecoveryService
 from app.tasks.schemas import TaskRead
 
 router = APIRouter(tags=["recovery"])
@@ -188,14 +189,12 @@ async def list_reports(
     _user: CurrentUser,
     session: SessionDep,
     container: ContainerDep,
-    page: PageDep,
+    page: PageParams = paged(REPORT_SORT),
     domain_id: str | None = None,
     kind: str | None = None,
 ) -> Page[RecoveryReportRead]:
-    items, total = await RecoveryService(session, container).reports(
-        domain_id, kind, page.limit, page.offset
-    )
-    return Page(items=items, meta=PageMeta(total=total, limit=page.limit, offset=page.offset))
+    result = await RecoveryService(session, container).reports(domain_id, kind, page)
+    return Page(items=list(result.items), meta=result.meta)
 
 
 @router.get("/recovery-reports/{report_id}", response_model=RecoveryReportRead)

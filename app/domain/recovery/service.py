@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from app.core.errors import (
     ValidationFailed,
 )
 from app.core.ids import new_id
+from app.core.pagination import PageParams, PageResult, SortOrder, paginate
 from app.core.schemas import EntityRef
 from app.domain.auth.service import Principal
 from app.domain.drvas.models import Drva, ReplicationLogVolume
@@ -92,6 +94,14 @@ def report_of(op: RecoveryOperation) -> RecoveryReportRead:
             for vm in op.vms
         ],
     )
+
+
+REPORT_SORT: dict[str, Any] = {
+    "started_at": RecoveryOperation.started_at,
+    "kind": RecoveryOperation.kind,
+    "domain_id": RecoveryOperation.domain_id,
+    "id": RecoveryOperation.id,
+}
 
 
 class RecoveryService:
@@ -659,19 +669,23 @@ class RecoveryService:
     # -- reports -----------------------------------------------------------------------------
 
     async def reports(
-        self, domain_id: str | None, kind: str | None, limit: int, offset: int
-    ) -> tuple[list[RecoveryReportRead], int]:
+        self, domain_id: str | None, kind: str | None, params: PageParams
+    ) -> PageResult[RecoveryReportRead]:
         query = select(RecoveryOperation)
         if domain_id is not None:
             query = query.where(RecoveryOperation.domain_id == domain_id)
         if kind is not None:
             query = query.where(RecoveryOperation.kind == kind)
-        rows = list(
-            await self.session.scalars(
-                query.order_by(RecoveryOperation.started_at.desc(), RecoveryOperation.id)
-            )
+        # Newest first unless the caller sorts otherwise.
+        if params.sort_by is None:
+            params = replace(params, sort_by="started_at", order=SortOrder.DESC)
+        page = await paginate(self.session, query, params, REPORT_SORT, "id")
+        return PageResult(
+            items=[report_of(op) for op in page.items],
+            total=page.total,
+            limit=page.limit,
+            offset=page.offset,
         )
-        return [report_of(op) for op in rows[offset : offset + limit]], len(rows)
 
     async def report(self, report_id: str) -> RecoveryReportRead:
         op = await self.session.get(RecoveryOperation, report_id)

@@ -4,8 +4,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, PageDep, SessionDep
+from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
 from app.core.errors import NotFound
+from app.core.pagination import PageParams
 from app.core.schemas import Page
 from app.domain.sites import repository
 from app.domain.sites.schemas import PeerCreate, SiteRead
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/sites", tags=["sites"])
 async def list_sites(
     _user: CurrentUser,
     session: SessionDep,
-    page: PageDep,
+    page: PageParams = paged(repository.SORTABLE),
     role: Literal["local", "remote"] | None = None,
 ) -> Page[SiteRead]:
     result = await repository.list_page(session, page, role)

@@ -2,14 +2,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep
-from app.api.responses import ACCEPTED, accepted
-from app.core.schemas import Page, PageMeta
+from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.api.responses import ACCEPTED, accepted, page_of
+from app.core.pagination import PageParams, by_attributes
+from app.core.schemas import Page
 from app.domain.storage_sites.schemas import StorageSiteCreate, StorageSiteRead
 from app.domain.storage_sites.service import StorageSiteService, to_read
 from app.tasks.schemas import TaskRead
 
 router = APIRouter(prefix="/storage-sites", tags=["storage sites"])
+
+
+SORT = by_attributes("name", "type", "id", "created_at")
 
 
 @router.post("", response_model=StorageSiteRead, status_code=status.HTTP_201_CREATED)
@@ -23,10 +27,13 @@ async def create_storage_site(
 
 @router.get("", response_model=Page[StorageSiteRead])
 async def list_storage_sites(
-    _user: CurrentUser, session: SessionDep, container: ContainerDep
+    _user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    page: PageParams = paged(SORT),
 ) -> Page[StorageSiteRead]:
     items = [to_read(s) for s in await StorageSiteService(session, container).all()]
-    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+    return page_of(items, page, SORT, "name")
 
 
 @router.get("/{site_id}", response_model=StorageSiteRead)

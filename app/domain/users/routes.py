@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, PageDep, SessionDep
+from app.api.deps import AdminUser, ContainerDep, CurrentUser, SessionDep, paged
+from app.core.pagination import PageParams
 from app.core.schemas import Page
 from app.domain.auth.service import Role
+from app.domain.users import repository
 from app.domain.users.schemas import UserCreate, UserRead, UserUpdate
 from app.domain.users.service import UserService
 
@@ -16,7 +18,7 @@ async def list_users(
     _admin: AdminUser,
     session: SessionDep,
     container: ContainerDep,
-    page: PageDep,
+    page: PageParams = paged(repository.SORTABLE),
     role: Role | None = None,
 ) -> Page[UserRead]:
     result = await UserService(session, container).page(page, role)

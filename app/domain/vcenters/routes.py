@@ -4,9 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep
-from app.api.responses import ACCEPTED, accepted
-from app.core.schemas import Page, PageMeta
+from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.api.responses import ACCEPTED, accepted, page_of
+from app.core.pagination import PageParams, by_attributes
+from app.core.schemas import Page
 from app.domain.vcenters.schemas import (
     PermissionsRead,
     ServiceAccounts,
@@ -17,6 +18,9 @@ from app.domain.vcenters.service import VCenterService, to_read
 from app.tasks.schemas import TaskRead
 
 router = APIRouter(prefix="/vcenters", tags=["vcenters"])
+
+
+SORT = by_attributes("hostname", "status", "id", "created_at")
 
 
 @router.post("", response_model=TaskRead, status_code=202, responses=ACCEPTED)
@@ -35,10 +39,13 @@ async def register_vcenter(
 
 @router.get("", response_model=Page[VCenterRead])
 async def list_vcenters(
-    _user: CurrentUser, session: SessionDep, container: ContainerDep
+    _user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    page: PageParams = paged(SORT),
 ) -> Page[VCenterRead]:
     items = [to_read(v) for v in await VCenterService(session, container).all()]
-    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+    return page_of(items, page, SORT, "hostname")
 
 
 @router.get("/{vcenter_id}", response_model=VCenterRead)
