@@ -127,3 +127,16 @@ async def remember_clock(container: Container) -> None:
             update(Appliance).where(Appliance.id == 1).values(clock_at=container.clock.now())
         )
         await session.commit()
+
+
+async def refresh_process_state(container: Container) -> None:
+    """What the process keeps in memory from the database (the local site, the address vCenter
+    reaches it at, the origins CORS allows), read again after the data changed underneath it."""
+    async with container.sessionmaker() as session:
+        appliance = await session.get(Appliance, 1)
+        assert appliance is not None, "the appliance row is created at first boot"
+        site = await session.get(Site, appliance.local_site_id)
+        assert site is not None
+        container.local_site_id, container.local_site_name = site.id, site.name
+        container.ip_address = appliance.ip
+        await refresh_cors_origins(session, container)

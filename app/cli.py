@@ -49,6 +49,7 @@ def build_server(settings: Settings) -> uvicorn.Server:
     from app.main import create_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _check_data(settings)
     ssl_options: dict[str, Any] = {}
     if settings.tls.enabled:
         if settings.tls.certfile and settings.tls.keyfile:
@@ -81,9 +82,17 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_data(settings: Settings) -> None:
+    from app.core.integrity import check_before_start
+
+    key = settings.secret_key.get_secret_value().encode() if settings.secret_key else None
+    check_before_start(settings.database_url, settings.data_dir, key)
+
+
 def migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _check_data(settings)
     run_migrations(settings.database_url)
     print("database at head")  # noqa: T201
     return 0

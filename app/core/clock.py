@@ -21,6 +21,19 @@ class ClockMode(StrEnum):
     MANUAL = "manual"
 
 
+# The calendar the virtual clock keeps to: every date the appliance computes (a PITR window,
+# a 24 h idempotency window, a subscription's grace) stays representable from here.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
+_LATEST_TIMESTAMP = LATEST.timestamp()
+
+
+def in_range(moment: dt.datetime) -> bool:
+    return EARLIEST <= moment <= LATEST
+
+
 @dataclass(frozen=True)
 class ClockState:
     mode: ClockMode
@@ -54,7 +67,9 @@ class VirtualClock:
         return 1.0
 
     def timestamp(self) -> float:
-        return self._virtual_anchor + (time.monotonic() - self._real_anchor) * self.rate
+        # A scaled clock left running stops at the end of its calendar rather than leave it.
+        moved = self._virtual_anchor + (time.monotonic() - self._real_anchor) * self.rate
+        return min(moved, _LATEST_TIMESTAMP)
 
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.timestamp(), dt.UTC)

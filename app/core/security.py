@@ -63,6 +63,9 @@ def write_private_file(path: Path, content: str) -> None:
     path.chmod(0o600)
 
 
+SECRET_KEY_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
+
+
 class SecretBox:
     """Encrypts credentials stored in SQL. The key lives in the data directory (mode 0600)."""
 
@@ -71,7 +74,7 @@ class SecretBox:
 
     @classmethod
     def from_data_dir(cls, data_dir: Path) -> SecretBox:
-        key_path = data_dir / "secret.key"
+        key_path = data_dir / SECRET_KEY_FILE
         if not key_path.exists():
             write_private_file(key_path, Fernet.generate_key().decode())
         return cls(key_path.read_text().strip().encode())

@@ -71,7 +71,7 @@ async def advance_clock(
     """Moves virtual time forward. With `settle` (the default) the answer waits until the
     replication engine has run every domain up to the new time, so what a test reads next is
     the state at that time."""
-    state = container.clock.advance(advance.seconds)
+    state = service.advance_clock(container, advance.seconds)
     if advance.settle:
         await container.replication.settle()
     else:

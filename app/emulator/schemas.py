@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from app.core.clock import ClockMode
+from app.core.clock import EARLIEST, LATEST, ClockMode, in_range
 from app.core.schemas import ApiModel, RequestModel, Timestamp
 from app.emulator.faults import STEP_KINDS
 
@@ -21,7 +22,24 @@ class ClockRead(ApiModel):
 class ClockUpdate(RequestModel):
     mode: ClockMode | None = None
     scale: float | None = Field(default=None, gt=0, le=1_000_000)
-    now: Timestamp | None = None
+    now: Timestamp | None = Field(
+        default=None, description=f"between {EARLIEST.date()} and {LATEST.date()}"
+    )
+
+    @field_validator("now")
+    @classmethod
+    def _on_the_calendar(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("give the time zone (RFC 3339)")
+        try:
+            value = value.astimezone(dt.UTC)
+        except OverflowError as error:
+            raise ValueError("not a time the clock can keep") from error
+        if not in_range(value):
+            raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}")
+        return value
 
 
 class ClockAdvance(RequestModel):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.adapters.vcenter.errors import VCenterError
 from app.bootstrap import seed_first_boot
 from app.container import Container
-from app.core.clock import ClockMode, ClockState
+from app.core.clock import EARLIEST, LATEST, ClockMode, ClockState, in_range
 from app.core.errors import ValidationFailed
 from app.core.ids import start_generation
 from app.domain.drvas.models import Drva
@@ -84,7 +84,23 @@ async def apply_unreachable_hosts(container: Container) -> int:
 def configure_clock(container: Container, change: ClockUpdate) -> ClockState:
     if change.now is not None and change.now < container.clock.now():
         raise ValidationFailed("the virtual clock only moves forward", error_code="clock_backwards")
+    if change.now is not None:
+        _refuse_out_of_range(change.now)
     return container.clock.configure(mode=change.mode, scale=change.scale, now=change.now)
+
+
+def advance_clock(container: Container, seconds: float) -> ClockState:
+    _refuse_out_of_range(container.clock.now() + dt.timedelta(seconds=seconds))
+    return container.clock.advance(seconds)
+
+
+def _refuse_out_of_range(moment: dt.datetime) -> None:
+    if not in_range(moment):
+        raise ValidationFailed(
+            f"the virtual clock keeps between {EARLIEST.date()} and {LATEST.date()}; "
+            f"{moment.isoformat()} is outside",
+            error_code="clock_out_of_range",
+        )
 
 
 async def crash_drvas(container: Container, target: str) -> list[str]:

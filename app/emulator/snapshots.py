@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, select
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import __version__
-from app.bootstrap import remember_clock
+from app.bootstrap import refresh_process_state, remember_clock
 from app.container import Container
-from app.core.clock import ClockMode
+from app.core.clock import ClockMode, ClockState, in_range
 from app.core.db import SCHEMA_HEAD
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.emulator.service import PRESERVED_TABLES
@@ -140,37 +141,90 @@ async def load(container: Container, name: str) -> dict[str, Any]:
             f"{FORMAT} at schema {SCHEMA_HEAD}. Save it again from this version.",
             error_code="snapshot_incompatible",
         )
+    rows, clock = _validated(name, body)
     started = time.perf_counter()
     await container.pause_background()
     try:
-        async with container.engine.begin() as connection:
-            tables = _tables()
-            for table in reversed(tables):
-                await connection.execute(table.delete())
-            for table in tables:
-                rows = body["tables"].get(table.name) or []
-                if rows:
-                    columns = {column.name: column for column in table.columns}
-                    await connection.execute(
-                        table.insert(),
-                        [
-                            {k: _decode(columns[k], v) for k, v in row.items() if k in columns}
-                            for row in rows
-                        ],
-                    )
+        try:
+            async with container.engine.begin() as connection:
+                tables = _tables()
+                for table in reversed(tables):
+                    await connection.execute(table.delete())
+                for table in tables:
+                    if rows[table.name]:
+                        await connection.execute(table.insert(), rows[table.name])
+        except (DBAPIError, StatementError) as error:
+            # The transaction rolled back: the data is as it was before the load.
+            raise ValidationFailed(
+                f"snapshot {name} does not fit the schema: {type(error.orig or error).__name__}",
+                error_code="snapshot_invalid",
+            ) from error
         if container.simulator is not None:
             container.simulator.forget()
         container.faults.clear()
+        container.clock.configure(mode=clock.mode, scale=clock.scale, now=clock.now)
+        await remember_clock(container)
+        await refresh_process_state(container)
+    finally:
+        await container.resume_background()
+    return {"name": name, "duration_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+
+def _validated(name: str, body: dict[str, Any]) -> tuple[dict[str, list[dict[str, Any]]], Any]:
+    """Every row decoded and every table checked before anything changes; 422 otherwise."""
+
+    def invalid(reason: str) -> ValidationFailed:
+        return ValidationFailed(
+            f"snapshot {name} is invalid: {reason}", error_code="snapshot_invalid"
+        )
+
+    tables = body.get("tables")
+    if not isinstance(tables, dict):
+        raise invalid("it has no tables")
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for table in _tables():
+        stored = tables.get(table.name) or []
+        if not isinstance(stored, list):
+            raise invalid(f"table {table.name} is not a list of rows")
+        columns = {column.name: column for column in table.columns}
+        required = {
+            column.name
+            for column in table.columns
+            if not column.nullable
+            and column.default is None
+            and column.server_default is None
+            and column.autoincrement is not True
+        }
+        decoded = []
+        for index, row in enumerate(stored):
+            if not isinstance(row, dict):
+                raise invalid(f"row {index} of {table.name} is not an object")
+            missing = (
+                required - row.keys() - {c for c in required if columns[c].autoincrement is True}
+            )
+            if missing:
+                raise invalid(f"row {index} of {table.name} lacks {', '.join(sorted(missing))}")
+            try:
+                decoded.append({k: _decode(columns[k], v) for k, v in row.items() if k in columns})
+            except (TypeError, ValueError) as error:
+                raise invalid(f"row {index} of {table.name}: {error}") from error
+        rows[table.name] = decoded
+    try:
         clock = body["clock"]
-        container.clock.configure(
+        state = ClockState(
             mode=ClockMode(clock["mode"]),
             scale=float(clock["scale"]),
             now=dt.datetime.fromisoformat(clock["now"]),
         )
-        await remember_clock(container)
-    finally:
-        await container.resume_background()
-    return {"name": name, "duration_ms": round((time.perf_counter() - started) * 1000, 3)}
+    except (KeyError, TypeError, ValueError) as error:
+        raise invalid(f"its clock is not readable ({error})") from error
+    if state.scale <= 0 or state.now.tzinfo is None or not in_range(state.now):
+        raise invalid("its clock is outside what the appliance keeps")
+    if len(rows["appliance"]) != 1 or not any(
+        site.get("id") == rows["appliance"][0].get("local_site_id") for site in rows["site"]
+    ):
+        raise invalid("it has no appliance row naming its local site")
+    return rows, state
 
 
 async def listing(container: Container) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import httpx
 from tests.conftest import Appliance
 from tests.domain.conftest import prepare_site
 
-INVALID = [
+INVALID: list[dict[str, Any]] = [
     {"limit": -1},
     {"limit": 0},
     {"limit": 1001},

@@ -189,8 +189,29 @@ async def test_clock_skew_is_refused(
     async with start_appliance(settings) as appliance:
         task = await appliance.register_vcenter()
         assert task["error"]["error_code"] == "clock_skew"
-        appliance_info = (await appliance.client.get("/api/v1/appliance")).json()
-        assert appliance_info["time_skew_seconds"] > 800
+        assert "+90" in task["error"]["message"]
+        # An appliance whose own clock runs as far ahead as vCenter's agrees with it.
+        patched = await appliance.client.patch("/api/v1/appliance", json={"time_skew_seconds": 900})
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["time_skew_seconds"] == 900
+        again = await appliance.register_vcenter()
+        assert again["status"] == "succeeded", again
+
+
+async def test_the_appliance_clock_skew_and_ip_are_settings(appliance: Appliance) -> None:
+    client = appliance.client
+    patched = await client.patch(
+        "/api/v1/appliance", json={"time_skew_seconds": -600, "ip": "192.0.2.10"}
+    )
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["ip"], patched.json()["time_skew_seconds"]) == ("192.0.2.10", -600)
+    task = await appliance.register_vcenter()
+    assert task["error"]["error_code"] == "clock_skew"
+    for bad in ({"ip": "not-an-ip"}, {"time_skew_seconds": 10**9}, {"ip": "1.2.3.4\x00"}):
+        refused = await client.patch("/api/v1/appliance", json=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+    await client.patch("/api/v1/appliance", json={"time_skew_seconds": 0})
+    assert (await appliance.register_vcenter())["status"] == "succeeded"
 
 
 async def test_recovery_topology(make_settings: Callable[..., Settings]) -> None:

@@ -67,6 +67,18 @@ async def test_register_check_and_remove_a_peer(appliance: Appliance, serve: Any
     up = await client.post(f"/api/v1/sites/{site['id']}/actions/check")
     assert (up.json()["reachable"], up.json()["last_error"]) == (True, None)
 
+    # API.md's `name` is a label: the peer keeps its own id, whatever it is called here.
+    assert (await client.delete(f"/api/v1/sites/{site['id']}")).status_code == 204
+    labelled = await client.post(
+        "/api/v1/sites", json={**body, "certificate_sha256": pin, "name": "dr-west"}
+    )
+    assert labelled.status_code == 201, labelled.text
+    assert (labelled.json()["name"], labelled.json()["peer_site_id"]) == (
+        "dr-west",
+        site["peer_site_id"],
+    )
+    site = labelled.json()
+
     local = next(s for s in listed if s["role"] == "local")
     assert (await client.delete(f"/api/v1/sites/{local['id']}")).status_code == 409
     assert (await client.delete(f"/api/v1/sites/{site['id']}")).status_code == 204

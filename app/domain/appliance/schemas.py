@@ -20,6 +20,9 @@ class ApplianceRead(ApiModel):
     updated_at: Timestamp
 
 
+# A clock a day off is already far past what any check tolerates.
+MAX_SKEW_SECONDS = 86_400
+
 HOSTNAME_PATTERN = (
     r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
@@ -31,6 +34,21 @@ class ApplianceUpdate(RequestModel):
     ntp: list[str] | None = Field(default=None, max_length=8)
     subscription_id: str | None = Field(default=None, min_length=1, max_length=128)
     site_name: str | None = Field(default=None, min_length=1, max_length=128)
+    ip: str | None = Field(
+        default=None, max_length=64, description="the address vCenter reaches the appliance at"
+    )
+    time_skew_seconds: float | None = Field(
+        default=None,
+        ge=-MAX_SKEW_SECONDS,
+        le=MAX_SKEW_SECONDS,
+        description="how far the appliance's own clock is off true time (the vCenter "
+        "registration compares it with vCenter's)",
+    )
+
+    @field_validator("ip")
+    @classmethod
+    def _ip_is_an_address(cls, value: str | None) -> str | None:
+        return None if value is None else str(ipaddress.ip_address(value))
 
     @field_validator("dns")
     @classmethod

@@ -46,7 +46,7 @@ class ApplianceService:
         appliance, site = await self._load()
         fields = change.model_dump(exclude_unset=True)
         # `null` means "no change" for what cannot be empty; `subscription_id: null` clears it.
-        for required in ("hostname", "site_name", "dns", "ntp"):
+        for required in ("hostname", "site_name", "dns", "ntp", "ip"):
             if fields.get(required, "") is None:
                 fields.pop(required)
         if "site_name" in fields and fields["site_name"] != site.name:
@@ -58,6 +58,8 @@ class ApplianceService:
             site.name = fields.pop("site_name")
             self.container.local_site_name = site.name
         fields.pop("site_name", None)
+        if "ip" in fields:
+            self.container.ip_address = fields["ip"]
         for name, value in fields.items():
             setattr(appliance, name, value)
         now = self.container.clock.now()

@@ -42,7 +42,12 @@ async def add_peer(
     these credentials (422 with the reason otherwise); the password is encrypted and never
     returned."""
     site = await SiteService(session, container).add_peer(
-        spec.url, spec.username, spec.password.get_secret_value(), spec.certificate_sha256, admin
+        spec.url,
+        spec.username,
+        spec.password.get_secret_value(),
+        spec.certificate_sha256,
+        admin,
+        label=spec.name,
     )
     return SiteRead.model_validate(site)
 

@@ -9,9 +9,10 @@ from app.core.schemas import ApiModel, RequestModel, Timestamp
 
 
 class PeerCreate(RequestModel):
-    """Another appliance this one can reach for planned operations. Its name is the name the
-    peer gives its own site."""
+    """Another appliance this one can reach for planned operations. It is identified by the id
+    it gives its own site; `name` is a label here (the peer's own site name when omitted)."""
 
+    name: str | None = Field(default=None, min_length=1, max_length=128)
     url: str = Field(pattern=r"^https://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?/?$", max_length=512)
     username: str = Field(min_length=1, max_length=128)
     password: SecretStr = Field(min_length=1, max_length=512)

@@ -48,17 +48,30 @@ class SiteService:
             ) from error
 
     async def add_peer(
-        self, url: str, username: str, password: str, pin: str | None, actor: Principal
+        self,
+        url: str,
+        username: str,
+        password: str,
+        pin: str | None,
+        actor: Principal,
+        *,
+        label: str | None = None,
     ) -> Site:
         endpoint = PeerEndpoint(url.rstrip("/"), username, password, pin)
         info = await self._describe(endpoint)
-        if info.site_name == self.container.local_site_name:
+        if info.site_id == self.container.local_site_id:
             raise ValidationFailed(
                 f"the appliance at {url} is site {info.site_name}: this site itself",
                 error_code="peer_is_local",
             )
+        name = label or info.site_name
         existing = await self.session.scalar(
-            select(Site).where((Site.name == info.site_name) | (Site.url == endpoint.url))
+            select(Site).where(
+                (Site.peer_site_id == info.site_id)
+                | (Site.url == endpoint.url)
+                | (Site.name == name)
+                | (Site.id == info.site_id)
+            )
         )
         if existing is not None:
             raise Conflict(
@@ -68,7 +81,7 @@ class SiteService:
         now = self.container.clock.now()
         site = Site(
             id=new_id("site"),
-            name=info.site_name,
+            name=name,
             role="remote",
             url=endpoint.url,
             username=username,
@@ -93,7 +106,7 @@ class SiteService:
         except IntegrityError as error:
             await self.session.rollback()
             raise Conflict(
-                f"site {info.site_name} is already registered", error_code="already_exists"
+                f"site {name} is already registered", error_code="already_exists"
             ) from error
         return site
 

@@ -94,13 +94,13 @@ async def check_clock_skew(ctx: TaskContext) -> None:
         await ctx.clock.sleep(ABOUT_SECONDS)
         about = await vc.about()
     # Skew is between real clocks (the appliance host's and vCenter's), whatever the virtual
-    # clock's mode: a scaled or manual emulator clock must not look like an NTP problem.
-    skew = (about.server_time - dt.datetime.now(dt.UTC)).total_seconds()
+    # clock's mode: a scaled or manual emulator clock must not look like an NTP problem. The
+    # appliance's clock is the host's shifted by its configured `time_skew_seconds`.
     async with ctx.sessionmaker() as session:
         appliance = await session.get(Appliance, 1)
-        if appliance is not None:
-            appliance.time_skew_seconds = round(skew, 3)
-        await session.commit()
+        offset = (appliance.time_skew_seconds or 0.0) if appliance is not None else 0.0
+    appliance_now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset)
+    skew = (about.server_time - appliance_now).total_seconds()
     ctx.result["time_skew_seconds"] = round(skew, 3)
     if abs(skew) > CLOCK_SKEW_LIMIT_SECONDS:
         raise TaskFailed(
