@@ -4,7 +4,11 @@ The AVS run-command flows (`preflight-install`, `install`, `enable-cluster`, `di
 `preflight-uninstall`, `uninstall`) in the order and with the checks of the JSDR.Configuration
 package, and day-2 commands. Tasks show a progress bar while they run; `--json` prints what
 the appliance answered instead. Connection settings come from flags or `JETDR_URL`,
-`JETDR_USERNAME`, `JETDR_PASSWORD`, `JETDR_CA_FILE`.
+`JETDR_USERNAME`, `JETDR_PASSWORD`, `JETDR_CA_FILE`, `JETDR_INSECURE=1`.
+
+A failure is one line on stderr, never a traceback, and the exit status says which kind:
+1 a preflight failed, 2 usage, 3 the appliance cannot be reached (connection or TLS), 4 the
+credentials were refused, 5 the appliance answered an error, 6 a task failed.
 """
 
 from __future__ import annotations
@@ -12,17 +16,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import ssl
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jetdr.client import Client
-from jetdr.errors import JetdrError
+from jetdr.errors import JetdrError, TaskFailedError, TaskTimeout
 from jetdr.models import Model, PreflightResult, Task
+
+EXIT_PREFLIGHT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_AUTH = 4
+EXIT_API_ERROR = 5
+EXIT_TASK_FAILED = 6
 
 ELEVATED_USER = "VSPHERE.LOCAL\\jetdr-svc"
 REST_USER = "VSPHERE.LOCAL\\iofrest"
@@ -354,7 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("JETDR_CA_FILE"),
         help="the appliance's certificate (or CA) to trust",
     )
-    parser.add_argument("--insecure", action="store_true", help="do not verify the certificate")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        default=os.environ.get("JETDR_INSECURE", "").lower() in ("1", "true", "yes"),
+        help="do not verify the certificate (JETDR_INSECURE=1)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -432,12 +450,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=False, highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
     if args.password is None:
         errors.print("[red]error:[/red] a password is needed: --password or JETDR_PASSWORD")
-        return 2
+        return EXIT_USAGE
     verify: bool | str = False if args.insecure else (args.ca_file or True)
-    client = Client(args.url, username=args.username, password=args.password, verify=verify)
+    try:
+        client = Client(args.url, username=args.username, password=args.password, verify=verify)
+    except (OSError, ssl.SSLError, httpx.InvalidURL, ValueError) as error:
+        errors.print(f"[red]error:[/red] cannot use these connection settings: {error}")
+        return EXIT_USAGE
     shell = Shell(client, args.json, console)
     code = 0
     try:
@@ -447,16 +469,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         errors.print(
             "[red]preflight failed:[/red] " + "; ".join(f"{c.name}: {c.message}" for c in failed)
         )
-        code = 1
+        code = EXIT_PREFLIGHT_FAILED
+    except (TaskFailedError, TaskTimeout) as error:
+        errors.print(f"[red]task failed:[/red] {error.error_code}: {error.message}")
+        code = EXIT_TASK_FAILED
     except JetdrError as error:
         errors.print(f"[red]error:[/red] {error.error_code}: {error.message}")
-        code = 1
+        code = EXIT_AUTH if error.status in (401, 403) else EXIT_API_ERROR
+    except httpx.TransportError as error:
+        errors.print(f"[red]error:[/red] {_unreachable(args.url, error)}")
+        code = EXIT_UNREACHABLE
+    except httpx.InvalidURL as error:
+        errors.print(f"[red]error:[/red] not a usable URL {args.url!r}: {error}")
+        code = EXIT_USAGE
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        # Something at that URL answered, but not as an appliance does.
+        errors.print(f"[red]error:[/red] {args.url} answered what no appliance would: {error!r}")
+        code = EXIT_API_ERROR
     finally:
         client.close()
-    if args.json:
+    if args.json and shell.outputs:
         output = shell.outputs[-1] if len(shell.outputs) == 1 else shell.outputs
         sys.stdout.write(json.dumps(output, indent=2) + "\n")
     return code
+
+
+def _unreachable(url: str, error: httpx.TransportError) -> str:
+    text = str(error) or type(error).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(error.__cause__, ssl.SSLError):
+        return (
+            f"the certificate of {url} is not trusted ({text}): pass --ca-file (JETDR_CA_FILE) "
+            "or --insecure (JETDR_INSECURE=1)"
+        )
+    if isinstance(error, httpx.TimeoutException):
+        return f"{url} did not answer in time"
+    return f"cannot reach the appliance at {url}: {text}"
 
 
 if __name__ == "__main__":

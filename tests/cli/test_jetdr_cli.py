@@ -96,6 +96,6 @@ def test_json_output_and_errors(
 ) -> None:
     assert jetdr(jetdr_msa_appliance, "--json", "status") == 0
     assert json.loads(capsys.readouterr().out)["status"] == "ready"
-    assert jetdr(jetdr_msa_appliance, "failover", "nope") == 1
+    assert jetdr(jetdr_msa_appliance, "failover", "nope") == 5  # an API error
     assert "not_found" in capsys.readouterr().err
     assert main(["--url", jetdr_msa_appliance.url, "status"]) == 2
