@@ -62,6 +62,7 @@ async def seed_first_boot(container: Container) -> None:
                 dns=[],
                 ntp=[],
                 local_site_id=site.id,
+                site_name_setting=settings.site_name,
                 installed_at=now,
                 updated_at=now,
             )
@@ -81,8 +82,9 @@ async def seed_first_boot(container: Container) -> None:
             found = await session.get(Site, appliance.local_site_id)
             assert found is not None, "the local site is created with the appliance row"
             site = found
-            if settings.site_name and site.name != settings.site_name:
+            if settings.site_name and settings.site_name != appliance.site_name_setting:
                 site.name = settings.site_name
+                appliance.site_name_setting = settings.site_name
         container.local_site_id = site.id
         container.local_site_name = site.name
 

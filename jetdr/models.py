@@ -95,7 +95,8 @@ class ProtectionDomain(Model):
     name: str
     mode: str
     health: str
-    owner_site: str | None = None
+    owner_site: str | None = None  # the owning site's id
+    owner_site_name: str | None = None
     rpo_seconds: float | None = None
 
 

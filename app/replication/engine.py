@@ -47,6 +47,13 @@ from app.domain.protection_domains.models import (
     recovery_point_id,
 )
 from app.domain.protection_domains.modes import DomainMode, can_move
+from app.domain.sites.identity import (
+    local_site_id,
+    manifest_labels,
+    manifest_sites,
+    needs_directory,
+    site_directory,
+)
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import MANIFEST, store_of
 from app.replication.generator import (
@@ -378,12 +385,13 @@ class ReplicationEngine:
 
     async def _check_fence(self, session: AsyncSession, run: _Run, t1: float) -> None:
         repl, domain = run.repl, run.domain
-        local = self._container.local_site_name or "local"
+        local = local_site_id(self._container)
         if domain.owner_site != local:
             # This site already learnt (reading the manifest for a request) that another site
             # owns the domain: its writes must not go on, least of all into that site's
             # generation, which the domain row may name by now.
-            self._fence(session, run, t1, f"site {domain.owner_site} owns the domain")
+            owner_name = domain.site_names.get(domain.owner_site, domain.owner_site)
+            self._fence(session, run, t1, f"site {owner_name} owns the domain")
             return
         checked = repl.fence_checked_at
         if checked is not None and t1 - _ts(checked) < FENCE_EVERY:
@@ -392,12 +400,21 @@ class ReplicationEngine:
             return
         manifest = json.loads(await run.store.get(domain.container, MANIFEST))
         repl.fence_checked_at = _at(t1)
-        epoch, owner = int(manifest.get("epoch", 0)), str(manifest.get("owner_site"))
+        directory = (
+            await site_directory(session, self._container) if needs_directory(manifest) else None
+        )
+        epoch = int(manifest.get("epoch", 0))
+        owner = str(manifest_sites(manifest, directory)["owner_site"])
         if epoch <= domain.epoch and owner == local:
             return
         domain.owner_site = owner
+        domain.site_names = {**domain.site_names, **manifest_labels(manifest)}
+        owner_name = domain.site_names.get(owner, owner)
         self._fence(
-            session, run, t1, f"the container says site {owner} owns the domain at epoch {epoch}"
+            session,
+            run,
+            t1,
+            f"the container says site {owner_name} owns the domain at epoch {epoch}",
         )
 
     def _fence(self, session: AsyncSession, run: _Run, t1: float, reason: str) -> None:
@@ -880,7 +897,7 @@ class ReplicationEngine:
             # Ownership and generation change with the replication row, in one transaction: a
             # step in between would take the new manifest for another site's.
             domain.epoch = generation
-            domain.owner_site = self._container.local_site_name or "local"
+            domain.owner_site = local_site_id(self._container)
             if kept:
                 segment = base_segment(generation, 1, kept)
                 await store.put(domain.container, segment.key, segment.encode(domain.id))

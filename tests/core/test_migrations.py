@@ -96,3 +96,54 @@ def test_the_upgrade_keeps_the_earliest_of_duplicate_active_alarms(tmp_path: Pat
         ).scalars()
         assert list(active) == ["alarm-a", "alarm-e"]
     engine.dispose()
+
+
+def test_the_upgrade_names_sites_by_id(tmp_path: Path) -> None:
+    """Domains and recovery reports named sites by name before 0015: the local site's name and
+    each peer's become their ids; a name this appliance never met stays as it was."""
+    url = f"sqlite:///{tmp_path / 'sites.db'}"
+    command.upgrade(alembic_config(url), "0014")
+    engine = create_engine(sync_url(url))
+    now = "2026-12-01 10:00:00"
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO appliance (id, hostname, ip, dns, ntp, local_site_id, installed_at,"
+                " updated_at) VALUES (1, 'msa', '127.0.0.1', '[]', '[]', 'site-a', :now, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO site (id, name, role, peer_site_id, created_at) VALUES"
+                " ('site-a', 'protected', 'local', NULL, :now),"
+                " ('site-row-b', 'recovery', 'remote', 'site-b', :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO protection_domain (id, name, storage_site_id, drva_id,"
+                " replication_log_volume_id, container, status, mode, health, primary_site,"
+                " recovery_site, owner_site, replication_enabled, rpo_target_seconds, priority,"
+                " pitr_enabled, pitr_window_days, epoch, created_at, updated_at) VALUES"
+                " ('pd-1', 'erp', 'ss', 'd', 'v', 'jetdr-pd-1', 'ready', 'protecting', 'ok',"
+                " 'protected', 'recovery', 'recovery', true, 300, 0, false, 3, 2, :now, :now),"
+                " ('pd-2', 'web', 'ss', 'd', 'v', 'jetdr-pd-2', 'ready', 'imported', 'ok',"
+                " 'far-away', NULL, 'far-away', false, 300, 0, false, 3, 1, :now, :now)"
+            ),
+            {"now": now},
+        )
+    run_migrations(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT id, primary_site, recovery_site, owner_site, site_names"
+                " FROM protection_domain ORDER BY id"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("pd-1", "site-a", "site-b", "site-b", "{}"),
+        ("pd-2", "far-away", None, "far-away", "{}"),
+    ]

@@ -40,7 +40,9 @@ async def test_create_writes_container_and_manifest_then_delete(
     domain = (await client.get("/api/v1/protection-domains")).json()["items"][0]
     assert (domain["mode"], domain["health"], domain["status"]) == ("idle", "ok", "ready")
     assert domain["pitr"] == {"enabled": True, "window_days": 3}
-    assert domain["owner_site"] == domain["primary_site"] == "protected"
+    local = (await client.get("/api/v1/status")).json()["site"]["id"]
+    assert domain["owner_site"] == domain["primary_site"] == local
+    assert domain["owner_site_name"] == domain["primary_site_name"] == "protected"
     assert domain["rpo_target_seconds"] == 300
     store = LocalObjectStore(ready["store"])
     manifest = json.loads(await store.get(domain["container"], "manifest.json"))

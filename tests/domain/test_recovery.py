@@ -199,12 +199,18 @@ async def test_forced_failover_of_an_imported_domain(registered: Appliance, tmp_
     assert recovered.json()["digest"] == digest({2000: FOREIGN_DISK.base()})
     assert (await client.get(domain)).json()["mode"] == "running_in_failover"
     manifest = json.loads((tmp_path / "store" / CONTAINER / "manifest.json").read_bytes())
-    assert (manifest["owner_site"], manifest["epoch"]) == ("protected", 2)
+    local = (await client.get("/api/v1/status")).json()["site"]["id"]
+    assert (manifest["owner_site"], manifest["owner_site_name"], manifest["epoch"]) == (
+        local,
+        "protected",
+        2,
+    )
+    assert manifest["format"] == 2 and manifest["primary_site"] == "elsewhere"
 
     stop = await client.post(f"{domain}/actions/stop-protection")
     assert (await registered.wait_task(stop.json()["id"]))["status"] == "succeeded"
     assert (await client.get(domain)).json()["mode"] == "replication_disabled"
-    same_site = await client.post(f"{domain}/actions/release", json={"to_site": "protected"})
+    same_site = await client.post(f"{domain}/actions/release", json={"to_site": local})
     assert same_site.status_code == 422
 
 

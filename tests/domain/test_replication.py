@@ -449,7 +449,9 @@ async def test_a_domain_taken_over_elsewhere_is_fenced(
     await advance(client, 600)
     store = objectstores.store_for(spec)
     manifest = json.loads(await store.get(domain["container"], "manifest.json"))
-    manifest.update(owner_site="recovery", epoch=manifest["epoch"] + 1)
+    manifest.update(
+        owner_site="site-recovery", owner_site_name="recovery", epoch=manifest["epoch"] + 1
+    )
     await store.put(domain["container"], "manifest.json", json.dumps(manifest).encode())
     await advance(client, 360)
     segments = await store.list(domain["container"], "segments/")

@@ -244,7 +244,9 @@ def import_at_recovery_site(pair: Pair, *, killed: bool = False) -> dict[str, An
     b, domain_id = pair.b, pair.domain_id
     scan = b.act(f"/api/v1/storage-sites/{pair.b_ids['storage_site_id']}/actions/scan-domains")
     found = {d["domain_id"]: d for d in scan["result"]["domains"]}
-    assert found[domain_id]["importable"] and found[domain_id]["owner_site"] == "protected"
+    a_site = pair.a.get("/api/v1/status")["site"]["id"]
+    assert found[domain_id]["importable"] and found[domain_id]["owner_site"] == a_site
+    assert found[domain_id]["owner_site_name"] == pair.a.get("/api/v1/status")["site"]["name"]
     path = f"/api/v1/protection-domains/{domain_id}/actions/import"
     body = {"storage_site_id": pair.b_ids["storage_site_id"], "domain_id": domain_id}
     if killed:
@@ -253,7 +255,7 @@ def import_at_recovery_site(pair: Pair, *, killed: bool = False) -> dict[str, An
     else:
         b.act(path, body)
     domain: dict[str, Any] = b.get(f"/api/v1/protection-domains/{domain_id}")
-    assert (domain["mode"], domain["owner_site"], domain["vms"]) == ("imported", "protected", 5)
+    assert (domain["mode"], domain["owner_site"], domain["vms"]) == ("imported", a_site, 5)
     return domain
 
 

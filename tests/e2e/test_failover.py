@@ -33,8 +33,14 @@ def azurite(tmp_path: Path) -> Iterator[AzuritePeer]:
         yield peer
 
 
-def fail_back(pair: Pair, b_ids: dict[str, str], killed_in: str | None = None) -> dict[str, object]:
-    """Fail back to A and check it; `killed_in`: A is SIGKILLed during that step of it."""
+def fail_back(
+    pair: Pair,
+    b_ids: dict[str, str],
+    killed_in: str | None = None,
+    names: tuple[str, str] = ("recovery", "protected"),
+) -> dict[str, object]:
+    """Fail back to A and check it; `killed_in`: A is SIGKILLed during that step of it;
+    `names`: what A calls B and itself by then."""
     a, b, domain_id = pair.a, pair.b, pair.domain_id
     path = f"/api/v1/protection-domains/{domain_id}/actions/failback"
     task = (
@@ -44,16 +50,15 @@ def fail_back(pair: Pair, b_ids: dict[str, str], killed_in: str | None = None) -
     )
     assert task["status"] == "succeeded", task
     report = report_of(a, task)
-    assert (report["kind"], report["source_site"], report["target_site"]) == (
+    assert (report["kind"], report["source_site_name"], report["target_site_name"]) == (
         "failback",
-        "recovery",
-        "protected",
+        *names,
     )
     assert_recovered_equal_source(a, report, b, b_ids)
     domain = a.get(f"/api/v1/protection-domains/{domain_id}")
-    assert (domain["mode"], domain["owner_site"], domain["replication_enabled"]) == (
+    assert (domain["mode"], domain["owner_site_name"], domain["replication_enabled"]) == (
         "protecting",
-        "protected",
+        names[1],
         True,
     )
     # B handed over: its VMs are off and it no longer replicates.
@@ -78,7 +83,7 @@ def test_fail_over_to_the_recovery_site_and_back(serve: Serve, azurite: AzuriteP
     assert_recovered_equal_source(b, report, a, pair.source_ids)
     assert report["rto_seconds"] > 0 and report["recovery_point_id"]
     domain = b.get(f"/api/v1/protection-domains/{domain_id}")
-    assert (domain["mode"], domain["owner_site"]) == ("running_in_failover", "recovery")
+    assert (domain["mode"], domain["owner_site_name"]) == ("running_in_failover", "recovery")
     vms = b.get(f"/api/v1/protection-domains/{domain_id}/vms")["items"]
     assert {vm["status"] for vm in vms} == {"recoverable"}
     names = {vm["name"] for vm in b.get("/api/v1/vms", limit=1000)["items"]}
@@ -97,8 +102,26 @@ def test_fail_over_to_the_recovery_site_and_back(serve: Serve, azurite: AzuriteP
         lambda: b.get(f"/api/v1/protection-domains/{domain_id}")["last_recovery_point_at"] != first
     )
 
+    # Both sites are renamed between the failover and the failback: A through the API, B by a
+    # restart with another JETDR_SITE_NAME. Ownership is by id, so nothing is fenced.
+    renamed = a.client.patch("/api/v1/appliance", json={"site_name": "protected-west"})
+    assert renamed.status_code == 200, renamed.text
+    b.served.stop()
+    b.served.env["JETDR_SITE_NAME"] = "recovery-east"
+    b.served.start()
+    b.reconnect()
+    assert b.get("/api/v1/status")["site"]["name"] == "recovery-east"
+    b.ships_again(domain_id)
+    owned = b.get(f"/api/v1/protection-domains/{domain_id}")
+    assert (owned["mode"], owned["health"], owned["owner_site_name"]) == (
+        "running_in_failover",
+        "ok",
+        "recovery-east",
+    )
+
     b_ids = {vm["name"]: vm["vm_id"] for vm in report["vms"]}
-    fail_back(pair, b_ids, killed_in="rehydrate")
+    # A calls B by the label it registered B under.
+    fail_back(pair, b_ids, killed_in="rehydrate", names=("recovery", "protected-west"))
 
 
 def test_failover_through_a_store_outage_a_drva_crash_and_a_killed_recovery_appliance(
@@ -203,7 +226,7 @@ def test_pitr_test_failover_then_failover_an_hour_back(serve: Serve, azurite: Az
         tested = b.get(f"/_emulator/vms/{vm['vm_id']}/disk-digest")["digest"]
         assert tested == a.digest(pair.source_ids[vm["name"]], hour_back["timestamp"])
     assert b.get(domain_path)["mode"] == "test_failover"
-    assert b.get(domain_path)["owner_site"] == "protected"
+    assert b.get(domain_path)["owner_site_name"] == "protected"
     busy = b.client.post(f"{domain_path}/actions/test-failover", json={})
     assert busy.status_code == 409
     stop = b.kill_during(
@@ -321,7 +344,7 @@ def test_continuous_failover_with_a_runbook(serve: Serve, azurite: AzuritePeer) 
     )
     assert started["status"] == "succeeded", started
     domain = b.get(domain_path)
-    assert (domain["mode"], domain["owner_site"]) == ("continuous_failover", "protected")
+    assert (domain["mode"], domain["owner_site_name"]) == ("continuous_failover", "protected")
     names = {vm["name"] for vm in b.get("/api/v1/vms", limit=1000)["items"]}
     assert "jss-rocva-erp" in names and "jss-rehydrate-web-01" in names
     wrong = b.client.post(f"{domain_path}/actions/failover", json={"continuous": True})

@@ -22,6 +22,9 @@ class Appliance(Base):
     subscription_id: Mapped[str | None] = mapped_column(String(128))
     time_skew_seconds: Mapped[float | None]
     local_site_id: Mapped[str] = mapped_column(String(32))
+    # The JETDR_SITE_NAME last applied: a boot renames the site only when the setting changed,
+    # so a name given through the API outlives restarts with the same setting.
+    site_name_setting: Mapped[str | None] = mapped_column(String(128))
     # The virtual clock when last recorded: after a restart it resumes from here, never earlier.
     clock_at: Mapped[dt.datetime | None]
     installed_at: Mapped[dt.datetime]

@@ -27,6 +27,8 @@ class ProtectionDomain(Base):
     primary_site: Mapped[str] = mapped_column(String(128))
     recovery_site: Mapped[str | None] = mapped_column(String(128))
     owner_site: Mapped[str] = mapped_column(String(128))
+    # Site ids above; what the manifests called the sites this appliance has not met (id: name).
+    site_names: Mapped[dict[str, Any]] = mapped_column(default=dict)
     replication_enabled: Mapped[bool] = mapped_column(default=False)
     rpo_target_seconds: Mapped[int]
     priority: Mapped[int]

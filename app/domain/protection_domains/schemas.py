@@ -41,7 +41,10 @@ class DomainRead(ApiModel):
     health: str
     primary_site: str
     recovery_site: str | None
-    owner_site: str
+    owner_site: str = Field(description="the owning site's id")
+    primary_site_name: str = Field(description="labels of the sites above, as known here")
+    recovery_site_name: str | None
+    owner_site_name: str
     replication_enabled: bool
     rpo_seconds: float | None
     rpo_target_seconds: int

@@ -45,6 +45,7 @@ from app.domain.protection_domains.schemas import (
 )
 from app.domain.recovery.points import sync_points
 from app.domain.recovery.service import RecoveryService
+from app.domain.sites.identity import SiteDirectory, local_site_id, site_directory
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
 from app.replication.engine import health
@@ -55,7 +56,11 @@ from app.tasks.service import enqueue, start_guarded
 
 
 def to_read(
-    domain: ProtectionDomain, repl: DomainReplication | None, vm_count: int, now: float
+    domain: ProtectionDomain,
+    repl: DomainReplication | None,
+    vm_count: int,
+    now: float,
+    sites: SiteDirectory,
 ) -> DomainRead:
     last = repl.last_recovery_point_at if repl is not None else None
     return DomainRead(
@@ -67,6 +72,9 @@ def to_read(
         primary_site=domain.primary_site,
         recovery_site=domain.recovery_site,
         owner_site=domain.owner_site,
+        primary_site_name=sites.label(domain.primary_site, domain.site_names) or "",
+        recovery_site_name=sites.label(domain.recovery_site, domain.site_names),
+        owner_site_name=sites.label(domain.owner_site, domain.site_names) or "",
         replication_enabled=domain.replication_enabled,
         rpo_seconds=None if last is None else round(now - last.timestamp(), 3),
         rpo_target_seconds=domain.rpo_target_seconds,
@@ -119,8 +127,9 @@ class DomainService:
         counts = await repository.vm_counts(self.session, ids)
         replications = await repository.replications(self.session, ids)
         now = self.container.clock.timestamp()
+        sites = await site_directory(self.session, self.container)
         return [
-            to_read(domain, replications.get(domain.id), counts.get(domain.id, 0), now)
+            to_read(domain, replications.get(domain.id), counts.get(domain.id, 0), now, sites)
             for domain in domains
         ]
 
@@ -166,7 +175,7 @@ class DomainService:
         ):
             raise Conflict(f"a domain named {spec.name!r} exists", error_code="already_exists")
         now = self.container.clock.now()
-        local = self.container.local_site_name or "local"
+        local = local_site_id(self.container)
         domain_id = new_id("pd")
         domain = ProtectionDomain(
             id=domain_id,
@@ -410,7 +419,7 @@ class DomainService:
 
     @property
     def local(self) -> str:
-        return self.container.local_site_name or "local"
+        return local_site_id(self.container)
 
     async def _mirror_points(self, domain: ProtectionDomain) -> None:
         """Another site owns the domain: its points are in the container, not in this table."""
@@ -426,7 +435,8 @@ class DomainService:
     def _require_owned(self, domain: ProtectionDomain, action: str) -> None:
         if domain.owner_site != self.local:
             raise InvalidState(
-                f"protection domain {domain.name} is owned by site {domain.owner_site}; "
+                f"protection domain {domain.name} is owned by site "
+                f"{domain.site_names.get(domain.owner_site, domain.owner_site)}; "
                 f"{action} happens there (or after a failover here)",
                 entity="protection_domain",
                 state=domain.mode,

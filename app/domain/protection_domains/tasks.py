@@ -18,6 +18,12 @@ from app.domain.events import service as events
 from app.domain.inventory.models import VirtualMachine
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
 from app.domain.protection_domains.modes import DomainMode
+from app.domain.sites.identity import (
+    SiteDirectory,
+    local_site_id,
+    site_directory,
+    stamp_sites,
+)
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import MANIFEST, store_of
 from app.replication.models import DomainReplication
@@ -37,29 +43,35 @@ async def domain_and_store(ctx: TaskContext) -> tuple[ProtectionDomain, ObjectSt
     return domain, store_of(ctx.container, site)
 
 
-def manifest(domain: ProtectionDomain) -> bytes:
-    return json.dumps(
+def manifest(domain: ProtectionDomain, sites: SiteDirectory) -> bytes:
+    body: dict[str, Any] = {
+        "domain_id": domain.id,
+        "name": domain.name,
+        "epoch": domain.epoch,
+        "rpo_target_seconds": domain.rpo_target_seconds,
+        "priority": domain.priority,
+        "pitr": {"enabled": domain.pitr_enabled, "window_days": domain.pitr_window_days},
+        "last_recovery_point_at": None,
+    }
+    stamp_sites(
+        body,
         {
-            "format": 1,
-            "domain_id": domain.id,
-            "name": domain.name,
             "owner_site": domain.owner_site,
             "primary_site": domain.primary_site,
-            "epoch": domain.epoch,
-            "rpo_target_seconds": domain.rpo_target_seconds,
-            "priority": domain.priority,
-            "pitr": {"enabled": domain.pitr_enabled, "window_days": domain.pitr_window_days},
-            "last_recovery_point_at": None,
+            "recovery_site": domain.recovery_site,
         },
-        indent=2,
-    ).encode()
+        sites,
+    )
+    return json.dumps(body, indent=2).encode()
 
 
 async def create_container(ctx: TaskContext) -> None:
     domain, store = await domain_and_store(ctx)
+    async with ctx.sessionmaker() as session:
+        sites = await site_directory(session, ctx.container)
     try:
         await store.create_container(domain.container)
-        await store.put(domain.container, MANIFEST, manifest(domain))
+        await store.put(domain.container, MANIFEST, manifest(domain, sites))
     except ObjectStoreError as error:
         raise TaskFailed(error.error_code, error.message) from error
     ctx.result["container"] = domain.container
@@ -86,7 +98,7 @@ async def mark_ready(ctx: TaskContext) -> None:
 
 async def remove_container(ctx: TaskContext) -> None:
     domain, store = await domain_and_store(ctx)
-    if domain.owner_site != (ctx.container.local_site_name or "local"):
+    if domain.owner_site != local_site_id(ctx.container):
         # Another site owns the data: deleting the domain here only forgets it here.
         return
     with contextlib.suppress(ObjectNotFound):
@@ -248,7 +260,7 @@ async def _switch_protection(ctx: TaskContext, *, enabled: bool) -> None:
         row = await session.get(ProtectionDomain, domain.id)
         if row is None:
             raise TaskFailed("not_found", "the domain no longer exists")
-        local = ctx.container.local_site_name or "local"
+        local = local_site_id(ctx.container)
         running = (
             DomainMode.PROTECTING if row.primary_site == local else DomainMode.RUNNING_IN_FAILOVER
         )

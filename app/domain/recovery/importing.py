@@ -111,7 +111,8 @@ async def finish_import(ctx: TaskContext) -> None:
             actor=ctx.actor,
             action="protection_domain.imported",
             message=f"protection domain {domain.name} imported from container "
-            f"{domain.container} ({count} VMs, owned by site {domain.owner_site})",
+            f"{domain.container} ({count} VMs, owned by site "
+            f"{domain.site_names.get(domain.owner_site, domain.owner_site)})",
             entity=("protection_domain", domain.id, domain.name),
             task_id=ctx.task_id,
         )

@@ -99,8 +99,10 @@ class RecoveryReportRead(ApiModel):
     status: str
     actor: str
     task_id: str | None
-    source_site: str
-    target_site: str
+    source_site: str = Field(description="the id of the site the VMs came from")
+    target_site: str = Field(description="the id of the site they were recovered at")
+    source_site_name: str
+    target_site_name: str
     recovery_point_id: str | None
     recovery_point_at: Timestamp | None
     started_at: Timestamp

@@ -48,6 +48,13 @@ from app.domain.recovery.schemas import (
     TestFailoverRequest,
 )
 from app.domain.recovery_settings.models import RecoverySettings
+from app.domain.sites.identity import (
+    SiteDirectory,
+    local_site_id,
+    manifest_labels,
+    manifest_sites,
+    site_directory,
+)
 from app.domain.sites.models import Site
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import MANIFEST, store_of
@@ -60,7 +67,7 @@ def runbook_id(domain_id: str) -> str:
     return f"rb-{domain_id}"
 
 
-def report_of(op: RecoveryOperation) -> RecoveryReportRead:
+def report_of(op: RecoveryOperation, sites: SiteDirectory) -> RecoveryReportRead:
     rto = None
     if op.finished_at is not None and op.kind != "test_failover" and op.status == "succeeded":
         rto = round((op.finished_at - op.started_at).total_seconds(), 3)
@@ -81,6 +88,8 @@ def report_of(op: RecoveryOperation) -> RecoveryReportRead:
         task_id=op.task_id,
         source_site=op.source_site,
         target_site=op.target_site,
+        source_site_name=sites.label(op.source_site) or op.source_site,
+        target_site_name=sites.label(op.target_site) or op.target_site,
         recovery_point_id=op.recovery_point_id,
         recovery_point_at=op.recovery_point_at,
         started_at=op.started_at,
@@ -111,7 +120,11 @@ class RecoveryService:
 
     @property
     def local(self) -> str:
-        return self.container.local_site_name or "local"
+        return local_site_id(self.container)
+
+    async def _label(self, domain: ProtectionDomain, site_id: str | None) -> str:
+        sites = await site_directory(self.session, self.container)
+        return sites.label(site_id, domain.site_names) or "-"
 
     async def _domain(self, domain_id: str) -> ProtectionDomain:
         domain = await self.session.get(ProtectionDomain, domain_id)
@@ -143,14 +156,19 @@ class RecoveryService:
             raise ServiceUnavailable(
                 f"cannot read the domain's manifest: {error.message}"
             ) from error
-        owner = str(manifest.get("owner_site"))
+        sites = await site_directory(self.session, self.container)
+        owner = str(manifest_sites(manifest, sites)["owner_site"])
         epoch = int(manifest.get("epoch", 1))
+        learnt = manifest_labels(manifest)
+        if learnt.items() - domain.site_names.items():
+            domain.site_names = {**domain.site_names, **learnt}
         if owner != domain.owner_site or epoch > domain.epoch:
             if domain.owner_site == self.local and owner != self.local:
                 repl = await self.session.get(DomainReplication, domain.id)
                 if repl is not None and not repl.fenced:
                     repl.fenced = True
-                    repl.last_error = f"fenced: site {owner} owns the domain at epoch {epoch}"
+                    owner_name = sites.label(owner, domain.site_names)
+                    repl.last_error = f"fenced: site {owner_name} owns the domain at epoch {epoch}"
                 if domain.replication_enabled:
                     domain.replication_enabled = False
                 if can_move(domain.mode, DomainMode.REPLICATION_DISABLED):
@@ -169,13 +187,17 @@ class RecoveryService:
                 state="unset",
             )
 
-    async def _require_peer(self, site_name: str, purpose: str) -> None:
-        peer = await self.session.scalar(select(Site).where(Site.name == site_name))
-        if peer is None or peer.role != "remote":
+    async def _require_peer(self, domain: ProtectionDomain, purpose: str) -> None:
+        site_id = domain.owner_site
+        peer = await self.session.scalar(
+            select(Site).where(Site.peer_site_id == site_id, Site.role == "remote")
+        )
+        if peer is None:
+            name = await self._label(domain, site_id)
             raise ValidationFailed(
-                f"{purpose} needs site {site_name}, which owns the domain, registered as a peer "
-                "site (POST /api/v1/sites)",
-                field_errors=[FieldError("type", f"site {site_name} is not a registered peer")],
+                f"{purpose} needs site {name} ({site_id}), which owns the domain, registered as "
+                "a peer site (POST /api/v1/sites)",
+                field_errors=[FieldError("type", f"site {name} is not a registered peer")],
             )
 
     async def _check_point(self, domain: ProtectionDomain, point_id: str | None) -> None:
@@ -274,7 +296,9 @@ class RecoveryService:
         await self.refresh_ownership(domain)
         if domain.owner_site == self.local:
             raise self._refuse(
-                domain, f"this site ({self.local}) owns it: there is nothing to {action}"
+                domain,
+                f"this site ({self.container.local_site_name}) owns it: there is nothing to "
+                f"{action}",
             )
 
     # -- failover ----------------------------------------------------------------------------
@@ -299,7 +323,7 @@ class RecoveryService:
                 field_errors=[FieldError("runbook_id", "no such runbook for this domain")],
             )
         if spec.type == "planned":
-            await self._require_peer(domain.owner_site, "a planned failover")
+            await self._require_peer(domain, "a planned failover")
             if spec.recovery_point_id is not None:
                 raise ValidationFailed(
                     "a planned failover recovers the final point of the handover",
@@ -405,13 +429,14 @@ class RecoveryService:
         if domain.primary_site != self.local:
             raise self._refuse(
                 domain,
-                f"a failback runs at the domain's primary site ({domain.primary_site})",
+                "a failback runs at the domain's primary site "
+                f"({await self._label(domain, domain.primary_site)})",
             )
         await self._remote(domain, "fail back (no failover happened)")
         if not can_move(domain.mode, DomainMode.FAILING_BACK):
             raise self._refuse(domain, "it cannot fail back from this mode")
         await self._require_settings()
-        await self._require_peer(domain.owner_site, "a failback")
+        await self._require_peer(domain, "a failback")
         return await self._start(
             domain,
             kind="failback",
@@ -449,7 +474,7 @@ class RecoveryService:
         if domain.mode != DomainMode.CONTINUOUS_FAILBACK:
             raise self._refuse(domain, "only a continuous failback can be completed")
         op = await self._continuous_operation(domain)
-        await self._require_peer(domain.owner_site, "a failback")
+        await self._require_peer(domain, "a failback")
         return await self._start(
             domain,
             kind="failback",
@@ -475,7 +500,8 @@ class RecoveryService:
                 return running
         await self.refresh_ownership(domain)
         if domain.owner_site != self.local:
-            raise self._refuse(domain, f"site {domain.owner_site} owns it, not this site")
+            owner_name = await self._label(domain, domain.owner_site)
+            raise self._refuse(domain, f"site {owner_name} owns it, not this site")
         if spec.to_site == self.local:
             raise ValidationFailed(
                 "a domain cannot be handed over to its own site",
@@ -516,10 +542,13 @@ class RecoveryService:
             ) from error
         except ObjectStoreError as error:
             raise ServiceUnavailable(f"cannot read the storage site: {error.message}") from error
-        owner = str(manifest.get("owner_site"))
+        sites = await site_directory(self.session, self.container)
+        found = manifest_sites(manifest, sites)
+        owner = str(found["owner_site"])
+        owner_name = sites.label(owner, manifest_labels(manifest))
         if owner == self.local:
             raise Conflict(
-                f"this site ({owner}) owns domain {domain_id}: there is nothing to import",
+                f"this site ({owner_name}) owns domain {domain_id}: there is nothing to import",
                 error_code="invalid_state",
             )
         name = str(manifest.get("name", domain_id))
@@ -540,9 +569,10 @@ class RecoveryService:
             status="importing",
             mode=DomainMode.IMPORTED.value,
             health="ok",
-            primary_site=str(manifest.get("primary_site", owner)),
+            primary_site=str(found["primary_site"] or owner),
             recovery_site=self.local,
             owner_site=owner,
+            site_names=manifest_labels(manifest),
             replication_enabled=False,
             rpo_target_seconds=int(manifest.get("rpo_target_seconds", 300)),
             priority=int(manifest.get("priority", 0)),
@@ -567,7 +597,7 @@ class RecoveryService:
             actor=actor.username,
             action="protection_domain.import_requested",
             message=f"import of protection domain {name} from storage site {site.name} "
-            f"requested (owner: site {owner})",
+            f"requested (owner: site {owner_name})",
             entity=("protection_domain", domain_id, name),
             task_id=task.id,
         )
@@ -680,8 +710,9 @@ class RecoveryService:
         if params.sort_by is None:
             params = replace(params, sort_by="started_at", order=SortOrder.DESC)
         page = await paginate(self.session, query, params, REPORT_SORT, "id")
+        sites = await site_directory(self.session, self.container)
         return PageResult(
-            items=[report_of(op) for op in page.items],
+            items=[report_of(op, sites) for op in page.items],
             total=page.total,
             limit=page.limit,
             offset=page.offset,
@@ -691,4 +722,4 @@ class RecoveryService:
         op = await self.session.get(RecoveryOperation, report_id)
         if op is None:
             raise NotFound(f"recovery report {report_id} does not exist")
-        return report_of(op)
+        return report_of(op, await site_directory(self.session, self.container))

@@ -43,6 +43,13 @@ from app.domain.recovery.handover import drain_log, shut_down_vms, stop_for_hand
 from app.domain.recovery.importing import finish_import, forget_import, import_vms, refresh_vms
 from app.domain.recovery.models import RecoveryOperation, Runbook
 from app.domain.recovery_settings.models import RecoverySettings
+from app.domain.sites.identity import (
+    local_site_id,
+    manifest_labels,
+    manifest_sites,
+    site_directory,
+    stamp_sites,
+)
 from app.domain.sites.models import Site
 from app.domain.sites.service import endpoint_of
 from app.domain.storage_sites.service import MANIFEST
@@ -215,8 +222,10 @@ async def hand_over(ctx: TaskContext) -> None:
     if op.recovery_point_epoch is not None and op.handover_task_id is not None:
         return
     async with ctx.sessionmaker() as session:
-        peer = await session.scalar(select(Site).where(Site.name == op.source_site))
-        if peer is None or peer.role != "remote":
+        peer = await session.scalar(
+            select(Site).where(Site.peer_site_id == op.source_site, Site.role == "remote")
+        )
+        if peer is None:
             raise TaskFailed(
                 "peer_missing",
                 f"site {op.source_site} owns the domain but is not registered as a peer site",
@@ -679,24 +688,26 @@ async def take_over(ctx: TaskContext) -> None:
         return
     op = await _operation(ctx)
     domain, store = await domain_and_store(ctx)
-    local = ctx.container.local_site_name or "local"
+    local = local_site_id(ctx.container)
     manifest = await read_manifest(store, domain.container)
+    async with ctx.sessionmaker() as session:
+        sites = await site_directory(session, ctx.container)
     epoch = int(manifest.get("epoch", 1))
-    if not (op.claimed_epoch == epoch and manifest.get("owner_site") == local):
+    owner = manifest_sites(manifest, sites)["owner_site"]
+    if not (op.claimed_epoch == epoch and owner == local):
         assert op.generation is not None
         if epoch != op.generation and op.type != "forced":
             raise TaskFailed(
                 "taken_over",
-                f"site {manifest.get('owner_site')} took the domain over meanwhile "
-                f"(epoch {epoch}); nothing was changed",
+                f"site {sites.label(owner, manifest_labels(manifest))} took the domain over "
+                f"meanwhile (epoch {epoch}); nothing was changed",
             )
         claimed = max(epoch, op.generation) + 1
-        manifest.update(
-            epoch=claimed,
-            owner_site=local,
-            recovery_site=local if op.kind == "failover" else manifest.get("recovery_site"),
-            taken_over_at=ctx.clock.now().isoformat(),
-        )
+        taking: dict[str, str | None] = {"owner_site": local}
+        if op.kind == "failover":
+            taking["recovery_site"] = local
+        stamp_sites(manifest, taking, sites)
+        manifest.update(epoch=claimed, taken_over_at=ctx.clock.now().isoformat())
         try:
             await store.put(domain.container, MANIFEST, json.dumps(manifest, indent=2).encode())
         except ObjectStoreError as error:

@@ -50,7 +50,8 @@ class StorageSiteRead(ApiModel):
 class FoundDomain(ApiModel):
     domain_id: str
     name: str
-    owner_site: str | None
+    owner_site: str | None = Field(description="the owning site's id")
+    owner_site_name: str | None
     last_recovery_point_at: str | None
     importable: bool
     container: str

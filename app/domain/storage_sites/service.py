@@ -21,6 +21,7 @@ from app.domain.auth.service import Principal
 from app.domain.events import service as events
 from app.domain.protection_domains.models import ProtectionDomain
 from app.domain.protection_domains.repository import refuse_in_use
+from app.domain.sites.identity import local_site_id, manifest_labels, manifest_sites, site_directory
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.schemas import FoundDomain, StorageSiteCreate, StorageSiteRead
 from app.replication.segments import RECOVERY_POINTS
@@ -73,25 +74,26 @@ async def latest_recovery_point(store: ObjectStore, container: str) -> str | Non
     return str(timestamp) if timestamp else None
 
 
-async def scan(
-    container: Container, site: StorageSite, local_site: str | None
-) -> list[FoundDomain]:
+async def scan(container: Container, site: StorageSite) -> list[FoundDomain]:
     """Domains found in the store: every `<prefix>-*` container with a readable manifest."""
     store = store_of(container, site)
+    async with container.sessionmaker() as session:
+        sites = await site_directory(session, container)
     found = []
     for name in await store.list_containers(f"{site.bucket_prefix}-"):
         try:
             manifest = json.loads(await store.get(name, MANIFEST))
         except (ObjectNotFound, ValueError):
             continue
-        owner = manifest.get("owner_site")
+        owner = manifest_sites(manifest, sites)["owner_site"]
         found.append(
             FoundDomain(
                 domain_id=str(manifest.get("domain_id", "")),
                 name=str(manifest.get("name", name)),
                 owner_site=owner,
+                owner_site_name=sites.label(owner, manifest_labels(manifest)),
                 last_recovery_point_at=await latest_recovery_point(store, name),
-                importable=owner != local_site,
+                importable=owner != local_site_id(container),
                 container=name,
             )
         )

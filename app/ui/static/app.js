@@ -123,7 +123,7 @@ async function refresh() {
     renderClusters(clusters.items);
     fill("drvas", drvas.items, (d) => [cell(d.name), cell(d.status, d.status), cell(d.ip), cell(d.version)]);
     fill("domains", domains.items, (d) => [
-      cell(d.name), cell(d.mode), cell(d.health, d.health), cell(d.rpo_seconds), cell(d.vms), cell(d.owner_site),
+      cell(d.name), cell(d.mode), cell(d.health, d.health), cell(d.rpo_seconds), cell(d.vms), cell(d.owner_site_name),
     ]);
     renderTasks(tasks.items);
     fill("alarms", alarms.items, (a) => [cell(a.type), cell(a.severity), cell(a.entity_name), cell(a.raised_at), cell(a.message)]);
