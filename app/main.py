@@ -13,6 +13,7 @@ from app import __version__
 from app.api.cors import VCenterCorsMiddleware
 from app.api.errors import install_error_handlers
 from app.api.middleware import IdempotencyMiddleware, RequestContextMiddleware
+from app.api.openapi import install_openapi
 from app.api.router import build_api_router
 from app.container import Container, build_container
 from app.domain.plugin.routes import router as plugin_router
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         redoc_url=None,
     )
     install_error_handlers(emulator)
+    install_openapi(emulator)
     emulator.include_router(emulator_router)
 
     @contextlib.asynccontextmanager
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ],
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(build_api_router())
     app.include_router(plugin_router)
     app.include_router(metrics_router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -81,11 +82,41 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return envelope(422, "validation_error", f"invalid request: {summary}", field_errors=fields)
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = _HTTP_CODES.get(error.status_code, "http_error")
     message = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
-    return envelope(error.status_code, code, message, headers=dict(error.headers or {}))
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        allowed = allowed_methods(request, headers.get("Allow", ""))
+        headers["Allow"] = allowed
+        message = f"{request.method} is not allowed here; this resource allows {allowed}"
+    return envelope(error.status_code, code, message, headers=headers)
+
+
+def allowed_methods(request: Request, fallback: str) -> str:
+    """The methods the OpenAPI document lists for this path (Starlette names only the first
+    matching route's, while one path often has a route per method)."""
+    root = str(request.scope.get("root_path", ""))
+    path = request.url.path.removeprefix(root) or "/"
+    for pattern, methods in _path_methods(request.app):
+        if pattern.fullmatch(path):
+            return ", ".join(methods)
+    return fallback
+
+
+def _path_methods(app: Any) -> list[tuple[re.Pattern[str], list[str]]]:
+    cached: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        app.state, "path_methods", None
+    )
+    if cached is None:
+        cached = []
+        for template, operations in app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+            methods = sorted(method.upper() for method in operations)
+            cached.append((re.compile(pattern), methods))
+        app.state.path_methods = cached
+    return cached
 
 
 async def _unexpected(_request: Request, error: Exception) -> JSONResponse:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
@@ -22,7 +23,51 @@ class ApiModel(BaseModel):
 
 
 class RequestModel(BaseModel):
+    """A request body. JSON's booleans and numbers are taken as the document types them: `0` is
+    not `false` and `"5"` is not `5` (Pydantic's lax mode would quietly convert them)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_types_as_documented(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name, field in cls.model_fields.items():
+            key = field.alias or name
+            if key not in data or data[key] is None:
+                continue
+            wanted = _scalar_type(field.annotation)
+            if wanted is not None and not _is_json(data[key], wanted):
+                raise PydanticCustomError(
+                    "json_type",
+                    "{field} must be a JSON {kind}",
+                    {"field": key, "kind": _JSON_NAMES[wanted]},
+                )
+        return data
+
+
+_JSON_NAMES = {bool: "boolean", int: "integer", float: "number"}
+
+
+def _scalar_type(annotation: Any) -> type | None:
+    """bool, int or float when that (or it or None) is the field's whole type."""
+    options = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+    if get_origin(annotation) is Annotated:
+        options = [get_args(annotation)[0]]
+    if len(options) == 1 and options[0] in _JSON_NAMES:
+        return options[0]  # type: ignore[no-any-return]
+    return None
+
+
+def _is_json(value: Any, wanted: type) -> bool:
+    if wanted is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if wanted is int:
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return isinstance(value, int | float)
 
 
 class PageMeta(BaseModel):

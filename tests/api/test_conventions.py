@@ -109,3 +109,44 @@ async def test_openapi_documents_the_api_and_the_emulator_has_its_own(
     assert "reconstruction" in spec["info"]["description"]
     assert not any(path.startswith("/_emulator") for path in spec["paths"])
     assert "/clock/advance" in emulator_spec["paths"]
+
+
+async def test_a_405_allows_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    """One path, a route per method: `Allow` names them all, as the OpenAPI document does."""
+    refused = await client.put("/api/v1/users/user-x")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "DELETE, GET, PATCH"
+    document = (await client.get("/openapi.json")).json()
+    assert set(document["paths"]["/api/v1/users/{user_id}"]) == {"get", "patch", "delete"}
+
+
+async def test_json_booleans_and_numbers_are_not_coerced(client: httpx.AsyncClient) -> None:
+    for body in (
+        {"hostname": "vc", "username": "u", "password": "p", "register_with_ip": 0},
+        {"hostname": "vc", "username": "u", "password": "p", "port": "443"},
+        {"hostname": "vc", "username": "u", "password": "p", "port": True},
+    ):
+        refused = await client.post("/api/v1/vcenters", json=body)
+        assert refused.status_code == 422, body
+        assert refused.json()["error_code"] == "validation_error"
+
+
+async def test_every_error_status_is_documented_with_the_envelope(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    assert set(document["components"]["schemas"]["ErrorEnvelope"]["required"]) == ENVELOPE_KEYS
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            errors = {code for code in operation["responses"] if code >= "400"}
+            assert "500" in errors, (method, path)
+            if path not in ("/api/v1/status", "/api/v1/about", "/plugin/plugin.json"):
+                assert "401" in errors, (method, path)
+            if "{" in path:
+                assert "404" in errors, (method, path)
+            for code in errors - ({"503"} if path == "/api/v1/status" else set()):
+                body = operation["responses"][code]["content"]["application/json"]["schema"]
+                assert body == envelope, (method, path, code)
+    session = document["paths"]["/api/v1/session"]["delete"]["responses"]
+    assert "409" in session  # a logout without a session

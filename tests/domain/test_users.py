@@ -58,12 +58,23 @@ async def test_password_change_takes_effect_at_once(appliance: Appliance) -> Non
     transport = httpx.ASGITransport(app=appliance.app)
     async with httpx.AsyncClient(transport=transport, base_url="https://msa.test") as client:
         me = (await client.get("/api/v1/session", auth=(username, password))).json()["user"]
-        changed = await client.patch(
+        other = (await client.post("/api/v1/session", auth=(username, password))).json()
+        without_current = await client.patch(
             f"/api/v1/users/{me['id']}",
             json={"password": "Brand-new-pass"},
             auth=(username, password),
         )
+        assert without_current.status_code == 422
+        assert without_current.json()["error_code"] == "current_password_required"
+        changed = await client.patch(
+            f"/api/v1/users/{me['id']}",
+            json={"password": "Brand-new-pass", "current_password": password},
+            auth=(username, password),
+        )
         assert changed.status_code == 200
+        # The session opened with the old password ended with it.
+        ended = await client.get("/api/v1/sites", headers={"x-jetdr-session": other["session_id"]})
+        assert ended.status_code == 401
         assert (await client.get("/api/v1/sites", auth=(username, password))).status_code == 401
         assert (
             await client.get("/api/v1/sites", auth=(username, "Brand-new-pass"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from app.api.deps import AuthDep, ContainerDep, CurrentUser, SessionDep, parse_basic
-from app.core.errors import BadRequest, NotAuthenticated
+from app.core.errors import Conflict, NotAuthenticated
 from app.domain.auth.schemas import Credentials, SessionRead
 from app.domain.events import service as events
 from app.domain.users import repository as users
@@ -66,7 +66,10 @@ async def delete_session(
     principal: CurrentUser, auth: AuthDep, session: SessionDep, container: ContainerDep
 ) -> Response:
     if principal.session_digest is None:
-        raise BadRequest("this request is not authenticated with a session")
+        raise Conflict(
+            "there is no session to end: this request is authenticated with HTTP Basic",
+            error_code="no_session",
+        )
     if not await auth.logout(session, principal.session_digest):
         raise NotAuthenticated("the session has been closed", error_code="session_expired")
     events.record(

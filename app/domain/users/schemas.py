@@ -28,4 +28,9 @@ class UserCreate(RequestModel):
 class UserUpdate(RequestModel):
     role: Role | None = None
     password: SecretStr | None = Field(default=None, min_length=8, max_length=256)
+    current_password: SecretStr | None = Field(
+        default=None,
+        max_length=256,
+        description="required to change one's own password; the user's other sessions end",
+    )
     description: str | None = Field(default=None, max_length=512)

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
 from app.core.db import delete_once
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.core.pagination import PageParams, PageResult
-from app.core.security import hash_password
+from app.core.security import hash_password, verify_password
+from app.domain.auth.models import UserSession
 from app.domain.auth.service import Principal, Role
 from app.domain.events import service as events
 from app.domain.users import repository
@@ -66,6 +68,15 @@ class UserService:
             ) from error
         return user
 
+    async def _check_current_password(self, user: User, change: UserUpdate) -> None:
+        given = change.current_password.get_secret_value() if change.current_password else None
+        if given is None or not await asyncio.to_thread(verify_password, given, user.password_hash):
+            raise ValidationFailed(
+                "changing your own password needs your current password",
+                error_code="current_password_required",
+                field_errors=[FieldError("current_password", "missing or wrong")],
+            )
+
     async def update(self, user_id: str, change: UserUpdate, actor: Principal) -> User:
         user = await self.get(user_id, actor)
         if change.role is not None and change.role.value != user.role:
@@ -77,8 +88,17 @@ class UserService:
                 raise Conflict("the last admin cannot be demoted")
             user.role = change.role.value
         if change.password is not None:
+            if user.id == actor.user_id:
+                await self._check_current_password(user, change)
             user.password_hash = await asyncio.to_thread(
                 hash_password, change.password.get_secret_value()
+            )
+            # A new password ends every session opened with the old one but the caller's own.
+            await self.session.execute(
+                delete(UserSession).where(
+                    UserSession.user_id == user.id,
+                    UserSession.token_digest != (actor.session_digest or ""),
+                )
             )
         if change.description is not None:
             user.description = change.description
