@@ -47,6 +47,18 @@ class PageResult(Generic[Row]):
         return PageMeta(total=self.total, limit=self.limit, offset=self.offset)
 
 
+def sort_key_of(params: PageParams, sortable: dict[str, Any], default_sort: str) -> Any:
+    """What `sort_by` names (the route's enum already refused others; this guards callers)."""
+    sort_key = params.sort_by or default_sort
+    if sort_key not in sortable:
+        allowed = ", ".join(sorted(sortable))
+        raise ValidationFailed(
+            f"cannot sort by {sort_key!r}",
+            field_errors=[FieldError("sort_by", f"must be one of: {allowed}")],
+        )
+    return sortable[sort_key]
+
+
 async def paginate(
     session: AsyncSession,
     query: Select[Row],
@@ -54,14 +66,7 @@ async def paginate(
     sortable: dict[str, Any],
     default_sort: str,
 ) -> PageResult[Row]:
-    sort_key = params.sort_by or default_sort
-    column = sortable.get(sort_key)
-    if column is None:
-        allowed = ", ".join(sorted(sortable))
-        raise ValidationFailed(
-            f"cannot sort by {sort_key!r}",
-            field_errors=[FieldError("sort_by", f"must be one of: {allowed}")],
-        )
+    column = sort_key_of(params, sortable, default_sort)
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     ordering = column.desc() if params.order is SortOrder.DESC else column.asc()
     tiebreak = sortable[default_sort]
@@ -78,14 +83,7 @@ def page_items(
     default_sort: str,
 ) -> PageResult[Row]:
     """The same paging over a list built in memory (read models the service computes)."""
-    sort_key = params.sort_by or default_sort
-    key = sortable.get(sort_key)
-    if key is None:
-        allowed = ", ".join(sorted(sortable))
-        raise ValidationFailed(
-            f"cannot sort by {sort_key!r}",
-            field_errors=[FieldError("sort_by", f"must be one of: {allowed}")],
-        )
+    key = sort_key_of(params, sortable, default_sort)
     tiebreak = sortable[default_sort]
     ordered = sorted(items, key=lambda item: _sortable(tiebreak(item)))
     ordered.sort(key=lambda item: _sortable(key(item)), reverse=params.order is SortOrder.DESC)

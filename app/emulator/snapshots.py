@@ -244,6 +244,8 @@ async def listing(container: Container) -> list[dict[str, Any]]:
 
 async def delete(container: Container, name: str) -> None:
     path = _path(container, name)
-    if not path.exists():
-        raise NotFound(f"snapshot {name} does not exist")
-    await asyncio.to_thread(path.unlink)
+    try:
+        # One unlink decides: of parallel deletes of a snapshot one removes it, the rest 404.
+        await asyncio.to_thread(path.unlink)
+    except FileNotFoundError as error:
+        raise NotFound(f"snapshot {name} does not exist") from error

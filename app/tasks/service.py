@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
@@ -71,10 +71,14 @@ async def start_guarded(
     sources: Sequence[str],
     actor: str,
     params: dict[str, Any] | None = None,
+    still_wanted: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> Task:
     """Start a task on an entity with a `status` and an `active_task_id`: a guarded update moves
     it to `target` only from `sources` and only while no other task holds it, so of concurrent
-    requests exactly one wins and the others get 409 `invalid_state`."""
+    requests exactly one wins and the others get 409 `invalid_state`.
+
+    `still_wanted` checks, once the entity is held, what the caller checked before taking it (a
+    task that finished in between may have done the work already); it raises to refuse."""
     task = enqueue(session, container, task_type, entity, actor, params)
     moved = await session.execute(
         update(model)
@@ -104,6 +108,12 @@ async def start_guarded(
                 }
             ],
         )
+    if still_wanted is not None:
+        try:
+            await still_wanted(session)
+        except BaseException:
+            await session.rollback()
+            raise
     events.record(
         session,
         at=container.clock.now(),

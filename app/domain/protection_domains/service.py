@@ -4,7 +4,7 @@ replication log and one container on a storage site."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -338,11 +338,15 @@ class DomainService:
     async def remove_vm(self, domain_id: str, vm_id: str, actor: Principal) -> Task:
         domain = await self.get(domain_id)
         self._require_owned(domain, "removing VMs")
-        if vm_id not in {
-            vm.vm_id for vm in await repository.protected_vms(self.session, domain_id)
-        }:
-            raise NotFound(f"VM {vm_id} is not in protection domain {domain.name}")
-        return await self._guarded(domain, "remove_vm", "removing_vm", actor, {"vm_id": vm_id})
+
+        async def still_in_domain(session: AsyncSession) -> None:
+            if vm_id not in {vm.vm_id for vm in await repository.protected_vms(session, domain_id)}:
+                raise NotFound(f"VM {vm_id} is not in protection domain {domain.name}")
+
+        await still_in_domain(self.session)
+        return await self._guarded(
+            domain, "remove_vm", "removing_vm", actor, {"vm_id": vm_id}, still_in_domain
+        )
 
     # -- protection -----------------------------------------------------------------------
 
@@ -454,6 +458,7 @@ class DomainService:
         target: str,
         actor: Principal,
         params: dict[str, Any] | None = None,
+        still_wanted: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> Task:
         return await start_guarded(
             self.session,
@@ -465,6 +470,7 @@ class DomainService:
             sources=["ready"],
             actor=actor.username,
             params=params,
+            still_wanted=still_wanted,
         )
 
     async def delete(self, domain_id: str, actor: Principal) -> Task:
