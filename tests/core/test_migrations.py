@@ -147,3 +147,15 @@ def test_the_upgrade_names_sites_by_id(tmp_path: Path) -> None:
         ("pd-1", "site-a", "site-b", "site-b", "{}"),
         ("pd-2", "far-away", None, "far-away", "{}"),
     ]
+
+
+def test_the_start_check_knows_every_encrypted_column() -> None:
+    from app.core.integrity import ENCRYPTED_COLUMNS
+
+    in_models = {
+        (table.name, column.name)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if column.name.endswith("_encrypted")
+    }
+    assert set(ENCRYPTED_COLUMNS) == in_models
