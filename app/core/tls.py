@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,10 @@ def ensure_self_signed(directory: Path, hostname: str) -> CertificatePair:
         serialization.NoEncryption(),
     )
     write_private_file(pair.keyfile, key_pem.decode())
-    pair.certfile.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    # Whole or not at all: whoever finds cert.pem (a client pinning it) reads a certificate.
+    partial = pair.certfile.with_suffix(".pem.tmp")
+    partial.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    os.replace(partial, pair.certfile)
     return pair
 
 

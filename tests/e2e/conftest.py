@@ -72,8 +72,8 @@ class ServedAppliance:
                     with self.client(auth=False) as client:
                         if client.get("/api/v1/status").status_code == 200:
                             return time.monotonic() - started
-                except httpx.TransportError:
-                    pass
+                except (httpx.TransportError, ssl.SSLError):
+                    pass  # not serving yet, or the certificate not written whole yet
             time.sleep(0.05)
         raise AssertionError(f"appliance not ready in {timeout}s:\n{self.log.read_text()}")
 
