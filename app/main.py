@@ -77,5 +77,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(plugin_router)
     app.include_router(metrics_router)
     app.include_router(ui_router)
-    app.mount("/_emulator", emulator)
+    if settings.emulator.enabled:
+        app.mount("/_emulator", emulator)
     return app

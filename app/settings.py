@@ -74,6 +74,12 @@ class TaskSettings(BaseModel):
     lease_seconds: float = Field(default=15.0, ge=1, le=600)
 
 
+class EmulatorSettings(BaseModel):
+    # Off: `/_emulator` is not served at all (404, in no OpenAPI document), for an appliance put
+    # in front of real automation, where nobody may reset it or move its clock.
+    enabled: bool = True
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="JETDR_",
@@ -108,6 +114,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     vcenter: VCenterSettings = VCenterSettings()
     tasks: TaskSettings = TaskSettings()
+    emulator: EmulatorSettings = EmulatorSettings()
     replication: ReplicationSettings = ReplicationSettings()
 
     @field_validator("site_name")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import inspect
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Annotated, Any, Literal
@@ -50,7 +49,7 @@ def parse_basic(header: str) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as error:
+    except ValueError as error:  # not base64, not ASCII, or not UTF-8 once decoded
         raise NotAuthenticated("malformed Basic credentials") from error
     username, separator, password = decoded.partition(":")
     if not separator:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from app.cli import main as msa_main
-from tests.conftest import Appliance, backend
+from tests.conftest import Appliance, backend, start_appliance
 
 
 async def test_the_clock_keeps_to_the_calendar(appliance: Appliance) -> None:
@@ -138,3 +138,19 @@ def test_a_lost_secret_key_stops_the_start(
     shutil.copy(key, data_dir / "secret.key")
     code, error = _migrate(data_dir, capsys)
     assert code == 0, error
+
+
+async def test_the_emulator_can_be_turned_off(make_settings: Any) -> None:
+    async with start_appliance(make_settings(emulator={"enabled": False})) as appliance:
+        client = appliance.client
+        for method, path in (
+            ("GET", "/_emulator/health"),
+            ("POST", "/_emulator/reset"),
+            ("GET", "/_emulator/openapi.json"),
+            ("PUT", "/_emulator/clock"),
+        ):
+            answer = await client.request(method, path, json={})
+            assert answer.status_code == 404, (method, path)
+        document = (await client.get("/openapi.json")).json()
+        assert not [path for path in document["paths"] if path.startswith("/_emulator")]
+        assert (await client.get("/api/v1/sites")).status_code == 200
