@@ -133,7 +133,7 @@ class Container:
         except Exception as error:
             logger.exception("the appliance failed to start")
             self.status = ApplianceStatus.DEGRADED
-            self.status_reason = f"start-up failed: {error}"
+            self.status_reason = _plain_reason(error)
             return
         self.status = ApplianceStatus.READY
         logger.info("appliance ready (site %s)", self.local_site_name)
@@ -233,6 +233,20 @@ def _node_id(settings: Settings) -> str:
     distinct between processes on one machine."""
     where = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:6]
     return f"{socket.gethostname()[:40]}:{settings.port}:{where}"
+
+
+def _plain_reason(error: Exception) -> str:
+    """What the unauthenticated status may say of a failed start: the kind of failure, never
+    the database's own text (SQL, paths, driver messages); the log has the whole error."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.emulator.init import InitFailed
+
+    if isinstance(error, InitFailed):  # written for the user: the file, the step, the answer
+        return f"start-up failed: {error}"
+    if isinstance(error, SQLAlchemyError):
+        return "start-up failed: the database cannot be used (the appliance log says why)"
+    return f"start-up failed: {type(error).__name__} (the appliance log says why)"
 
 
 def _resolve(hostname: str) -> str:

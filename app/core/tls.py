@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,21 @@ from app.core.security import write_private_file
 class CertificatePair:
     certfile: Path
     keyfile: Path
+
+
+def _addresses(hostname: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Loopback and every address this host's names resolve to: a vCenter registered with
+    `register_with_ip` reaches the appliance by address, and must find it in the certificate."""
+    found = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")}
+    for name in {hostname, socket.gethostname()}:
+        try:
+            infos = socket.getaddrinfo(name, None)
+        except (OSError, UnicodeError):
+            continue
+        for info in infos:
+            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            found.add(address)
+    return sorted(found, key=lambda address: (address.version, int(address)))
 
 
 def ensure_self_signed(directory: Path, hostname: str) -> CertificatePair:
@@ -33,7 +49,8 @@ def ensure_self_signed(directory: Path, hostname: str) -> CertificatePair:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
     now = dt.datetime.now(dt.UTC)
     san = x509.SubjectAlternativeName(
-        [x509.DNSName(name) for name in names] + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        [x509.DNSName(name) for name in names]
+        + [x509.IPAddress(address) for address in _addresses(hostname)]
     )
     certificate = (
         x509.CertificateBuilder()

@@ -53,3 +53,20 @@ def test_self_signed_certificate_names_host_localhost_and_loopback(tmp_path: Pat
 def test_hardened_context_refuses_below_tls_1_2() -> None:
     context = harden(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_the_generated_certificate_names_loopback_and_the_hosts_addresses(tmp_path: Path) -> None:
+    import socket
+
+    from cryptography import x509
+
+    from app.core.tls import ensure_self_signed
+
+    pair = ensure_self_signed(tmp_path, "msa.test")
+    certificate = x509.load_pem_x509_certificate(pair.certfile.read_bytes())
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    addresses = {str(address) for address in names.get_values_for_type(x509.IPAddress)}
+    assert {"127.0.0.1", "::1"} <= addresses
+    own = {str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None)}
+    assert own <= addresses
+    assert {"msa.test", "localhost"} <= set(names.get_values_for_type(x509.DNSName))

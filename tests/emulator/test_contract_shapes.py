@@ -4,15 +4,18 @@ holds, and a data directory that cannot be trusted stops the start."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from app.cli import main as msa_main
+from app.main import create_app
 from tests.conftest import Appliance, backend, start_appliance
 
 
@@ -154,3 +157,23 @@ async def test_the_emulator_can_be_turned_off(make_settings: Any) -> None:
         document = (await client.get("/openapi.json")).json()
         assert not [path for path in document["paths"] if path.startswith("/_emulator")]
         assert (await client.get("/api/v1/sites")).status_code == 200
+
+
+async def test_a_failed_start_shows_no_database_internals(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not SQLite at all " * 200)
+    app = create_app(make_settings(db={"url": f"sqlite:///{corrupt}"}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://msa.test") as client:
+            for _ in range(500):
+                status = (await client.get("/api/v1/status")).json()
+                if status["status"] != "starting":
+                    break
+                await asyncio.sleep(0.01)
+    assert status["status"] == "degraded"
+    assert "database" in status["reason"]
+    for internal in ("sqlite", "SELECT", str(tmp_path), "file is not a database"):
+        assert internal not in status["reason"], status["reason"]
