@@ -52,7 +52,7 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     except ValueError as error:  # not base64, not ASCII, or not UTF-8 once decoded
         raise NotAuthenticated("malformed Basic credentials") from error
     username, separator, password = decoded.partition(":")
-    if not separator:
+    if not separator or "\x00" in decoded:
         raise NotAuthenticated("malformed Basic credentials")
     return username, password
 

@@ -8,6 +8,7 @@ import logging
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
 
 from sqlalchemy import String, Text, delete, update
 from sqlalchemy.exc import IntegrityError
@@ -63,6 +64,14 @@ class RequestContextMiddleware:
         try:
             path: str = scope["path"]
             container = _container(scope)
+            if _carries_nul(scope):
+                response = envelope(
+                    422,
+                    "validation_error",
+                    "a NUL character is not allowed in a path or query value",
+                )
+                await response(scope, receive, send_with_op_id)
+                return
             if (
                 path.startswith("/api/")
                 and path not in PUBLIC_WHILE_STARTING
@@ -89,6 +98,13 @@ class RequestContextMiddleware:
         finally:
             op_id_var.reset(token)
             _observe(scope, status, time.perf_counter() - began, op_id)
+
+
+def _carries_nul(scope: Scope) -> bool:
+    """No stored text may hold NUL (PostgreSQL refuses it): a path or query value with one is
+    refused here, before any route could carry it into SQL."""
+    query = unquote_to_bytes(scope.get("query_string", b""))
+    return "\x00" in str(scope["path"]) or b"\x00" in query
 
 
 def route_template(path: str, route_path: str | None) -> str:

@@ -33,6 +33,11 @@ class RequestModel(BaseModel):
     def _json_types_as_documented(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        where = _nul_in(data)
+        if where is not None:
+            raise PydanticCustomError(
+                "nul_character", "{field} holds a NUL character", {"field": where}
+            )
         for name, field in cls.model_fields.items():
             key = field.alias or name
             if key not in data or data[key] is None:
@@ -45,6 +50,23 @@ class RequestModel(BaseModel):
                     {"field": key, "kind": _JSON_NAMES[wanted]},
                 )
         return data
+
+
+def _nul_in(value: Any, where: str = "body") -> str | None:
+    """Where a NUL character hides in a JSON value (no stored text may hold one)."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _nul_in(str(key), where) or _nul_in(item, f"{where}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in(item, f"{where}[{index}]")
+            if found:
+                return found
+    return None
 
 
 _JSON_NAMES = {bool: "boolean", int: "integer", float: "number"}

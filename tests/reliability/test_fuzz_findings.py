@@ -59,3 +59,33 @@ async def test_a_peer_url_that_does_not_parse_is_a_422(appliance: Appliance) -> 
             "/api/v1/sites", json={"url": url, "username": "root", "password": "x"}
         )
         assert response.status_code == 422, (url, response.text)
+
+
+async def test_a_nul_character_is_refused_at_the_edge(appliance: Appliance) -> None:
+    """PostgreSQL cannot store NUL, SQLite paths cannot hold it: 422 before any SQL, on both
+    databases (issue 14, item 3)."""
+    client = appliance.client
+    bodies = [
+        (
+            "POST",
+            "/api/v1/users",
+            {"username": "a\x00b", "role": "viewer", "password": "Passw0rd!x"},
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            {"username": "ab", "role": "viewer", "password": "Passw0rd!x", "description": "\x00"},
+        ),
+        ("PATCH", "/api/v1/appliance", {"site_name": "a\x00b"}),
+        ("POST", "/api/v1/storage-sites", {"name": "s", "type": "local", "path": "/tmp/a\x00b"}),
+        ("POST", "/api/v1/session", {"username": "root\x00", "password": "x"}),
+    ]
+    for method, path, body in bodies:
+        answer = await client.request(method, path, json=body)
+        assert answer.status_code == 422, (path, body, answer.text)
+        assert answer.json()["error_code"] == "validation_error"
+    for path in ("/api/v1/users/a%00b", "/api/v1/vms?name=a%00b", "/api/v1/events?actor=%00"):
+        answer = await client.get(path)
+        assert answer.status_code == 422, (path, answer.text)
+    nul_login = await client.get("/api/v1/sites", auth=("ro\x00ot", "x"))
+    assert nul_login.status_code == 401
