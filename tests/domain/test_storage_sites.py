@@ -101,3 +101,39 @@ async def test_duplicate_name_is_409(appliance: Appliance, tmp_path: Path) -> No
     assert (await appliance.client.post("/api/v1/storage-sites", json=spec)).status_code == 201
     again = await appliance.client.post("/api/v1/storage-sites", json=spec)
     assert again.status_code == 409
+
+
+async def test_a_local_storage_site_path_must_be_a_safe_absolute_one(
+    appliance: Appliance, tmp_path: Path
+) -> None:
+    """Issue 14, item 12: no relative path, no ~, no system directory, not the data dir."""
+    client = appliance.client
+    data_dir = appliance.container.settings.data_dir
+    for path in (
+        "relative/store",
+        "~/store",
+        "/",
+        "/etc",
+        "/usr/lib/store",
+        "/proc/self",
+        str(data_dir),
+        str(data_dir / "tls"),
+        f"{data_dir}/../{data_dir.name}",
+    ):
+        refused = await client.post(
+            "/api/v1/storage-sites", json={"name": "s", "type": "local", "path": path}
+        )
+        assert refused.status_code == 422, (path, refused.text)
+        assert refused.json()["field_errors"][0]["field"] == "path"
+    # Plain answers: a missing parent and a forbidden one read the same.
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    answer = await client.post(
+        "/api/v1/storage-sites",
+        json={"name": "s", "type": "local", "path": str(blocked / "store")},
+    )
+    assert answer.status_code == 422
+    assert "Not a directory" not in answer.text and "Errno" not in answer.text
+    default = await client.post("/api/v1/storage-sites", json={"name": "d", "type": "local"})
+    assert default.status_code == 201, default.text
+    assert default.json()["path"] == str((data_dir / "object-store").resolve())

@@ -31,9 +31,10 @@ class LocalObjectStore:
             try:
                 self._root.mkdir(parents=True, exist_ok=True)
             except OSError as error:
-                raise StorageUnreachable(f"cannot use {self._root}: {error.strerror}") from error
+                # One message whatever the cause: the answer must not tell what exists there.
+                raise StorageUnreachable(f"cannot create or write {self._root}") from error
             if not os.access(self._root, os.W_OK):
-                raise StorageUnreachable(f"{self._root} is not writable")
+                raise StorageUnreachable(f"cannot create or write {self._root}")
 
         await asyncio.to_thread(probe)
 

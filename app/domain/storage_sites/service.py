@@ -4,6 +4,8 @@ the appliance could connect to it with the given credentials."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +16,7 @@ from app.adapters.objectstore.factory import StoreSpec, build_store
 from app.adapters.objectstore.port import ObjectStore
 from app.container import Container
 from app.core.db import delete_once
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.core.schemas import EntityRef
 from app.domain.auth.service import Principal
@@ -100,6 +102,43 @@ async def scan(container: Container, site: StorageSite) -> list[FoundDomain]:
     return found
 
 
+# Where no storage site may live: the system's own directories and what is under them.
+SYSTEM_DIRECTORIES = tuple(
+    Path(p)
+    for p in ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/sbin", "/sys", "/usr")
+)
+
+
+def local_store_path(given: str | None, data_dir: Path) -> Path:
+    """A local storage site's directory: absolute, resolved, and neither a system directory nor
+    the appliance's data directory (but its `object-store`, the default). The messages name the
+    rule broken, not what the filesystem holds."""
+    default = (data_dir / "object-store").resolve()
+    if given is None:
+        return default
+
+    def refuse(reason: str) -> ValidationFailed:
+        return ValidationFailed(
+            f"the path cannot hold a storage site: {reason}",
+            field_errors=[FieldError("path", reason)],
+        )
+
+    if not given.startswith("/"):
+        raise refuse("give an absolute path (no ~, no relative path)")
+    path = Path(os.path.normpath(given))
+    resolved = path.resolve()
+    data = data_dir.resolve()
+    if resolved == Path("/") or any(
+        resolved == system or resolved.is_relative_to(system) for system in SYSTEM_DIRECTORIES
+    ):
+        raise refuse("a system directory")
+    if (resolved == data or resolved.is_relative_to(data)) and not (
+        resolved == default or resolved.is_relative_to(default)
+    ):
+        raise refuse("inside the appliance's data directory")
+    return resolved
+
+
 class StorageSiteService:
     def __init__(self, session: AsyncSession, container: Container) -> None:
         self.session = session
@@ -122,8 +161,8 @@ class StorageSiteService:
                 f"a storage site named {spec.name!r} exists", error_code="already_exists"
             )
         path = spec.path
-        if spec.type == "local" and path is None:
-            path = str((self.container.settings.data_dir / "object-store").resolve())
+        if spec.type == "local":
+            path = str(local_store_path(path, self.container.settings.data_dir))
         key = spec.access_key.get_secret_value() if spec.access_key else None
         try:
             # An SDK may refuse the settings before any call (a region it cannot parse).
