@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 
 from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
 from app.api.responses import ACCEPTED, accepted, page_of
-from app.core.pagination import PageParams, by_attributes
+from app.core.pagination import MAX_LIMIT, PageParams, by_attributes
 from app.core.schemas import Page, PageMeta
 from app.domain.drvas.schemas import DrvaCreate, DrvaImageRead, DrvaRead, VolumeCreate, VolumeRead
 from app.domain.drvas.service import DrvaService, volume_read
@@ -47,7 +47,8 @@ async def deploy_drva(
     if not spec.many:
         return accepted(response, tasks[0])
     items = [to_read(task) for task in tasks]
-    return Page(items=items, meta=PageMeta(total=len(items), limit=len(items), offset=0))
+    # Every task started, on one page of the largest size a list serves.
+    return Page(items=items, meta=PageMeta(total=len(items), limit=MAX_LIMIT, offset=0))
 
 
 @router.get("/drvas", response_model=Page[DrvaRead])
