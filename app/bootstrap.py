@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 
 from app.core.ids import ids, new_id
-from app.core.security import generate_password, hash_password, write_private_file
+from app.core.security import generate_password, hash_password_off_loop, write_private_file
 from app.domain.appliance.models import Appliance
 from app.domain.auth.service import AuthService, Role
 from app.domain.events import service as events
@@ -95,7 +95,7 @@ async def seed_first_boot(container: Container) -> None:
                 id=new_id("user"),
                 username=ROOT_USERNAME,
                 role=Role.ADMIN.value,
-                password_hash=await asyncio.to_thread(hash_password, password),
+                password_hash=await hash_password_off_loop(password),
                 description="appliance administrator",
                 is_builtin=True,
                 created_at=now,
@@ -116,7 +116,9 @@ async def seed_first_boot(container: Container) -> None:
                     settings.data_dir / ROOT_PASSWORD_FILE,
                 )
         await session.commit()
-        await AuthService(container.sessionmaker, container.auth_cache).purge_expired(session)
+        await AuthService(
+            container.sessionmaker, container.auth_cache, container.clock
+        ).purge_expired(session)
         await refresh_cors_origins(session, container)
     if container.simulator is not None:
         await container.simulator.state()

@@ -14,6 +14,7 @@ import uvicorn
 
 from app import __version__
 from app.core.db import run_migrations
+from app.core.security import ensure_private_dir
 from app.core.tls import ensure_self_signed, harden
 from app.settings import Settings
 
@@ -48,7 +49,7 @@ def build_server(settings: Settings) -> uvicorn.Server:
     """The appliance's HTTPS server on these settings (the pytest plugin runs it in a thread)."""
     from app.main import create_app
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.data_dir)
     _check_data(settings)
     ssl_options: dict[str, Any] = {}
     if settings.tls.enabled:
@@ -91,7 +92,7 @@ def _check_data(settings: Settings) -> None:
 
 def migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.data_dir)
     _check_data(settings)
     run_migrations(settings.database_url)
     print("database at head")  # noqa: T201

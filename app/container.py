@@ -25,8 +25,9 @@ from app.core.clock import ClockMode, VirtualClock
 from app.core.db import SessionMaker, create_engine, create_sessionmaker, run_migrations
 from app.core.ids import ids, start_generation
 from app.core.leadership import Leadership
-from app.core.security import SecretBox
+from app.core.security import SecretBox, ensure_private_dir
 from app.domain.auth.service import AuthCache
+from app.domain.auth.throttle import LoginThrottle
 from app.domain.drvas.images import DrvaImage, ensure_images
 from app.emulator.faults import FaultRegistry
 from app.emulator.faulty_vcenter import FaultInjectingVCenter
@@ -184,7 +185,7 @@ class Container:
 def build_container(settings: Settings) -> Container:
     from app.tasks.catalog import build_registry
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.data_dir)
     ids.reseed(settings.seed)
     engine = create_engine(
         settings.database_url, echo=settings.db.echo, pool_size=settings.db.pool_size
@@ -220,6 +221,11 @@ def build_container(settings: Settings) -> Container:
         auth_cache=AuthCache(
             idle_ttl=dt.timedelta(seconds=settings.auth.session_idle_ttl_seconds),
             basic_ttl=dt.timedelta(seconds=settings.auth.password_cache_seconds),
+            throttle=LoginThrottle(
+                user_free_attempts=settings.auth.failed_logins_per_user,
+                address_free_attempts=settings.auth.failed_logins_per_address,
+                max_delay_seconds=settings.auth.failed_login_max_delay_seconds,
+            ),
         ),
         registry=build_registry(),
         faults=faults,

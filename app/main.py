@@ -11,7 +11,9 @@ from starlette.middleware import Middleware
 
 from app import __version__
 from app.api.cors import VCenterCorsMiddleware
+from app.api.docs import router as docs_router
 from app.api.errors import install_error_handlers
+from app.api.guard import RequestGuardMiddleware
 from app.api.middleware import IdempotencyMiddleware, RequestContextMiddleware
 from app.api.openapi import install_openapi
 from app.api.router import build_api_router
@@ -65,9 +67,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by `docs_router`, with their assets from the package (no CDN).
+        docs_url=None,
+        redoc_url=None,
         middleware=[
             Middleware(VCenterCorsMiddleware),
             Middleware(RequestContextMiddleware),
+            Middleware(RequestGuardMiddleware),
             Middleware(IdempotencyMiddleware),
         ],
     )
@@ -77,6 +83,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(plugin_router)
     app.include_router(metrics_router)
     app.include_router(ui_router)
+    app.include_router(docs_router)
     if settings.emulator.enabled:
         app.mount("/_emulator", emulator)
     return app

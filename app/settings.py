@@ -47,6 +47,16 @@ class ClockSettings(BaseModel):
 class AuthSettings(BaseModel):
     session_idle_ttl_seconds: int = Field(default=1800, ge=1)
     password_cache_seconds: int = Field(default=60, ge=0)
+    # Wrong passwords in a row before each further try must wait (1 s, 2 s, 4 s … up to the
+    # maximum): per username, and per client address across usernames.
+    failed_logins_per_user: int = Field(default=5, ge=1, le=1000)
+    failed_logins_per_address: int = Field(default=20, ge=1, le=10_000)
+    failed_login_max_delay_seconds: int = Field(default=300, ge=1, le=86_400)
+
+
+class ApiSettings(BaseModel):
+    # Larger request bodies are refused (413) before they are read.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
 
 
 class VCenterSettings(BaseModel):
@@ -112,6 +122,7 @@ class Settings(BaseSettings):
     tls: TlsSettings = TlsSettings()
     clock: ClockSettings = ClockSettings()
     auth: AuthSettings = AuthSettings()
+    api: ApiSettings = ApiSettings()
     vcenter: VCenterSettings = VCenterSettings()
     tasks: TaskSettings = TaskSettings()
     emulator: EmulatorSettings = EmulatorSettings()

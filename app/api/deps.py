@@ -9,9 +9,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from app.container import Container
-from app.core.errors import NotAuthenticated
+from app.core.errors import AppError, NotAuthenticated
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, PageParams, SortOrder
 from app.domain.auth.service import AuthService, Principal, Role
 from app.emulator.init import INITIALIZING
@@ -37,7 +39,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_auth(container: ContainerDep) -> AuthService:
-    return AuthService(container.sessionmaker, container.auth_cache)
+    return AuthService(container.sessionmaker, container.auth_cache, container.clock)
 
 
 AuthDep = Annotated[AuthService, Depends(get_auth)]
@@ -57,8 +59,18 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     return username, password
 
 
-async def authenticate(auth: AuthService, headers: Mapping[str, str]) -> Principal:
-    """Who sent these headers: a session token (`x-jetdr-session` or Bearer), else HTTP Basic."""
+def without_challenge(error: NotAuthenticated) -> NotAuthenticated:
+    """A client of sessions (the dashboard's script) is told 401 without `WWW-Authenticate`:
+    the challenge would make the browser pop up its own Basic prompt."""
+    error.headers.pop("WWW-Authenticate", None)
+    return error
+
+
+async def authenticate(
+    auth: AuthService, headers: Mapping[str, str], address: str | None = None
+) -> Principal:
+    """Who sent these headers: a session token (`x-jetdr-session` or Bearer), else HTTP Basic
+    (`address`, the client's, counts failed tries)."""
     if INITIALIZING.get():
         return INIT_PRINCIPAL
     token = headers.get("x-jetdr-session")
@@ -66,16 +78,40 @@ async def authenticate(auth: AuthService, headers: Mapping[str, str]) -> Princip
     if token is None and authorization[:7].lower() == "bearer ":
         token = authorization[7:].strip()
     if token:
-        return await auth.session_token(token)
+        try:
+            return await auth.session_token(token)
+        except NotAuthenticated as error:
+            raise without_challenge(error) from None
     if authorization:
         credentials = parse_basic(authorization)
         if credentials is not None:
-            return await auth.basic(*credentials)
+            return await auth.basic(*credentials, address=address)
     raise NotAuthenticated()
 
 
-async def current_principal(request: Request, auth: AuthDep) -> Principal:
-    return await authenticate(auth, request.headers)
+_PRINCIPAL = "jetdr.principal"
+
+
+async def principal_of(scope: Scope, container: Container) -> Principal:
+    """Who sent this request, found once per request: the edge guard, the idempotency layer
+    and the route share the answer (a failure too, so a wrong password counts once)."""
+    known = scope.get(_PRINCIPAL)
+    if known is None:
+        client = scope.get("client")
+        auth = AuthService(container.sessionmaker, container.auth_cache, container.clock)
+        try:
+            known = await authenticate(auth, Headers(scope=scope), client[0] if client else None)
+        except AppError as error:
+            known = error
+        scope[_PRINCIPAL] = known
+    if isinstance(known, AppError):
+        raise known
+    principal: Principal = known
+    return principal
+
+
+async def current_principal(request: Request, container: ContainerDep) -> Principal:
+    return await principal_of(request.scope, container)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

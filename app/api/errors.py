@@ -27,6 +27,7 @@ _HTTP_CODES = {
     406: "not_acceptable",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "too_many_requests",
 }
 
 
@@ -59,6 +60,10 @@ def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
 
 async def _app_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, AppError)
+    return error_response(error)
+
+
+def error_response(error: AppError) -> JSONResponse:
     return envelope(
         error.status_code,
         error.error_code,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import envelope, op_id_var
+from app.api.headers import security_headers
 from app.core.db import Base
 from app.core.errors import AppError
 from app.emulator.init import INITIALIZING
@@ -48,7 +49,9 @@ class RequestContextMiddleware:
             return
         op_id = f"op-{secrets.token_hex(8)}"
         token = op_id_var.set(op_id)
-        header = (b"x-op-id", op_id.encode())
+        path: str = scope["path"]
+        container = _container(scope)
+        added = [(b"x-op-id", op_id.encode()), *security_headers(path, container)]
         started = False
         status = 500
         began = time.perf_counter()
@@ -58,12 +61,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = int(message["status"])
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), *added]
             await send(message)
 
         try:
-            path: str = scope["path"]
-            container = _container(scope)
             if _carries_nul(scope):
                 response = envelope(
                     422,
@@ -186,7 +187,7 @@ class IdempotencyMiddleware:
             )
             return
         container = _container(scope)
-        principal = await _user_of(container, raw_headers)
+        principal = await _user_of(container, scope)
         if principal is None:
             # Not authenticated: the route answers 401, and nothing is stored.
             await self.app(scope, receive, send)
@@ -251,17 +252,11 @@ def _owner(container: Container) -> str:
     return f"{container.node_id}/{container.incarnation}"
 
 
-async def _user_of(container: Container, raw_headers: dict[bytes, bytes]) -> str | None:
-    from app.api.deps import authenticate
-    from app.domain.auth.service import AuthService
+async def _user_of(container: Container, scope: Scope) -> str | None:
+    from app.api.deps import principal_of
 
-    headers = {
-        name.decode("latin-1"): value.decode("latin-1") for name, value in raw_headers.items()
-    }
     try:
-        principal = await authenticate(
-            AuthService(container.sessionmaker, container.auth_cache), headers
-        )
+        principal = await principal_of(scope, container)
     except AppError:
         return None
     return principal.user_id

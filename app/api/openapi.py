@@ -21,6 +21,7 @@ PUBLIC = {
     ("get", "/plugin/plugin.json"),
     ("get", "/iofilter/{vib}"),
     ("get", "/health"),
+    ("get", "/ui/"),
 }
 # Answered while the appliance starts, instead of 503 (`RequestContextMiddleware`).
 ANSWERED_WHILE_STARTING = {"/api/v1/status", "/api/v1/about"}
@@ -31,7 +32,10 @@ DESCRIPTIONS = {
     403: "authenticated, but the role does not allow it",
     404: "no such resource",
     409: "not allowed in the current state, or a conflicting request",
+    413: "the request body is larger than `JETDR_API__MAX_BODY_BYTES` (default 1 MiB)",
+    415: "a request that changes state must be `application/json` or have no body",
     422: "invalid input: the field errors name each problem",
+    429: "too many failed logins from this user or address: wait `Retry-After` seconds",
     500: "unexpected error (the op_id names it in the logs)",
     503: "the appliance is starting or degraded",
 }
@@ -56,9 +60,11 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[in
     statuses = {500}
     public = (method, path) in PUBLIC
     if not public:
-        statuses |= {401, 403}
+        statuses |= {401, 403, 429}
     if method == "post" and path == "/api/v1/session":
         statuses -= {403}
+    if method in ("post", "put", "patch", "delete"):
+        statuses |= {413, 415}
     if path.startswith("/api/") and path not in ANSWERED_WHILE_STARTING:
         statuses.add(503)
     if "{" in path:

@@ -97,10 +97,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def make_sqlite_files_private(url: str) -> None:
+    """The database file, its WAL and shared memory: 0600 (SQLite creates the latter two with
+    the database file's mode, and the first migration creates that one with the umask's)."""
+    if not is_sqlite(url):
+        return
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = Path(database + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+
+
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(async_url(url), echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", lambda *_: make_sqlite_files_private(url))
         return engine
     return create_async_engine(
         async_url(url), echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
@@ -142,6 +158,13 @@ def run_migrations(url: str) -> None:
     An empty database (a first boot) is created from the models and stamped at head in one
     transaction, rather than replayed through every revision: the same schema (a test holds the
     revisions to the models), in a fraction of the start-up time."""
+    try:
+        _migrate(url)
+    finally:
+        make_sqlite_files_private(url)
+
+
+def _migrate(url: str) -> None:
     revision = schema_revision(url)
     if revision == SCHEMA_HEAD:
         return

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -41,6 +43,20 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(digest, base64.b64decode(digest_b64))
 
 
+# Password hashing runs on its own two threads: a flood of logins queues here instead of
+# taking the threads (and the cores) that the API's other work needs.
+_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-hash")
+
+
+async def hash_password_off_loop(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, hash_password, password)
+
+
+async def verify_password_off_loop(password: str, encoded: str) -> bool:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_HASHING, verify_password, password, encoded)
+
+
 def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -59,6 +75,22 @@ def write_private_file(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
+        handle.write(content)
+    path.chmod(0o600)
+
+
+def ensure_private_dir(path: Path) -> None:
+    """A directory only this user can enter (0700): made so, or an existing one tightened."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def write_private_bytes(path: Path, content: bytes) -> None:
+    """Write `content` to a new `path` created 0600 (a temporary file, renamed over the target
+    by the caller, or the target itself)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
         handle.write(content)
     path.chmod(0o600)
 

@@ -8,13 +8,17 @@
   deleted;
 - `objectstore_outage` on a storage site or a protection domain (its id, or `*`): the DRVAs'
   object-store calls fail as if the network was down;
-- `drva_crash` on a DRVA id or `*`: the DRVA VMs power off when the rule is added.
+- `drva_crash` on a DRVA id or `*`: the DRVA VMs power off when the rule is added;
+- `api_crash` on a request path (a glob: `/api/v1/clusters*`, or `*`): the request fails as an
+  unexpected error inside the appliance would, a 500 `internal_error` (never `/_emulator`), so
+  a client's handling of a server error can be tested.
 
 `probability` and `count` apply to every kind that is checked per call."""
 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import random
 from dataclasses import dataclass, field
 
@@ -30,6 +34,7 @@ SUPPORTED_KINDS = (
     "host_unreachable",
     "objectstore_outage",
     "drva_crash",
+    "api_crash",
 )
 STEP_KINDS = frozenset({"error", "latency", "hang"})
 
@@ -105,6 +110,18 @@ class FaultRegistry:
             if rule.kind != "vcenter_fault" or rule.exhausted():
                 continue
             if rule.target not in ("*", operation) or self.rng.random() >= rule.probability:
+                continue
+            rule.hits += 1
+            return rule
+        return None
+
+    def api_crash(self, path: str) -> FaultRule | None:
+        if path.startswith("/_emulator"):
+            return None
+        for rule in self.rules:
+            if rule.kind != "api_crash" or rule.exhausted():
+                continue
+            if not fnmatch.fnmatchcase(path, rule.target) or self.rng.random() >= rule.probability:
                 continue
             rule.hits += 1
             return rule

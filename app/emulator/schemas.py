@@ -59,12 +59,13 @@ class ResetRead(ApiModel):
 
 class FaultCreate(RequestModel):
     target: str = Field(
-        pattern=r"^[A-Za-z0-9_.*-]{1,128}$",
+        pattern=r"^[A-Za-z0-9_.*/-]{1,128}$",
         description="for `error`/`latency`/`hang`: `<task type>.<step>` or `<task type>.*`, "
         "e.g. `deploy_drva.power_on`; for `vcenter_fault`: a vCenter operation (`connect`, "
         "`create_vm`, `power_on_vm`, `install_iofilter`, …) or `*`; for `host_unreachable`: an "
         "ESXi host name or `*`; for `objectstore_outage`: a storage site or protection domain "
-        "id, or `*`; for `drva_crash`: a DRVA id or `*`",
+        "id, or `*`; for `drva_crash`: a DRVA id or `*`; for `api_crash`: a request path glob "
+        "(`/api/v1/clusters*`) or `*`",
     )
     kind: Literal[
         "error",
@@ -74,6 +75,7 @@ class FaultCreate(RequestModel):
         "host_unreachable",
         "objectstore_outage",
         "drva_crash",
+        "api_crash",
     ]
     probability: float = Field(default=1.0, gt=0, le=1)
     count: int | None = Field(default=None, ge=1)
@@ -86,6 +88,10 @@ class FaultCreate(RequestModel):
             raise ValueError(
                 f"a {self.kind} fault targets a task step: `<task type>.<step>` or `<task type>.*`"
             )
+        if self.kind == "api_crash" and not (self.target == "*" or self.target.startswith("/")):
+            raise ValueError("an api_crash fault targets a request path glob or `*`")
+        if self.kind != "api_crash" and "/" in self.target:
+            raise ValueError(f"a {self.kind} fault does not target a path")
         return self
 
 

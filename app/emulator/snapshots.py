@@ -25,6 +25,7 @@ from app.container import Container
 from app.core.clock import ClockMode, ClockState, in_range
 from app.core.db import SCHEMA_HEAD
 from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.security import ensure_private_dir, write_private_bytes
 from app.emulator.service import PRESERVED_TABLES
 from app.models import Base
 
@@ -75,10 +76,10 @@ async def _dump(connection: AsyncConnection) -> dict[str, list[dict[str, Any]]]:
 
 
 def _write(path: Path, body: dict[str, Any]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     temporary = path.with_suffix(".tmp")
     data = json.dumps(body, separators=(",", ":")).encode()
-    temporary.write_bytes(data)
+    write_private_bytes(temporary, data)
     os.replace(temporary, path)
     return len(data)
 

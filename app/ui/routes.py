@@ -1,6 +1,6 @@
 """`/ui/`: the appliance's dashboard (the vSphere plugin's view points here). The page and its
-script are static; everything they show comes from the REST API with the browser's
-credentials, so the page needs the same authentication as the API."""
+script are static and public, like a login page: they hold no data. The page logs in through
+`POST /api/v1/session` and everything it shows comes from the REST API with that session."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from importlib import resources
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
-from app.api.deps import CurrentUser
 from app.core.errors import NotFound
 
 router = APIRouter(tags=["ui"])
@@ -25,19 +24,19 @@ def _asset(name: str) -> bytes:
 
 
 @router.get("/ui", include_in_schema=False)
-async def ui_redirect(_user: CurrentUser) -> RedirectResponse:
+async def ui_redirect() -> RedirectResponse:
     return RedirectResponse("/ui/")
 
 
 @router.get("/ui/", response_class=Response)
-async def dashboard(_user: CurrentUser) -> Response:
+async def dashboard() -> Response:
     """The dashboard: sites, vCenter, clusters and their hosts' IO filter state, DRVAs,
     protection domains with RPO and health, live task progress, active alarms."""
     return Response(_asset("index.html"), media_type=ASSETS["index.html"])
 
 
 @router.get("/ui/{name}", response_class=Response, include_in_schema=False)
-async def asset(name: str, _user: CurrentUser) -> Response:
+async def asset(name: str) -> Response:
     if name not in ASSETS:
         raise NotFound(f"/ui/{name} does not exist")
     return Response(_asset(name), media_type=ASSETS[name], headers={"cache-control": "no-cache"})

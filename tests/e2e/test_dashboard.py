@@ -44,18 +44,28 @@ def test_configure_a_cluster_from_the_dashboard(
         registered = client.post("/api/v1/vcenters", json=VCENTER)
         assert appliance.wait_task(client, registered.json()["id"])["status"] == "succeeded"
 
+    # The page is public like any login page; the data behind it is not.
     anonymous = browser.new_context(ignore_https_errors=True)
-    assert anonymous.request.get(f"{appliance.url}/ui/").status == 401
-    assert anonymous.request.get(f"{appliance.url}/ui/app.js").status == 401
+    assert anonymous.request.get(f"{appliance.url}/api/v1/clusters").status == 401
     anonymous.close()
 
-    context = browser.new_context(
-        ignore_https_errors=True,
-        http_credentials={"username": "root", "password": ROOT_PASSWORD},
-    )
+    context = browser.new_context(ignore_https_errors=True)
     page = context.new_page()
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
     assert page.goto(f"{appliance.url}/ui/").status == 200
     assert page.title().startswith("JetStream DR")
+    login = page.locator("form#login")
+    login.wait_for()
+    assert page.locator("#dashboard").is_hidden()
+    login.locator("input[name=username]").fill("root")
+    login.locator("input[name=password]").fill("not-the-password")
+    login.locator("button[type=submit]").click()
+    page.wait_for_selector("#login-error:has-text('wrong username or password')")
+    login.locator("input[name=password]").fill(ROOT_PASSWORD)
+    login.locator("button[type=submit]").click()
+    token = page.wait_for_function("() => sessionStorage.getItem('jetdr-session')").json_value()
+    assert token and not context.cookies()  # the session lives in the tab, not in a cookie
     page.wait_for_selector("#appliance:has-text('ready')")
     page.wait_for_selector("#vcenters td:has-text('vcsa-01.protected.local')")
     page.wait_for_selector("#sites td:has-text('protected')")
@@ -73,4 +83,13 @@ def test_configure_a_cluster_from_the_dashboard(
     page.wait_for_selector("#clusters tbody tr:has-text('Cluster-1') td.state-configured")
     hosts = cluster.locator(".host").all_inner_texts()
     assert len(hosts) == 4 and all(text.endswith("installed") for text in hosts), hosts
+
+    # The page ran under its content security policy without a violation.
+    assert not [m for m in messages if "Content Security Policy" in m], messages
+    page.locator("#logout").click()
+    login.wait_for()
+    assert page.evaluate("() => sessionStorage.getItem('jetdr-session')") is None
+    with appliance.client(auth=False) as anonymous_client:
+        ended = anonymous_client.get("/api/v1/sites", headers={"x-jetdr-session": token})
+        assert ended.status_code == 401
     context.close()

@@ -17,6 +17,7 @@ PUBLIC = {
     ("GET", "/plugin/plugin.json"),
     ("GET", "/iofilter/{file_name}"),
     ("GET", "/_emulator/health"),
+    ("GET", "/ui/"),
 }
 # Writes a viewer makes about itself: log in and out.
 VIEWER_WRITES = {("POST", "/api/v1/session"), ("DELETE", "/api/v1/session")}

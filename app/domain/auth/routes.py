@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.api.deps import AuthDep, ContainerDep, CurrentUser, SessionDep, parse_basic
+from app.api.deps import (
+    AuthDep,
+    ContainerDep,
+    CurrentUser,
+    SessionDep,
+    parse_basic,
+    without_challenge,
+)
 from app.core.errors import Conflict, NotAuthenticated
 from app.domain.auth.schemas import Credentials, SessionRead
 from app.domain.events import service as events
@@ -29,7 +36,11 @@ async def create_session(
         username, password = basic
     else:
         raise NotAuthenticated("send HTTP Basic credentials or a JSON body {username, password}")
-    token, expires_at, user = await auth.login(session, username, password)
+    address = request.client.host if request.client else None
+    try:
+        token, expires_at, user = await auth.login(session, username, password, address)
+    except NotAuthenticated as error:
+        raise (without_challenge(error) if credentials is not None else error) from None
     events.record(
         session,
         at=container.clock.now(),

@@ -8,7 +8,6 @@ time must not log clients out.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
@@ -17,10 +16,13 @@ from enum import StrEnum
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import VirtualClock
 from app.core.db import SessionMaker
 from app.core.errors import Forbidden, NotAuthenticated
-from app.core.security import new_session_token, token_digest, verify_password
+from app.core.security import new_session_token, token_digest, verify_password_off_loop
 from app.domain.auth.models import UserSession
+from app.domain.auth.throttle import LoginThrottle
+from app.domain.events import service as events
 from app.domain.users.models import User
 
 TOUCH_INTERVAL = dt.timedelta(seconds=30)
@@ -60,6 +62,7 @@ class _LiveSession:
 class AuthCache:
     idle_ttl: dt.timedelta
     basic_ttl: dt.timedelta
+    throttle: LoginThrottle
     sessions: dict[str, _LiveSession] = field(default_factory=dict)
     basic: dict[str, tuple[Principal, dt.datetime]] = field(default_factory=dict)
 
@@ -76,6 +79,7 @@ class AuthCache:
     def clear(self) -> None:
         self.sessions.clear()
         self.basic.clear()
+        self.throttle.clear()
 
 
 def _now() -> dt.datetime:
@@ -87,36 +91,75 @@ def _principal(user: User, digest: str | None = None) -> Principal:
 
 
 class AuthService:
-    def __init__(self, sessionmaker: SessionMaker, cache: AuthCache) -> None:
+    def __init__(self, sessionmaker: SessionMaker, cache: AuthCache, clock: VirtualClock) -> None:
         self._sessionmaker = sessionmaker
         self._cache = cache
+        self._clock = clock
 
-    async def check_password(self, session: AsyncSession, username: str, password: str) -> User:
+    async def check_password(
+        self,
+        session: AsyncSession,
+        username: str,
+        password: str,
+        *,
+        address: str | None,
+        via: str,
+    ) -> User:
+        """The user these credentials open, or 401; 429 while failed tries must wait."""
+        self._cache.throttle.check(username, address)
         user = await session.scalar(select(User).where(User.username == username))
         # Hash even for unknown users so timing does not reveal which usernames exist.
         encoded = user.password_hash if user is not None else _DUMMY_HASH
-        matches = await asyncio.to_thread(verify_password, password, encoded)
+        matches = await verify_password_off_loop(password, encoded)
         if not matches or user is None:
+            self._cache.throttle.failed(username, address)
+            await self._record_failure(session, username, user, address=address, via=via)
             raise NotAuthenticated("wrong username or password", error_code="invalid_credentials")
+        self._cache.throttle.succeeded(username)
         return user
 
-    async def basic(self, username: str, password: str) -> Principal:
+    async def _record_failure(
+        self,
+        session: AsyncSession,
+        username: str,
+        user: User | None,
+        *,
+        address: str | None,
+        via: str,
+    ) -> None:
+        shown = username[:64]
+        events.record(
+            session,
+            at=self._clock.now(),
+            actor=shown,
+            action="session.login_failed",
+            message=f"failed login as {shown!r} from {address or 'an unknown address'} ({via})",
+            entity=("user", user.id if user else None, shown),
+            details={"address": address, "via": via, "known_user": user is not None},
+        )
+        await session.commit()
+
+    async def basic(self, username: str, password: str, address: str | None = None) -> Principal:
         key = hashlib.sha256(f"{username}\x00{password}".encode()).hexdigest()
         cached = self._cache.basic.get(key)
         now = _now()
         if cached is not None and cached[1] > now:
             return cached[0]
         async with self._sessionmaker() as session:
-            user = await self.check_password(session, username, password)
+            user = await self.check_password(
+                session, username, password, address=address, via="basic"
+            )
         principal = _principal(user)
         if self._cache.basic_ttl.total_seconds() > 0:
             self._cache.basic[key] = (principal, now + self._cache.basic_ttl)
         return principal
 
     async def login(
-        self, session: AsyncSession, username: str, password: str
+        self, session: AsyncSession, username: str, password: str, address: str | None
     ) -> tuple[str, dt.datetime, User]:
-        user = await self.check_password(session, username, password)
+        user = await self.check_password(
+            session, username, password, address=address, via="session"
+        )
         token = new_session_token()
         now = _now()
         expires_at = now + self._cache.idle_ttl

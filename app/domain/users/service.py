@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +9,7 @@ from app.core.db import delete_once
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.core.pagination import PageParams, PageResult
-from app.core.security import hash_password, verify_password
+from app.core.security import hash_password_off_loop, verify_password_off_loop
 from app.domain.auth.models import UserSession
 from app.domain.auth.service import Principal, Role
 from app.domain.events import service as events
@@ -44,7 +42,7 @@ class UserService:
             id=new_id("user"),
             username=spec.username,
             role=spec.role.value,
-            password_hash=await asyncio.to_thread(hash_password, spec.password.get_secret_value()),
+            password_hash=await hash_password_off_loop(spec.password.get_secret_value()),
             description=spec.description,
             is_builtin=False,
             created_at=now,
@@ -70,7 +68,7 @@ class UserService:
 
     async def _check_current_password(self, user: User, change: UserUpdate) -> None:
         given = change.current_password.get_secret_value() if change.current_password else None
-        if given is None or not await asyncio.to_thread(verify_password, given, user.password_hash):
+        if given is None or not await verify_password_off_loop(given, user.password_hash):
             raise ValidationFailed(
                 "changing your own password needs your current password",
                 error_code="current_password_required",
@@ -90,9 +88,7 @@ class UserService:
         if change.password is not None:
             if user.id == actor.user_id:
                 await self._check_current_password(user, change)
-            user.password_hash = await asyncio.to_thread(
-                hash_password, change.password.get_secret_value()
-            )
+            user.password_hash = await hash_password_off_loop(change.password.get_secret_value())
             # A new password ends every session opened with the old one but the caller's own.
             await self.session.execute(
                 delete(UserSession).where(
@@ -116,6 +112,8 @@ class UserService:
         )
         await self.session.commit()
         self.container.auth_cache.forget_user(user.id)
+        if change.password is not None:
+            self.container.auth_cache.throttle.release(user.username)
         return user
 
     async def delete(self, user_id: str, actor: Principal) -> None:

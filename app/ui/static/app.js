@@ -1,15 +1,26 @@
-// The dashboard reads the same REST API as everyone else, with the browser's credentials.
+// The dashboard reads the same REST API as everyone else, with a session opened by its login
+// form: the token lives in this tab's sessionStorage and goes out as `x-jetdr-session`, never
+// as a cookie or cached Basic credentials that another site's page could make the browser send.
 "use strict";
 
 const API = "/api/v1";
 const REFRESH_MS = 1000;
+const TOKEN = "jetdr-session";
+
+class LoggedOut extends Error {}
 
 async function call(path, options = {}) {
+  const token = sessionStorage.getItem(TOKEN);
+  if (!token) throw new LoggedOut("not logged in");
   const response = await fetch(path, {
-    credentials: "same-origin",
-    headers: { "content-type": "application/json" },
+    credentials: "omit",
     ...options,
+    headers: { "content-type": "application/json", "x-jetdr-session": token },
   });
+  if (response.status === 401) {
+    sessionStorage.removeItem(TOKEN);
+    throw new LoggedOut("the session has ended");
+  }
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     throw new Error(body.message || `${response.status} on ${path}`);
@@ -128,9 +139,59 @@ async function refresh() {
     renderTasks(tasks.items);
     fill("alarms", alarms.items, (a) => [cell(a.type), cell(a.severity), cell(a.entity_name), cell(a.raised_at), cell(a.message)]);
   } catch (error) {
+    if (error instanceof LoggedOut) {
+      showLogin(error.message);
+      return;
+    }
     document.getElementById("appliance").textContent = `error: ${error.message}`;
   }
 }
 
-refresh();
-setInterval(refresh, REFRESH_MS);
+let timer = null;
+
+function showLogin(reason) {
+  clearInterval(timer);
+  timer = null;
+  document.getElementById("dashboard").hidden = true;
+  document.getElementById("logout").hidden = true;
+  document.getElementById("login").hidden = false;
+  document.getElementById("appliance").textContent = reason;
+}
+
+function showDashboard() {
+  document.getElementById("login").hidden = true;
+  document.getElementById("dashboard").hidden = false;
+  document.getElementById("logout").hidden = false;
+  refresh();
+  if (timer === null) timer = setInterval(refresh, REFRESH_MS);
+}
+
+document.getElementById("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const error = document.getElementById("login-error");
+  error.textContent = "";
+  const response = await fetch(`${API}/session`, {
+    method: "POST",
+    credentials: "omit",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: form.username.value, password: form.password.value }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    error.textContent = body.message || `login failed (${response.status})`;
+    return;
+  }
+  form.password.value = "";
+  sessionStorage.setItem(TOKEN, body.session_id);
+  showDashboard();
+});
+
+document.getElementById("logout").addEventListener("click", async () => {
+  await call(`${API}/session`, { method: "DELETE" }).catch(() => null);
+  sessionStorage.removeItem(TOKEN);
+  showLogin("logged out");
+});
+
+if (sessionStorage.getItem(TOKEN)) showDashboard();
+else showLogin("not logged in");
