@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help serve test lint bench reliability clean
+.PHONY: help serve test lint bench reliability image container-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -30,6 +30,14 @@ PARALLEL = -n 2 --dist loadgroup
 test: lint  ## lint, then the whole suite on SQLite and again on PostgreSQL
 	JETDR_TEST_DB=sqlite $(BIN)/pytest $(PARALLEL)
 	JETDR_TEST_DB=postgresql $(BIN)/pytest $(PARALLEL)
+
+IMAGE ?= localhost/jetdr-msa:test
+
+image:  ## build the appliance image with buildah (no Docker engine or registry needed)
+	deploy/build-image $(IMAGE)
+
+container-test: $(STAMP) image  ## the end-to-end suite against appliances running from the image
+	JETDR_IMAGE=$(IMAGE) JETDR_TEST_DB=postgresql $(BIN)/pytest -m container tests/container
 
 reliability: $(STAMP)  ## the reliability suite at full length, on SQLite then PostgreSQL
 	JETDR_FUZZ_EXAMPLES=50 JETDR_SOAK_SECONDS=300 JETDR_TEST_DB=sqlite $(BIN)/pytest -m reliability

@@ -14,6 +14,7 @@ below; only the I/O differs.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -126,6 +127,20 @@ class Client:
     ) -> None:
         options = _Options(url, username, password, verify, timeout)
         self.http = httpx.Client(**options.kwargs, transport=transport)
+
+    @classmethod
+    def from_env(cls, url: str | None = None, **options: Any) -> Client:
+        """A client of the appliance the environment names, as the CLI and the pytest plugin
+        read it: `JETDR_MSA_URL` or `JETDR_URL`, `JETDR_USERNAME`, `JETDR_PASSWORD`,
+        `JETDR_CA_FILE`, `JETDR_INSECURE=1`."""
+        url = url or os.environ.get("JETDR_MSA_URL") or os.environ.get("JETDR_URL")
+        if not url:
+            raise ValueError("no appliance URL: set JETDR_MSA_URL (or JETDR_URL)")
+        insecure = os.environ.get("JETDR_INSECURE", "").lower() in ("1", "true", "yes")
+        options.setdefault("username", os.environ.get("JETDR_USERNAME", "root"))
+        options.setdefault("password", os.environ.get("JETDR_PASSWORD"))
+        options.setdefault("verify", False if insecure else os.environ.get("JETDR_CA_FILE") or True)
+        return cls(url, **options)
 
     def __enter__(self) -> Client:
         return self

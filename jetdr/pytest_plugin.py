@@ -8,6 +8,11 @@ test (`POST /_emulator/reset`). `--jetdr-msa-mode=inprocess` (default) serves it
 of the test process; `subprocess` starts `jetdr-msa serve` as its own process. The virtual clock
 runs `scaled` at `jetdr_msa_clock_scale` (ini option, default 1000): a test can switch it to
 `manual` and advance it. Installed with the package; nothing to configure.
+
+`--jetdr-msa-url URL` (or `JETDR_MSA_URL`) uses an appliance someone else started instead (a
+container, a compose stack, the k8s deployment), with the CLI's variables for the rest:
+`JETDR_USERNAME` (default root), `JETDR_PASSWORD`, `JETDR_CA_FILE` or `JETDR_INSECURE=1`. It is
+reset between tests all the same, so point it only at an appliance kept for tests.
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("JETDR_MSA_MODE", "inprocess"),
         help="serve the emulated appliance from a thread or as its own process",
     )
+    group.addoption(
+        "--jetdr-msa-url",
+        default=os.environ.get("JETDR_MSA_URL"),
+        help="use the appliance already running at this URL (JETDR_MSA_URL) instead of one "
+        "of the session's own",
+    )
     parser.addini("jetdr_msa_clock_scale", "virtual seconds per real second", default="1000")
 
 
@@ -53,16 +64,21 @@ def _free_port() -> int:
 @dataclass
 class RunningAppliance:
     url: str
-    data_dir: Path
+    data_dir: Path | None
     password: str
+    username: str = "root"
+    # What to trust: the certificate the session's appliance made, or what the user said.
+    verify: bool | str | None = None
     stop_hooks: list[Any] = field(default_factory=list)
 
     @property
     def ca_file(self) -> Path:
+        assert self.data_dir is not None, "an appliance started elsewhere has no data dir here"
         return self.data_dir / "tls" / "cert.pem"
 
     def client(self) -> Client:
-        return Client(self.url, password=self.password, verify=str(self.ca_file))
+        verify = self.verify if self.verify is not None else str(self.ca_file)
+        return Client(self.url, username=self.username, password=self.password, verify=verify)
 
     def wait_ready(self, alive: Any = None) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -124,7 +140,7 @@ def _in_process(running: RunningAppliance, env: dict[str, str]) -> None:
 
 
 def _subprocess(running: RunningAppliance, env: dict[str, str]) -> None:
-    log = (running.data_dir / "server.log").open("ab")
+    log = (Path(env["JETDR_DATA_DIR"]) / "server.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"],
         env={**os.environ, **env},
@@ -150,6 +166,10 @@ def jetdr_msa_appliance(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningAppliance]:
     """The session's appliance: `url`, `ca_file`, `password`, `client()`."""
+    url = request.config.getoption("--jetdr-msa-url")
+    if url:
+        yield _elsewhere(str(url))
+        return
     data_dir = tmp_path_factory.mktemp("jetdr-msa")
     port = _free_port()
     password = f"Msa-{secrets.token_urlsafe(12)}"
@@ -164,6 +184,26 @@ def jetdr_msa_appliance(
         yield running
     finally:
         running.stop()
+
+
+def _elsewhere(url: str) -> RunningAppliance:
+    password = os.environ.get("JETDR_PASSWORD")
+    if not password:
+        raise pytest.UsageError("--jetdr-msa-url needs the appliance's password in JETDR_PASSWORD")
+    insecure = os.environ.get("JETDR_INSECURE", "").lower() in ("1", "true", "yes")
+    verify: bool | str = False if insecure else os.environ.get("JETDR_CA_FILE") or True
+    running = RunningAppliance(
+        url.rstrip("/"),
+        None,
+        password,
+        username=os.environ.get("JETDR_USERNAME", "root"),
+        verify=verify,
+    )
+    with running.client() as client:
+        status = client.get("/api/v1/status")
+    if status.get("status") != "ready":
+        raise pytest.UsageError(f"the appliance at {url} is {status.get('status')}, not ready")
+    return running
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -26,6 +28,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+logger = logging.getLogger(__name__)
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -159,9 +163,47 @@ def run_migrations(url: str) -> None:
     transaction, rather than replayed through every revision: the same schema (a test holds the
     revisions to the models), in a fraction of the start-up time."""
     try:
-        _migrate(url)
+        with migration_lock(url):
+            _migrate(url)
     finally:
         make_sqlite_files_private(url)
+
+
+MIGRATION_LOCK = "jetdr-msa:migrations"
+
+
+@contextlib.contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """On PostgreSQL, one process migrates at a time (replicas starting together on an empty
+    database): the others wait for the lock, then find the schema at head. SQLite serves one
+    process."""
+    if is_sqlite(url):
+        yield
+        return
+    from sqlalchemy import create_engine
+
+    key = _lock_key(MIGRATION_LOCK)
+    engine = create_engine(sync_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            taken = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
+            if not taken.scalar():
+                logger.warning("another process is migrating the database: waiting for it")
+                connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                connection.commit()
+    finally:
+        engine.dispose()
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+    )
 
 
 def _migrate(url: str) -> None:
@@ -255,7 +297,7 @@ async def advisory_lock(engine: AsyncEngine, name: str) -> AsyncIterator[None]:
     if engine.dialect.name != "postgresql":
         yield
         return
-    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    key = _lock_key(name)
     async with engine.connect() as connection:
         await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
         await connection.commit()

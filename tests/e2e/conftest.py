@@ -59,10 +59,7 @@ class ServedAppliance:
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(ENTRYPOINT)], env=environment, stdout=log, stderr=subprocess.STDOUT
-            )
+        self.process = self.launch(environment)
         deadline = started + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -76,6 +73,12 @@ class ServedAppliance:
                     pass  # not serving yet, or the certificate not written whole yet
             time.sleep(0.05)
         raise AssertionError(f"appliance not ready in {timeout}s:\n{self.log.read_text()}")
+
+    def launch(self, environment: dict[str, str]) -> subprocess.Popen[bytes]:
+        with self.log.open("ab") as log:
+            return subprocess.Popen(
+                [str(ENTRYPOINT)], env=environment, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def client(self, auth: bool = True) -> httpx.Client:
         client = httpx.Client(
