@@ -25,8 +25,12 @@ COPY app ./app
 COPY jetdr ./jetdr
 COPY migrations ./migrations
 COPY deploy/slim-venv.py ./
+# Bytecode checked by hash, not by the source's modification time: the copy into the runtime
+# stage may change that time, and the server's user cannot write new bytecode, so Python would
+# otherwise compile every module again at each start.
 RUN /opt/venv/bin/pip install --no-deps --no-build-isolation . \
- && /opt/venv/bin/python slim-venv.py /opt/venv
+ && /opt/venv/bin/python slim-venv.py /opt/venv \
+ && /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv/lib
 
 FROM ${BASE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="jetdr-msa" \

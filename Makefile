@@ -32,12 +32,14 @@ test: lint  ## lint, then the whole suite on SQLite and again on PostgreSQL
 	JETDR_TEST_DB=postgresql $(BIN)/pytest $(PARALLEL)
 
 IMAGE ?= localhost/jetdr-msa:test
+VCSIM_IMAGE ?= localhost/jetdr-vcsim:test
 
-image:  ## build the appliance image with buildah (no Docker engine or registry needed)
-	deploy/build-image $(IMAGE)
+image:  ## build the appliance and vcsim images with buildah (no Docker engine or registry needed)
+	deploy/build-image $(IMAGE) $(VCSIM_IMAGE)
 
 container-test: $(STAMP) image  ## the end-to-end suite against appliances running from the image
-	JETDR_IMAGE=$(IMAGE) JETDR_TEST_DB=postgresql $(BIN)/pytest -m container tests/container
+	JETDR_IMAGE=$(IMAGE) JETDR_VCSIM_IMAGE=$(VCSIM_IMAGE) JETDR_TEST_DB=postgresql \
+	  $(BIN)/pytest -m container tests/container
 
 reliability: $(STAMP)  ## the reliability suite at full length, on SQLite then PostgreSQL
 	JETDR_FUZZ_EXAMPLES=50 JETDR_SOAK_SECONDS=300 JETDR_TEST_DB=sqlite $(BIN)/pytest -m reliability

@@ -7,6 +7,7 @@ test's. They are the e2e suite's `ServedAppliance`s otherwise, so the DR helpers
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from tests.e2e.conftest import ServedAppliance
 from tests.peers import missing_peer, postgres_database
 
 IMAGE = os.environ.get("JETDR_IMAGE", "")
+VCSIM_IMAGE = os.environ.get("JETDR_VCSIM_IMAGE", "localhost/jetdr-vcsim:test")
 VOLUME = "/var/lib/jetdr"
 APPLIANCE_UID = 10001
 
@@ -125,6 +127,35 @@ class ContainerAppliance(ServedAppliance):
         buildah("rm", self.container, check=False)
 
 
+class VcsimContainer:
+    """The project's vcsim image (`tests/peers/vcsim/Dockerfile`, what compose builds) on a
+    port of the host network."""
+
+    def __init__(self, image: str, port: int) -> None:
+        self.port = port
+        self.container = buildah("from", "--pull-never", image).stdout.strip()
+        binary = buildah("inspect", "--type", "image", image)
+        entrypoint = json.loads(binary.stdout)["Docker"]["config"]["Entrypoint"][0]
+        command = [entrypoint, "-listen", f"127.0.0.1:{port}"]
+        self.process = subprocess.Popen(
+            ["buildah", "run", "--isolation", "chroot", self.container, "--", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, "vcsim exited before serving"
+        self.url = json.loads(line)["url"]
+
+    def remove(self) -> None:
+        for pid in _children(self.process.pid):
+            for child in [pid, *_children(pid)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGTERM)
+        self.process.wait(20)
+        buildah("rm", self.container, check=False)
+
+
 Serve = Callable[..., ContainerAppliance]
 
 
@@ -132,8 +163,9 @@ Serve = Callable[..., ContainerAppliance]
 def image() -> str:
     if not IMAGE:
         missing_peer("the container tests need JETDR_IMAGE (`make container-test` builds it)")
-    if buildah("inspect", "--type", "image", IMAGE, check=False).returncode != 0:
-        missing_peer(f"no image {IMAGE}: build it with `make container-test`")
+    for name in (IMAGE, VCSIM_IMAGE):
+        if buildah("inspect", "--type", "image", name, check=False).returncode != 0:
+            missing_peer(f"no image {name}: build it with `make container-test`")
     return IMAGE
 
 

@@ -18,8 +18,15 @@ from sqlalchemy import create_engine, text
 from app.core.db import SCHEMA_HEAD, sync_url
 from jetdr import Client
 from tests.conftest import ROOT_PASSWORD
-from tests.container.conftest import APPLIANCE_UID, Serve, image_config
+from tests.container.conftest import (
+    APPLIANCE_UID,
+    VCSIM_IMAGE,
+    Serve,
+    VcsimContainer,
+    image_config,
+)
 from tests.core.test_migrations import alembic_config
+from tests.e2e.conftest import free_port
 from tests.e2e.dr_pair import (
     assert_recovered_equal_source,
     build_pair,
@@ -177,3 +184,41 @@ def test_a_users_suite_runs_unchanged_against_the_container(
     monkeypatch.setenv("JETDR_PASSWORD", ROOT_PASSWORD)
     with Client.from_env(verify=environment["JETDR_CA_FILE"]) as client:
         assert client.get("/api/v1/status")["status"] == "ready"
+
+
+def test_the_vsphere_backend_against_the_vcsim_image(serve: Serve, tmp_path: Path) -> None:
+    """What compose wires: an appliance container on its `vsphere` backend, registered with
+    the project's vcsim running from its own image, configures a cluster's IO filter."""
+    vcsim = VcsimContainer(VCSIM_IMAGE, free_port())
+    try:
+        appliance = serve(
+            name="vsphere",
+            sqlite=True,
+            JETDR_VCENTER__BACKEND="vsphere",
+            JETDR_VCENTER__VERIFY_TLS="false",
+            JETDR_HOSTNAME="127.0.0.1",
+            JETDR_CLOCK__MODE="scaled",
+            JETDR_CLOCK__SCALE="1000",
+        )
+        appliance.start()
+        with appliance.client() as client:
+            registered = client.post(
+                "/api/v1/vcenters",
+                json={
+                    "hostname": "127.0.0.1",
+                    "port": vcsim.port,
+                    "username": "administrator@vsphere.local",
+                    "password": "VMware1!",
+                },
+            )
+            task = appliance.wait_task(client, registered.json()["id"])
+            assert task["status"] == "succeeded", task
+            [cluster] = client.get("/api/v1/clusters").json()["items"]
+            assert cluster["host_count"] == 4
+            configure = client.post(f"/api/v1/clusters/{cluster['id']}/actions/configure")
+            configured = appliance.wait_task(client, configure.json()["id"])
+            assert configured["result"]["status"] == "configured", configured
+            hosts = client.get(f"/api/v1/clusters/{cluster['id']}").json()["hosts"]
+            assert {host["iofilter_status"] for host in hosts} == {"installed"}
+    finally:
+        vcsim.remove()

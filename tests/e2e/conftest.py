@@ -1,5 +1,6 @@
 """The appliance as a separate process, started exactly as the container does it:
-`deploy/entrypoint` (migrate, then exec `jetdr-msa serve`) with settings from the environment."""
+`deploy/entrypoint` (exec `jetdr-msa serve`, which migrates before it is ready) with settings
+from the environment."""
 
 from __future__ import annotations
 

@@ -89,3 +89,22 @@ async def test_a_nul_character_is_refused_at_the_edge(appliance: Appliance) -> N
         assert answer.status_code == 422, (path, answer.text)
     nul_login = await client.get("/api/v1/sites", auth=("ro\x00ot", "x"))
     assert nul_login.status_code == 401
+
+
+async def test_a_failed_login_as_nobody_is_listed_among_the_events(appliance: Appliance) -> None:
+    """Found by the fuzzer in this change's own CI run: the event of a failed login as an
+    unknown username named a user entity without an id, and listing it was a 500."""
+    failed = await appliance.client.post(
+        "/api/v1/session", json={"username": "nobody", "password": "wrong"}
+    )
+    assert failed.status_code == 401
+    listed = await appliance.client.get(
+        "/api/v1/events", params={"action": "session.login_failed", "sort_by": "action"}
+    )
+    assert listed.status_code == 200, listed.text
+    [event] = listed.json()["items"]
+    assert (event["actor"], event["entity"], event["details"]["known_user"]) == (
+        "nobody",
+        None,
+        False,
+    )

@@ -134,7 +134,8 @@ class AuthService:
             actor=shown,
             action="session.login_failed",
             message=f"failed login as {shown!r} from {address or 'an unknown address'} ({via})",
-            entity=("user", user.id if user else None, shown),
+            # An event names an entity only when there is one: an unknown username is no user.
+            entity=("user", user.id, user.username) if user else (None, None, None),
             details={"address": address, "via": via, "known_user": user is not None},
         )
         await session.commit()
