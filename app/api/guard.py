@@ -58,7 +58,7 @@ class RequestGuardMiddleware:
                 await _refuse(400, "bad_request", "Content-Length is not a number", scope, send)
                 return
             if int(declared) > limit:
-                await _too_large(limit, scope, send)
+                await too_large(limit, scope, send)
                 return
         has_body = chunked or (declared is not None and int(declared) > 0)
 
@@ -85,11 +85,11 @@ class RequestGuardMiddleware:
             return
 
         if chunked and declared is None:
-            body = await _read_up_to(receive, limit)
+            body = await read_body(receive, limit)
             if body is None:
-                await _too_large(limit, scope, send)
+                await too_large(limit, scope, send)
                 return
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         crash = container.faults.api_crash(str(scope["path"]))
         if crash is not None:
             raise InjectedCrash(f"api_crash fault {crash.id} on {scope['path']}")
@@ -122,7 +122,8 @@ class CrossOriginRefused(AppError):
     error_code = "cross_origin_refused"
 
 
-async def _read_up_to(receive: Receive, limit: int) -> bytes | None:
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None once it passes `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -139,7 +140,8 @@ async def _read_up_to(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app this body, already read, then goes on as `receive`."""
     sent = False
 
     async def replay() -> Message:
@@ -156,7 +158,7 @@ async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-async def _too_large(limit: int, scope: Scope, send: Send) -> None:
+async def too_large(limit: int, scope: Scope, send: Send) -> None:
     # The connection closes after the answer: the rest of the body is never read.
     response = envelope(
         413,

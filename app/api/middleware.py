@@ -15,7 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.deps import principal_of
 from app.api.errors import envelope, op_id_var
+from app.api.guard import read_body, replay, too_large
 from app.api.headers import security_headers
 from app.core.db import Base
 from app.core.errors import AppError
@@ -192,7 +194,11 @@ class IdempotencyMiddleware:
             # Not authenticated: the route answers 401, and nothing is stored.
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        limit = container.settings.api.max_body_bytes
+        body = await read_body(receive, limit)
+        if body is None:  # the guard has already refused a body this large; never reached
+            await too_large(limit, scope, send)
+            return
         fingerprint = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
@@ -216,20 +222,11 @@ class IdempotencyMiddleware:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        replayed = False
-
-        async def replay_body() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
         in_flight = (principal, key)
         container.idempotency_in_flight.add(in_flight)
         try:
             try:
-                await self.app(scope, replay_body, capture)
+                await self.app(scope, replay(body, receive), capture)
             except BaseException:
                 await _forget(container, principal, key)
                 raise
@@ -253,8 +250,6 @@ def _owner(container: Container) -> str:
 
 
 async def _user_of(container: Container, scope: Scope) -> str | None:
-    from app.api.deps import principal_of
-
     try:
         principal = await principal_of(scope, container)
     except AppError:
@@ -395,18 +390,6 @@ async def _store(
             )
         )
         await session.commit()
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 __all__ = ["IdempotencyMiddleware", "IdempotencyRecord", "RequestContextMiddleware"]

@@ -105,22 +105,9 @@ class ContainerAppliance(ServedAppliance):
             pending += _children(pid)
         raise AssertionError("no server process under buildah run")
 
-    def kill(self) -> None:
-        os.kill(self.server_pid(), signal.SIGKILL)
-        assert self.process is not None
-        self.process.wait(15)
-
-    def stop(self) -> None:
-        for client in self._clients:
-            client.close()
-        self._clients.clear()
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.kill(self.server_pid(), signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.kill()
+    def signal_server(self, signum: int) -> None:
+        # `buildah run` does not pass a signal on: the server gets it, as from `docker stop`.
+        os.kill(self.server_pid(), signum)
 
     def remove(self) -> None:
         self.stop()

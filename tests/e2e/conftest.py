@@ -91,10 +91,14 @@ class ServedAppliance:
         self._clients.append(client)
         return client
 
+    def signal_server(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
     def kill(self) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
+        self.signal_server(signal.SIGKILL)
+        self.process.wait(15)
 
     def stop(self) -> None:
         # An idle keep-alive TLS connection holds uvicorn's graceful shutdown for its whole
@@ -104,9 +108,9 @@ class ServedAppliance:
         self._clients.clear()
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
+        self.signal_server(signal.SIGTERM)
         try:
-            self.process.wait(15)
+            self.process.wait(20)
         except subprocess.TimeoutExpired:
             self.kill()
 
