@@ -80,7 +80,9 @@ class Site:
             steps = {s["name"]: s["status"] for s in self.get(f"/api/v1/tasks/{task_id}")["steps"]}
             return bool(steps[step] == "running")
 
-        self.until(held, timeout=30, every=0.02)
+        # The steps before it may wait on the peer (a failback's handover): on a loaded 2-core
+        # CI machine that took more than 30 s of real time once.
+        self.until(held, timeout=120, every=0.02)
         self.served.kill()
         self.served.start()
         self.reconnect()

@@ -65,6 +65,8 @@ def served(serve: Any) -> ServedAppliance:
         JETDR_AUTH__FAILED_LOGINS_PER_USER="3",
         JETDR_AUTH__FAILED_LOGINS_PER_ADDRESS="12",
         JETDR_AUTH__FAILED_LOGIN_MAX_DELAY_SECONDS="2",
+        JETDR_CLOCK__MODE="scaled",
+        JETDR_CLOCK__SCALE="1000",
     )
     appliance.start()
     return appliance
