@@ -38,8 +38,12 @@ async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_auth(container: ContainerDep) -> AuthService:
+def auth_service(container: Container) -> AuthService:
     return AuthService(container.sessionmaker, container.auth_cache, container.clock)
+
+
+async def get_auth(container: ContainerDep) -> AuthService:
+    return auth_service(container)
 
 
 AuthDep = Annotated[AuthService, Depends(get_auth)]
@@ -98,9 +102,9 @@ async def principal_of(scope: Scope, container: Container) -> Principal:
     known = scope.get(_PRINCIPAL)
     if known is None:
         client = scope.get("client")
-        auth = AuthService(container.sessionmaker, container.auth_cache, container.clock)
+        address = client[0] if client else None
         try:
-            known = await authenticate(auth, Headers(scope=scope), client[0] if client else None)
+            known = await authenticate(auth_service(container), Headers(scope=scope), address)
         except AppError as error:
             known = error
         scope[_PRINCIPAL] = known

@@ -53,13 +53,9 @@ class RequestGuardMiddleware:
         method = str(scope["method"])
         declared = headers.get("content-length")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        if declared is not None:
-            if not declared.isdigit():
-                await _refuse(400, "bad_request", "Content-Length is not a number", scope, send)
-                return
-            if int(declared) > limit:
-                await too_large(limit, scope, send)
-                return
+        if declared is not None and not declared.isdigit():
+            await _refuse(400, "bad_request", "Content-Length is not a number", scope, send)
+            return
         has_body = chunked or (declared is not None and int(declared) > 0)
 
         if method in STATE_CHANGING:
@@ -76,20 +72,17 @@ class RequestGuardMiddleware:
                 return
 
         try:
+            if declared is not None and int(declared) > limit:
+                raise BodyTooLarge(limit)
             if has_body and (method, scope["path"]) not in OPEN_WITH_BODY:
                 await principal_of(scope, container)
             if method in STATE_CHANGING and "origin" in headers:
                 await _check_origin(scope, headers, container)
+            if chunked and declared is None:
+                receive = replay(await read_body(receive, limit), receive)
         except AppError as error:
             await error_response(error)(scope, _no_body, send)
             return
-
-        if chunked and declared is None:
-            body = await read_body(receive, limit)
-            if body is None:
-                await too_large(limit, scope, send)
-                return
-            receive = replay(body, receive)
         crash = container.faults.api_crash(str(scope["path"]))
         if crash is not None:
             raise InjectedCrash(f"api_crash fault {crash.id} on {scope['path']}")
@@ -122,8 +115,20 @@ class CrossOriginRefused(AppError):
     error_code = "cross_origin_refused"
 
 
-async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None once it passes `limit` bytes."""
+class BodyTooLarge(AppError):
+    status_code = 413
+    error_code = "payload_too_large"
+
+    def __init__(self, limit: int) -> None:
+        # The connection closes after the answer: the rest of the body is never read.
+        super().__init__(
+            f"the request body is larger than this appliance takes ({limit} bytes)",
+            headers={"Connection": "close"},
+        )
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body; `BodyTooLarge` once it passes `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -133,7 +138,7 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            return None
+            raise BodyTooLarge(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
@@ -156,17 +161,6 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
-
-
-async def too_large(limit: int, scope: Scope, send: Send) -> None:
-    # The connection closes after the answer: the rest of the body is never read.
-    response = envelope(
-        413,
-        "payload_too_large",
-        f"the request body is larger than this appliance takes ({limit} bytes)",
-        headers={"Connection": "close"},
-    )
-    await response(scope, _no_body, send)
 
 
 async def _refuse(status: int, code: str, message: str, scope: Scope, send: Send) -> None:

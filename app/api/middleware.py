@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import principal_of
 from app.api.errors import envelope, op_id_var
-from app.api.guard import read_body, replay, too_large
+from app.api.guard import read_body, replay
 from app.api.headers import security_headers
 from app.core.db import Base
 from app.core.errors import AppError
@@ -194,11 +194,8 @@ class IdempotencyMiddleware:
             # Not authenticated: the route answers 401, and nothing is stored.
             await self.app(scope, receive, send)
             return
-        limit = container.settings.api.max_body_bytes
-        body = await read_body(receive, limit)
-        if body is None:  # the guard has already refused a body this large; never reached
-            await too_large(limit, scope, send)
-            return
+        # Bounded: the guard has refused a larger body before this layer.
+        body = await read_body(receive, container.settings.api.max_body_bytes)
         fingerprint = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()

@@ -73,10 +73,7 @@ def generate_password() -> str:
 def write_private_file(path: Path, content: str) -> None:
     """Create `path` with mode 0600 (never widened by the umask) and write `content`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(content)
-    path.chmod(0o600)
+    write_private_bytes(path, content.encode())
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -87,8 +84,7 @@ def ensure_private_dir(path: Path) -> None:
 
 
 def write_private_bytes(path: Path, content: bytes) -> None:
-    """Write `content` to a new `path` created 0600 (a temporary file, renamed over the target
-    by the caller, or the target itself)."""
+    """Write `content` to `path`, created 0600 (never widened by the umask)."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(content)

@@ -8,6 +8,7 @@ test's. They are the e2e suite's `ServedAppliance`s otherwise, so the DR helpers
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -33,10 +34,17 @@ def buildah(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["buildah", *args], capture_output=True, text=True, check=check)
 
 
-def image_config(field: str) -> Any:
-    """A field of the image's Docker config (`Entrypoint`, `Healthcheck`, `User`…)."""
-    shown = json.loads(buildah("inspect", "--type", "image", IMAGE).stdout)
-    return shown["Docker"]["config"].get(field)
+@functools.cache
+def _config_of(image: str) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(buildah("inspect", "--type", "image", image).stdout)[
+        "Docker"
+    ]["config"]
+    return config
+
+
+def image_config(field: str, image: str = IMAGE) -> Any:
+    """A field of an image's Docker config (`Entrypoint`, `Healthcheck`, `User`…)."""
+    return _config_of(image).get(field)
 
 
 def _children(pid: int) -> list[int]:
@@ -121,9 +129,7 @@ class VcsimContainer:
     def __init__(self, image: str, port: int) -> None:
         self.port = port
         self.container = buildah("from", "--pull-never", image).stdout.strip()
-        binary = buildah("inspect", "--type", "image", image)
-        entrypoint = json.loads(binary.stdout)["Docker"]["config"]["Entrypoint"][0]
-        command = [entrypoint, "-listen", f"127.0.0.1:{port}"]
+        command = [image_config("Entrypoint", image)[0], "-listen", f"127.0.0.1:{port}"]
         self.process = subprocess.Popen(
             ["buildah", "run", "--isolation", "chroot", self.container, "--", *command],
             stdout=subprocess.PIPE,

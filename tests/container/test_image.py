@@ -26,7 +26,7 @@ from tests.container.conftest import (
     image_config,
 )
 from tests.core.test_migrations import alembic_config
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, process_status
 from tests.e2e.dr_pair import (
     assert_recovered_equal_source,
     build_pair,
@@ -60,11 +60,6 @@ def test_fail_over_and_back_between_two_containers(serve: Serve, azurite: Azurit
     fail_back(pair, {vm["name"]: vm["vm_id"] for vm in report["vms"]})
 
 
-def _process_status(pid: int) -> dict[str, str]:
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return {name: value.strip() for name, _, value in (line.partition(":") for line in lines)}
-
-
 def test_port_443_as_the_image_user_and_the_healthcheck(serve: Serve) -> None:
     assert image_config("User") == "jetdr"
     assert "443/tcp" in image_config("ExposedPorts")
@@ -73,7 +68,7 @@ def test_port_443_as_the_image_user_and_the_healthcheck(serve: Serve) -> None:
     with appliance.client() as client:
         status = client.get("/api/v1/status").json()
         assert status["status"] == "ready"
-    server = _process_status(appliance.server_pid())
+    server = process_status(appliance.server_pid())
     assert server["Uid"].split()[:2] == [str(APPLIANCE_UID)] * 2, server["Uid"]
     # Only the one capability the Dockerfile grants: binding below 1024.
     assert int(server["CapEff"], 16) == 1 << 10, server["CapEff"]

@@ -32,6 +32,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def process_status(pid: int) -> dict[str, str]:
+    """`/proc/<pid>/status` as fields (`Uid`, `VmRSS`, `CapEff`…)."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {name: value.strip() for name, _, value in (line.partition(":") for line in lines)}
+
+
 class ServedAppliance:
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.data_dir = data_dir

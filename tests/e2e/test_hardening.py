@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT_PASSWORD, VCENTER
-from tests.e2e.conftest import ServedAppliance
+from tests.e2e.conftest import ServedAppliance, process_status
 
 pytestmark = pytest.mark.e2e
 
@@ -53,10 +53,7 @@ def _read_answer(tls: ssl.SSLSocket) -> tuple[int, dict[str, str], Any]:
 def _rss_kib(served: ServedAppliance) -> int:
     assert served.process is not None
     # The entrypoint execs the server, so the process is the appliance itself.
-    for line in open(f"/proc/{served.process.pid}/status").read().splitlines():  # noqa: SIM115
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+    return int(process_status(served.process.pid)["VmRSS"].split()[0])
 
 
 @pytest.fixture
