@@ -29,8 +29,8 @@ from app.core.security import SecretBox, ensure_private_dir
 from app.domain.auth.service import AuthCache
 from app.domain.auth.throttle import LoginThrottle
 from app.domain.drvas.images import DrvaImage, ensure_images
-from app.emulator.faults import FaultRegistry
-from app.emulator.faulty_vcenter import FaultInjectingVCenter
+from app.core.faults import FaultRegistry
+from app.adapters.vcenter.faulty import FaultInjectingVCenter
 from app.metrics.requests import RequestObserver
 from app.settings import Settings
 from app.tasks.registry import TaskRegistry
@@ -39,7 +39,7 @@ from app.tasks.runner import TaskRunner
 if TYPE_CHECKING:
     from app.domain.drvas.monitor import DrvaMonitor
     from app.domain.recovery.rehydrator import ContinuousRehydration
-    from app.replication.engine import ReplicationEngine
+    from app.domain.replication.engine import ReplicationEngine
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Container:
     def __post_init__(self) -> None:
         from app.domain.drvas.monitor import DrvaMonitor
         from app.domain.recovery.rehydrator import ContinuousRehydration
-        from app.replication.engine import ReplicationEngine
+        from app.domain.replication.engine import ReplicationEngine
 
         self.runner = TaskRunner(self, self.registry, self.settings.tasks.max_concurrency)
         self.monitor = DrvaMonitor(self)

@@ -10,14 +10,18 @@ from app.domain.auth.models import UserSession
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.events.models import Event
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
-from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.domain.protection_domains.models import (
+    DomainReplication,
+    ProtectedVm,
+    ProtectionDomain,
+    RecoveryPoint,
+)
 from app.domain.recovery.models import RecoveryOperation, Runbook
 from app.domain.recovery_settings.models import RecoverySettings
 from app.domain.sites.models import Site
 from app.domain.storage_sites.models import StorageSite
 from app.domain.users.models import User
 from app.domain.vcenters.models import VCenter
-from app.replication.models import DomainReplication
 from app.tasks.models import Lease, Task, TaskEvent
 
 __all__ = [

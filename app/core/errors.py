@@ -90,3 +90,12 @@ class InvalidState(Conflict):
 class ServiceUnavailable(AppError):
     status_code = 503
     error_code = "unavailable"
+
+
+class TaskFailed(Exception):
+    """Raised by a step: the task ends `failed` with this error code and message."""
+
+    def __init__(self, error_code: str, message: str) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.message = message

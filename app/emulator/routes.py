@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from app.api.deps import AdminUser, ContainerDep, SessionDep
 from app.bootstrap import remember_clock
 from app.core.errors import AppError, NotFound
+from app.domain.replication import service as replication
+from app.domain.replication.schemas import DigestRead
 from app.emulator import service, snapshots
-from app.emulator.faults import FaultRule
+from app.core.faults import FaultRule
 from app.emulator.schemas import (
     ClockAdvance,
     ClockRead,
@@ -26,8 +28,6 @@ from app.emulator.schemas import (
     SnapshotRead,
     SnapshotSave,
 )
-from app.replication import service as replication
-from app.replication.schemas import DigestRead
 
 router = APIRouter()
 

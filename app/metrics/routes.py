@@ -12,10 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import ContainerDep, CurrentUser, SessionDep
 from app.container import Container
 from app.domain.alarms.models import Alarm
-from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain
+from app.domain.protection_domains.health import health
+from app.domain.protection_domains.models import DomainReplication, ProtectedVm, ProtectionDomain
 from app.metrics.requests import escape_label
-from app.replication.engine import health
-from app.replication.models import DomainReplication
 from app.tasks.models import Task
 
 router = APIRouter(tags=["metrics"])

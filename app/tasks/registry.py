@@ -8,18 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.clock import VirtualClock
 from app.core.db import SessionMaker
+from app.core.errors import TaskFailed as TaskFailed
 
 if TYPE_CHECKING:
     from app.container import Container
-
-
-class TaskFailed(Exception):
-    """Raised by a step: the task ends `failed` with this error code and message."""
-
-    def __init__(self, error_code: str, message: str) -> None:
-        super().__init__(message)
-        self.error_code = error_code
-        self.message = message
 
 
 @dataclass

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from app.adapters.objectstore.local import LocalObjectStore
-from app.replication.generator import DiskGenerator, digest
-from app.replication.segments import Segment, recovery_point_key, vm_config_key
+from app.domain.replication.generator import DiskGenerator, digest
+from app.domain.replication.segments import Segment
+from app.domain.storage_format.keys import recovery_point_key, vm_config_key
 from tests.conftest import Appliance
 from tests.domain.conftest import prepare_site
 

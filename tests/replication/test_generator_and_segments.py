@@ -9,15 +9,9 @@ from pathlib import Path
 import pytest
 
 from app.adapters.objectstore.local import LocalObjectStore
-from app.replication.generator import REGIONS, DiskGenerator, digest, image_of
-from app.replication.segments import (
-    RecoveryPointGone,
-    Segment,
-    compact,
-    rebuild,
-    recovery_point_epochs,
-    recovery_point_key,
-)
+from app.domain.replication.generator import REGIONS, DiskGenerator, digest, image_of
+from app.domain.replication.segments import RecoveryPointGone, Segment, compact, rebuild
+from app.domain.storage_format.keys import recovery_point_epochs, recovery_point_key
 
 
 def disk(write_iops: float = 40) -> DiskGenerator:

@@ -9,8 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import InvalidState
 from app.domain.inventory.models import VirtualMachine
-from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
-from app.replication.models import DomainReplication
+from app.domain.protection_domains.models import (
+    DomainReplication,
+    ProtectedVm,
+    ProtectionDomain,
+    RecoveryPoint,
+)
 
 
 async def names_using(session: AsyncSession, column: Any, value: str) -> Sequence[str]:

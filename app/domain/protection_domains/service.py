@@ -30,7 +30,9 @@ from app.domain.drvas.states import DrvaStatus, VolumeStatus
 from app.domain.events import service as events
 from app.domain.inventory.models import Cluster, VirtualMachine
 from app.domain.protection_domains import repository
-from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain
+from app.domain.protection_domains.health import health
+from app.domain.protection_domains.models import DomainReplication, ProtectedVm, ProtectionDomain
+from app.domain.protection_domains.replication_states import VmStatus
 from app.domain.protection_domains.schemas import (
     DomainCreate,
     DomainRead,
@@ -48,9 +50,6 @@ from app.domain.recovery.service import RecoveryService
 from app.domain.sites.identity import SiteDirectory, local_site_id, site_directory
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
-from app.replication.engine import health
-from app.replication.models import DomainReplication
-from app.replication.states import VmStatus
 from app.tasks.models import Task
 from app.tasks.service import enqueue, start_guarded
 

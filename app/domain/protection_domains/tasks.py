@@ -16,19 +16,22 @@ from app.core.ids import new_id
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.events import service as events
 from app.domain.inventory.models import VirtualMachine
-from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.domain.protection_domains.models import (
+    DomainReplication,
+    ProtectedVm,
+    ProtectionDomain,
+    RecoveryPoint,
+)
 from app.domain.protection_domains.modes import DomainMode
-from app.domain.sites.identity import (
-    SiteDirectory,
-    local_site_id,
-    site_directory,
-    stamp_sites,
+from app.domain.protection_domains.replication_states import VmStatus
+from app.domain.sites.identity import SiteDirectory, local_site_id, site_directory
+from app.domain.storage_format.keys import vm_config_key
+from app.domain.storage_format.manifest import (
+    Manifest,
+    write_manifest,
 )
 from app.domain.storage_sites.models import StorageSite
-from app.domain.storage_sites.service import MANIFEST, store_of
-from app.replication.models import DomainReplication
-from app.replication.segments import vm_config_key
-from app.replication.states import VmStatus
+from app.domain.storage_sites.service import store_of
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
 
 
@@ -43,18 +46,18 @@ async def domain_and_store(ctx: TaskContext) -> tuple[ProtectionDomain, ObjectSt
     return domain, store_of(ctx.container, site)
 
 
-def manifest(domain: ProtectionDomain, sites: SiteDirectory) -> bytes:
-    body: dict[str, Any] = {
-        "domain_id": domain.id,
-        "name": domain.name,
-        "epoch": domain.epoch,
-        "rpo_target_seconds": domain.rpo_target_seconds,
-        "priority": domain.priority,
-        "pitr": {"enabled": domain.pitr_enabled, "window_days": domain.pitr_window_days},
-        "last_recovery_point_at": None,
-    }
-    stamp_sites(
-        body,
+def manifest(domain: ProtectionDomain, sites: SiteDirectory) -> Manifest:
+    body = Manifest(
+        domain_id=domain.id,
+        name=domain.name,
+        epoch=domain.epoch,
+        rpo_target_seconds=domain.rpo_target_seconds,
+        priority=domain.priority,
+        pitr_enabled=domain.pitr_enabled,
+        pitr_window_days=domain.pitr_window_days,
+        extra={"last_recovery_point_at": None},
+    )
+    body.stamp(
         {
             "owner_site": domain.owner_site,
             "primary_site": domain.primary_site,
@@ -62,7 +65,7 @@ def manifest(domain: ProtectionDomain, sites: SiteDirectory) -> bytes:
         },
         sites,
     )
-    return json.dumps(body, indent=2).encode()
+    return body
 
 
 async def create_container(ctx: TaskContext) -> None:
@@ -71,7 +74,7 @@ async def create_container(ctx: TaskContext) -> None:
         sites = await site_directory(session, ctx.container)
     try:
         await store.create_container(domain.container)
-        await store.put(domain.container, MANIFEST, manifest(domain, sites))
+        await write_manifest(store, domain.container, manifest(domain, sites))
     except ObjectStoreError as error:
         raise TaskFailed(error.error_code, error.message) from error
     ctx.result["container"] = domain.container

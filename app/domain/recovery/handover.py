@@ -12,11 +12,15 @@ from app.adapters.vcenter.errors import VCenterConflict, VCenterError, VCenterNo
 from app.domain.events import service as events
 from app.domain.inventory.models import VirtualMachine
 from app.domain.inventory.service import sync_inventory
-from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.domain.protection_domains.models import (
+    DomainReplication,
+    ProtectedVm,
+    ProtectionDomain,
+    RecoveryPoint,
+)
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
+from app.domain.replication.generator import epoch_start
 from app.domain.vcenters.tasks import connected
-from app.replication.generator import epoch_start
-from app.replication.models import DomainReplication
 from app.tasks.registry import TaskContext, TaskFailed
 
 # How long the owner keeps waiting for its log to drain during a handover.

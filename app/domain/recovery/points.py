@@ -18,8 +18,8 @@ from app.domain.protection_domains.models import (
     RecoveryPoint,
     recovery_point_id,
 )
-from app.replication.generator import epoch_start
-from app.replication.segments import recovery_point_epochs, recovery_point_key
+from app.domain.replication.generator import epoch_start
+from app.domain.storage_format.keys import recovery_point_epochs, recovery_point_key
 
 READERS = 16
 

@@ -16,10 +16,13 @@ from app.adapters.objectstore.errors import ObjectStoreError
 from app.core.periodic import Periodic
 from app.domain.protection_domains.models import ProtectionDomain, recovery_point_id
 from app.domain.recovery.models import RecoveryOperation
+from app.domain.replication.generator import epoch_start
+from app.domain.storage_format.keys import recovery_point_epochs, recovery_point_key
+from app.domain.storage_format.manifest import (
+    read_manifest,
+)
 from app.domain.storage_sites.models import StorageSite
-from app.domain.storage_sites.service import MANIFEST, store_of
-from app.replication.generator import epoch_start
-from app.replication.segments import recovery_point_epochs, recovery_point_key
+from app.domain.storage_sites.service import store_of
 
 if TYPE_CHECKING:
     from app.container import Container
@@ -64,8 +67,7 @@ class ContinuousRehydration:
         if domain is None or site is None:
             return
         store = store_of(self._container, site)
-        manifest = json.loads(await store.get(domain.container, MANIFEST))
-        generation = int(manifest.get("epoch", 1))
+        generation = (await read_manifest(store, domain.container)).epoch
         for epoch in reversed(await recovery_point_epochs(store, domain.container, generation)):
             if op.rehydrated_epoch is not None and epoch <= op.rehydrated_epoch:
                 return

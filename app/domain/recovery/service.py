@@ -4,7 +4,6 @@ import starts (the tasks in `tasks` do the work), runbooks, and the recovery rep
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import replace
 from typing import Any
 
@@ -30,7 +29,12 @@ from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus, VolumeStatus
 from app.domain.events import service as events
 from app.domain.inventory.models import Network
-from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.domain.protection_domains.models import (
+    DomainReplication,
+    ProtectedVm,
+    ProtectionDomain,
+    RecoveryPoint,
+)
 from app.domain.protection_domains.modes import DomainMode, can_move
 from app.domain.recovery.models import RecoveryOperation, Runbook
 from app.domain.recovery.points import sync_points
@@ -48,17 +52,15 @@ from app.domain.recovery.schemas import (
     TestFailoverRequest,
 )
 from app.domain.recovery_settings.models import RecoverySettings
-from app.domain.sites.identity import (
-    SiteDirectory,
-    local_site_id,
-    manifest_labels,
-    manifest_sites,
-    site_directory,
-)
+from app.domain.sites.identity import SiteDirectory, local_site_id, site_directory
 from app.domain.sites.models import Site
+from app.domain.storage_format.manifest import (
+    CorruptManifest,
+    Manifest,
+    read_manifest,
+)
 from app.domain.storage_sites.models import StorageSite
-from app.domain.storage_sites.service import MANIFEST, store_of
-from app.replication.models import DomainReplication
+from app.domain.storage_sites.service import store_of
 from app.tasks.models import Task
 from app.tasks.service import enqueue, start_guarded
 
@@ -140,12 +142,12 @@ class RecoveryService:
             )
         return store_of(self.container, site)
 
-    async def refresh_ownership(self, domain: ProtectionDomain) -> dict[str, Any]:
+    async def refresh_ownership(self, domain: ProtectionDomain) -> Manifest:
         """Read the manifest: when another site took the domain over, this site learns it now
         (and is fenced) rather than at its replication engine's next look."""
         store = await self._store(domain)
         try:
-            manifest = json.loads(await store.get(domain.container, MANIFEST))
+            manifest = await read_manifest(store, domain.container)
         except ObjectNotFound as error:
             raise InvalidState(
                 f"container {domain.container} holds no manifest any more",
@@ -157,9 +159,9 @@ class RecoveryService:
                 f"cannot read the domain's manifest: {error.message}"
             ) from error
         sites = await site_directory(self.session, self.container)
-        owner = str(manifest_sites(manifest, sites)["owner_site"])
-        epoch = int(manifest.get("epoch", 1))
-        learnt = manifest_labels(manifest)
+        owner = manifest.owner(sites)
+        epoch = manifest.epoch
+        learnt = manifest.labels
         if learnt.items() - domain.site_names.items():
             domain.site_names = {**domain.site_names, **learnt}
         if owner != domain.owner_site or epoch > domain.epoch:
@@ -177,7 +179,7 @@ class RecoveryService:
             if owner != self.local:
                 domain.epoch = epoch
             await self.session.flush()
-        return dict(manifest)
+        return manifest
 
     async def _require_settings(self) -> None:
         if await self.session.scalar(select(RecoverySettings)) is None:
@@ -534,8 +536,8 @@ class RecoveryService:
         container_name = f"{site.bucket_prefix}-{domain_id}"
         store = store_of(self.container, site)
         try:
-            manifest = json.loads(await store.get(container_name, MANIFEST))
-        except (ObjectNotFound, ValueError) as error:
+            manifest = await read_manifest(store, container_name)
+        except (ObjectNotFound, CorruptManifest) as error:
             raise ValidationFailed(
                 f"storage site {site.name} holds no domain {domain_id} (scan-domains lists them)",
                 field_errors=[FieldError("domain_id", "not found on the storage site")],
@@ -543,22 +545,21 @@ class RecoveryService:
         except ObjectStoreError as error:
             raise ServiceUnavailable(f"cannot read the storage site: {error.message}") from error
         sites = await site_directory(self.session, self.container)
-        found = manifest_sites(manifest, sites)
+        found = manifest.sites(sites)
         owner = str(found["owner_site"])
-        owner_name = sites.label(owner, manifest_labels(manifest))
+        owner_name = sites.label(owner, manifest.labels)
         if owner == self.local:
             raise Conflict(
                 f"this site ({owner_name}) owns domain {domain_id}: there is nothing to import",
                 error_code="invalid_state",
             )
-        name = str(manifest.get("name", domain_id))
+        name = manifest.name or domain_id
         if await self.session.scalar(
             select(ProtectionDomain.id).where(ProtectionDomain.name == name)
         ):
             raise Conflict(f"a domain named {name!r} exists here", error_code="already_exists")
         drva, volume = await self._drva_and_volume(spec)
         now = self.container.clock.now()
-        pitr = manifest.get("pitr") or {}
         domain = ProtectionDomain(
             id=domain_id,
             name=name,
@@ -572,13 +573,13 @@ class RecoveryService:
             primary_site=str(found["primary_site"] or owner),
             recovery_site=self.local,
             owner_site=owner,
-            site_names=manifest_labels(manifest),
+            site_names=manifest.labels,
             replication_enabled=False,
-            rpo_target_seconds=int(manifest.get("rpo_target_seconds", 300)),
-            priority=int(manifest.get("priority", 0)),
-            pitr_enabled=bool(pitr.get("enabled", False)),
-            pitr_window_days=int(pitr.get("window_days", 3)),
-            epoch=int(manifest.get("epoch", 1)),
+            rpo_target_seconds=manifest.rpo_target_seconds,
+            priority=manifest.priority,
+            pitr_enabled=manifest.pitr_enabled,
+            pitr_window_days=manifest.pitr_window_days,
+            epoch=manifest.epoch,
             created_at=now,
             updated_at=now,
         )

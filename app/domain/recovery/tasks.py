@@ -38,31 +38,25 @@ from app.domain.protection_domains.models import (
     recovery_point_id,
 )
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
+from app.domain.protection_domains.replication_states import VmStatus
 from app.domain.protection_domains.tasks import domain_and_store, release_domain
 from app.domain.recovery.handover import drain_log, shut_down_vms, stop_for_handover
 from app.domain.recovery.importing import finish_import, forget_import, import_vms, refresh_vms
 from app.domain.recovery.models import RecoveryOperation, Runbook
 from app.domain.recovery_settings.models import RecoverySettings
-from app.domain.sites.identity import (
-    local_site_id,
-    manifest_labels,
-    manifest_sites,
-    site_directory,
-    stamp_sites,
-)
+from app.domain.replication.generator import epoch_start, image_of
+from app.domain.replication.segments import RecoveryPointGone, rebuild
+from app.domain.sites.identity import local_site_id, site_directory
 from app.domain.sites.models import Site
 from app.domain.sites.service import endpoint_of
-from app.domain.storage_sites.service import MANIFEST
-from app.domain.vcenters.tasks import connected
-from app.replication.generator import epoch_start, image_of
-from app.replication.segments import (
-    RecoveryPointGone,
-    rebuild,
-    recovery_point_epochs,
-    recovery_point_key,
-    vm_config_key,
+from app.domain.storage_format.keys import recovery_point_epochs, recovery_point_key, vm_config_key
+from app.domain.storage_format.manifest import (
+    CorruptManifest,
+    Manifest,
+    read_manifest,
+    write_manifest,
 )
-from app.replication.states import VmStatus
+from app.domain.vcenters.tasks import connected
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
 
 GIB = 1024**3
@@ -111,16 +105,15 @@ async def _save(ctx: TaskContext, **changes: Any) -> None:
         await session.commit()
 
 
-async def read_manifest(store: ObjectStore, container: str) -> dict[str, Any]:
+async def manifest_of(store: ObjectStore, container: str) -> Manifest:
     try:
-        body = json.loads(await store.get(container, MANIFEST))
+        return await read_manifest(store, container)
     except ObjectNotFound as error:
         raise TaskFailed("not_found", f"container {container} holds no manifest") from error
     except ObjectStoreError as error:
         raise TaskFailed(error.error_code, error.message) from error
-    if not isinstance(body, dict):
-        raise TaskFailed("corrupt_manifest", f"the manifest of {container} is not an object")
-    return body
+    except CorruptManifest as error:
+        raise TaskFailed("corrupt_manifest", str(error)) from error
 
 
 class Placement:
@@ -405,8 +398,8 @@ async def _pin(
     latest: bool = False,
 ) -> tuple[int, int, dict[str, Any]]:
     """(generation, epoch, point) of the recovery point this recovery uses."""
-    manifest = await read_manifest(store, container)
-    generation = op.generation or int(manifest.get("epoch", 1))
+    manifest = await manifest_of(store, container)
+    generation = op.generation or manifest.epoch
     # The point a handover ended with, or one pinned by an earlier run of this step; a
     # continuous recovery being completed takes the latest instead.
     pinned = not latest and (op.handover_task_id is not None or op.rehydrated_epoch is None)
@@ -689,27 +682,23 @@ async def take_over(ctx: TaskContext) -> None:
     op = await _operation(ctx)
     domain, store = await domain_and_store(ctx)
     local = local_site_id(ctx.container)
-    manifest = await read_manifest(store, domain.container)
+    manifest = await manifest_of(store, domain.container)
     async with ctx.sessionmaker() as session:
         sites = await site_directory(session, ctx.container)
-    epoch = int(manifest.get("epoch", 1))
-    owner = manifest_sites(manifest, sites)["owner_site"]
+    epoch = manifest.epoch
+    owner = manifest.owner(sites)
     if not (op.claimed_epoch == epoch and owner == local):
         assert op.generation is not None
         if epoch != op.generation and op.type != "forced":
             raise TaskFailed(
                 "taken_over",
-                f"site {sites.label(owner, manifest_labels(manifest))} took the domain over "
+                f"site {sites.label(owner, manifest.labels)} took the domain over "
                 f"meanwhile (epoch {epoch}); nothing was changed",
             )
         claimed = max(epoch, op.generation) + 1
-        taking: dict[str, str | None] = {"owner_site": local}
-        if op.kind == "failover":
-            taking["recovery_site"] = local
-        stamp_sites(manifest, taking, sites)
-        manifest.update(epoch=claimed, taken_over_at=ctx.clock.now().isoformat())
+        manifest.claim(local, claimed, ctx.clock.now(), op.kind == "failover", sites)
         try:
-            await store.put(domain.container, MANIFEST, json.dumps(manifest, indent=2).encode())
+            await write_manifest(store, domain.container, manifest)
         except ObjectStoreError as error:
             raise TaskFailed(error.error_code, error.message) from error
         await _save(ctx, claimed_epoch=claimed)

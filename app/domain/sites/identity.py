@@ -3,7 +3,7 @@
 holds ids; names are looked up when something is shown.
 
 Manifests of format 1 (written before sites were ids) name their sites: they are read through
-the names this appliance knows (its own, and those of its peers)."""
+the names this appliance knows, its own and those of its peers (`SiteDirectory`)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,6 @@ from app.domain.sites.models import Site
 
 if TYPE_CHECKING:
     from app.container import Container
-
-MANIFEST_FORMAT = 2
-SITE_KEYS = ("owner_site", "primary_site", "recovery_site")
 
 
 def local_site_id(container: Container) -> str:
@@ -52,46 +49,3 @@ async def site_directory(session: AsyncSession, container: Container) -> SiteDir
     local = local_site_id(container)
     labels[local] = container.local_site_name or local
     return SiteDirectory(labels, {name: site_id for site_id, name in labels.items()})
-
-
-def manifest_sites(manifest: dict[str, Any], directory: SiteDirectory | None) -> dict[str, Any]:
-    """The manifest's site references as ids (a format-1 manifest's names translated)."""
-    found: dict[str, Any] = {}
-    format_1 = int(manifest.get("format", 1)) < MANIFEST_FORMAT
-    for key in SITE_KEYS:
-        value = manifest.get(key)
-        if value is None:
-            found[key] = None
-        elif format_1 and directory is not None:
-            found[key] = directory.id_of(str(value))
-        else:
-            found[key] = str(value)
-    return found
-
-
-def needs_directory(manifest: dict[str, Any]) -> bool:
-    return int(manifest.get("format", 1)) < MANIFEST_FORMAT
-
-
-def manifest_labels(manifest: dict[str, Any]) -> dict[str, str]:
-    """id -> label as the manifest's writer knew them (a site this one has not met)."""
-    labels = {}
-    for key in SITE_KEYS:
-        site_id, name = manifest.get(key), manifest.get(f"{key}_name")
-        if site_id and name and int(manifest.get("format", 1)) >= MANIFEST_FORMAT:
-            labels[str(site_id)] = str(name)
-    return labels
-
-
-def stamp_sites(
-    manifest: dict[str, Any], sites: dict[str, str | None], directory: SiteDirectory
-) -> None:
-    """Writes site ids, with their labels, into a manifest, which is then of format 2. The
-    references not given keep their site (translated to an id if the manifest named it)."""
-    known = {**manifest_labels(manifest)}
-    current = manifest_sites(manifest, directory)
-    manifest["format"] = MANIFEST_FORMAT
-    for key in SITE_KEYS:
-        site_id = sites[key] if key in sites else current[key]
-        manifest[key] = site_id
-        manifest[f"{key}_name"] = directory.label(site_id, known)

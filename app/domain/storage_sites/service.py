@@ -23,14 +23,16 @@ from app.domain.auth.service import Principal
 from app.domain.events import service as events
 from app.domain.protection_domains.models import ProtectionDomain
 from app.domain.protection_domains.repository import refuse_in_use
-from app.domain.sites.identity import local_site_id, manifest_labels, manifest_sites, site_directory
+from app.domain.sites.identity import local_site_id, site_directory
+from app.domain.storage_format.keys import RECOVERY_POINTS
+from app.domain.storage_format.manifest import (
+    CorruptManifest,
+    read_manifest,
+)
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.schemas import FoundDomain, StorageSiteCreate, StorageSiteRead
-from app.replication.segments import RECOVERY_POINTS
 from app.tasks.models import Task
 from app.tasks.service import enqueue
-
-MANIFEST = "manifest.json"
 
 
 def to_read(site: StorageSite) -> StorageSiteRead:
@@ -84,16 +86,16 @@ async def scan(container: Container, site: StorageSite) -> list[FoundDomain]:
     found = []
     for name in await store.list_containers(f"{site.bucket_prefix}-"):
         try:
-            manifest = json.loads(await store.get(name, MANIFEST))
-        except (ObjectNotFound, ValueError):
+            manifest = await read_manifest(store, name)
+        except (ObjectNotFound, CorruptManifest):
             continue
-        owner = manifest_sites(manifest, sites)["owner_site"]
+        owner = manifest.owner(sites)
         found.append(
             FoundDomain(
-                domain_id=str(manifest.get("domain_id", "")),
-                name=str(manifest.get("name", name)),
+                domain_id=manifest.domain_id,
+                name=manifest.name or name,
                 owner_site=owner,
-                owner_site_name=sites.label(owner, manifest_labels(manifest)),
+                owner_site_name=sites.label(owner, manifest.labels),
                 last_recovery_point_at=await latest_recovery_point(store, name),
                 importable=owner != local_site_id(container),
                 container=name,

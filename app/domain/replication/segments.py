@@ -1,16 +1,5 @@
-"""What a domain's container holds beside its manifest, and how a replica is rebuilt from it.
-
-    vms/<vm key>/config.json               the protected VM's configuration
-    segments/<gen>/<from>-<to>-<seq>.json  shipped writes: {vm: {disk: [[region, epoch, content]]}}
-    recovery-points/<gen>/<epoch>.json     one per recovery point (the index a recovery lists)
-    checkpoints/<gen>/<to>.json            segments older than the PITR window, merged
-
-`from`/`to` are epochs (see `generator`), zero-padded so that keys sort in time order. `gen` is
-the ownership epoch of the manifest: each site that takes a domain over starts a generation with
-a base record of every VM's disks, so a replica is rebuilt from its own generation alone and the
-two sites' clocks never have to agree. A VM is named by its key, the id it had where it was first
-protected, on every site.
-"""
+"""How a replica is rebuilt from a domain's container, and how old segments are merged into
+checkpoints (the layout is `app.domain.storage_format`'s)."""
 
 from __future__ import annotations
 
@@ -22,11 +11,18 @@ from typing import Any
 
 from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
 from app.adapters.objectstore.port import ObjectStore
-from app.replication.generator import BASE_EPOCH, DiskState, merge
+from app.domain.replication.generator import BASE_EPOCH, DiskState, merge
+from app.domain.storage_format.keys import (
+    CHECKPOINTS,
+    RECOVERY_POINTS,
+    SEGMENTS,
+    checkpoint_key,
+    epochs_of,
+    generation_of,
+    generation_prefix,
+    segment_key,
+)
 
-SEGMENTS = "segments/"
-CHECKPOINTS = "checkpoints/"
-RECOVERY_POINTS = "recovery-points/"
 REBUILD_ATTEMPTS = 5
 
 # vm id -> disk key -> [(region, epoch, content)]
@@ -35,42 +31,8 @@ Records = dict[str, dict[int, list[tuple[int, int, str]]]]
 Replica = dict[str, dict[int, DiskState]]
 
 
-def vm_config_key(vm_id: str) -> str:
-    return f"vms/{vm_id}/config.json"
-
-
 class RecoveryPointGone(ObjectStoreError):
     error_code = "recovery_point_gone"
-
-
-def _generation(prefix: str, generation: int) -> str:
-    return f"{prefix}{generation:06d}/"
-
-
-def segment_key(generation: int, from_epoch: int, to_epoch: int, seq: int) -> str:
-    return f"{_generation(SEGMENTS, generation)}{from_epoch:012d}-{to_epoch:012d}-{seq:08d}.json"
-
-
-def recovery_point_key(generation: int, epoch: int) -> str:
-    return f"{_generation(RECOVERY_POINTS, generation)}{epoch:012d}.json"
-
-
-def checkpoint_key(generation: int, epoch: int) -> str:
-    return f"{_generation(CHECKPOINTS, generation)}{epoch:012d}.json"
-
-
-def generation_of(key: str) -> int:
-    return int(key.split("/")[1])
-
-
-def _epochs_of(key: str) -> list[int]:
-    return [int(part) for part in key.rsplit("/", 1)[1].removesuffix(".json").split("-")]
-
-
-async def recovery_point_epochs(store: ObjectStore, container: str, generation: int) -> list[int]:
-    """The recovery points of a generation, oldest first."""
-    keys = await store.list(container, _generation(RECOVERY_POINTS, generation))
-    return sorted(_epochs_of(key)[0] for key in keys)
 
 
 @dataclass
@@ -142,22 +104,24 @@ async def rebuild(
     lands before they are deleted. Records merge in any order (the newest epoch of a region
     wins), so a read that saw the checkpoints change also applies the newest one, which holds
     every segment that went; it reads again only if that checkpoint went too."""
-    checkpoints = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
+    checkpoints = sorted(await store.list(container, generation_prefix(CHECKPOINTS, generation)))
     replica: Replica = {}
     applied: str | None = None
     if checkpoints:
         applied = await _apply_checkpoint(
             store, container, checkpoints[-1], until_epoch, replica, vm_ids
         )
-    for key in sorted(await store.list(container, _generation(SEGMENTS, generation))):
-        if _epochs_of(key)[0] <= until_epoch:
+    for key in sorted(await store.list(container, generation_prefix(SEGMENTS, generation))):
+        if epochs_of(key)[0] <= until_epoch:
             try:
                 records = await _read_records(store, container, key)
             except ObjectNotFound:  # merged into a checkpoint meanwhile: caught up below
                 continue
             _apply(replica, records, until_epoch, vm_ids)
     for _ in range(REBUILD_ATTEMPTS):
-        checkpoints = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
+        checkpoints = sorted(
+            await store.list(container, generation_prefix(CHECKPOINTS, generation))
+        )
         if not checkpoints or checkpoints[-1] == applied:
             return replica
         applied = await _apply_checkpoint(
@@ -177,7 +141,7 @@ async def _apply_checkpoint(
     vm_ids: set[str] | None,
 ) -> str | None:
     """Apply one checkpoint; returns its key, or None when a newer one replaced it meanwhile."""
-    if _epochs_of(key)[0] > until_epoch:
+    if epochs_of(key)[0] > until_epoch:
         raise RecoveryPointGone(f"the owning site compacted {container} past epoch {until_epoch}")
     try:
         records = await _read_records(store, container, key)
@@ -195,12 +159,12 @@ async def compact(
     generations left (a takeover resets the PITR window). Returns the segments merged."""
     old = [
         key
-        for key in sorted(await store.list(container, _generation(SEGMENTS, generation)))
-        if _epochs_of(key)[1] <= cutoff_epoch
+        for key in sorted(await store.list(container, generation_prefix(SEGMENTS, generation)))
+        if epochs_of(key)[1] <= cutoff_epoch
     ]
     if not old:
         return 0
-    checkpoints = sorted(await store.list(container, _generation(CHECKPOINTS, generation)))
+    checkpoints = sorted(await store.list(container, generation_prefix(CHECKPOINTS, generation)))
     merged: Replica = {}
     if checkpoints:
         _apply(merged, await _read_records(store, container, checkpoints[-1]), cutoff_epoch, None)
@@ -220,7 +184,7 @@ async def compact(
     for key in [*old, *(c for c in checkpoints if c != new_key)]:
         await store.delete(container, key)
     for key in await store.list(container, RECOVERY_POINTS):
-        if generation_of(key) < generation or _epochs_of(key)[0] < cutoff_epoch:
+        if generation_of(key) < generation or epochs_of(key)[0] < cutoff_epoch:
             await store.delete(container, key)
     for prefix in (SEGMENTS, CHECKPOINTS):
         for key in await store.list(container, prefix):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from app.core.clock import VirtualClock
 from app.core.ids import new_id
-from app.tasks.registry import TaskFailed
+from app.core.errors import TaskFailed
 
 SUPPORTED_KINDS = (
     "error",

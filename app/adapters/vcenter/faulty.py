@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from app.adapters.vcenter.errors import VCenterError
 from app.adapters.vcenter.port import Endpoint, VCenterPort, VCenterSession
-from app.emulator.faults import FaultRegistry
+from app.core.faults import FaultRegistry
 
 
 class InjectedVCenterFault(VCenterError):

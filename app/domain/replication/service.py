@@ -13,12 +13,12 @@ from app.container import Container
 from app.core.errors import InvalidState, NotFound, ServiceUnavailable, ValidationFailed
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
 from app.domain.recovery.models import RecoveryOperation
+from app.domain.replication.engine import generators
+from app.domain.replication.generator import BASE_EPOCH, DiskState, digest, epoch_at, epoch_start
+from app.domain.replication.schemas import DigestRead, DiskDigest
+from app.domain.replication.segments import rebuild
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
-from app.replication.engine import generators
-from app.replication.generator import BASE_EPOCH, DiskState, digest, epoch_at, epoch_start
-from app.replication.schemas import DigestRead, DiskDigest
-from app.replication.segments import rebuild
 
 
 async def _protected(session: AsyncSession, vm_id: str) -> ProtectedVm:

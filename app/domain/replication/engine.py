@@ -40,31 +40,30 @@ from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus
 from app.domain.events import service as events
+from app.domain.protection_domains.health import health
 from app.domain.protection_domains.models import (
+    DomainReplication,
     ProtectedVm,
     ProtectionDomain,
     RecoveryPoint,
     recovery_point_id,
 )
 from app.domain.protection_domains.modes import DomainMode, can_move
-from app.domain.sites.identity import (
-    local_site_id,
-    manifest_labels,
-    manifest_sites,
-    needs_directory,
-    site_directory,
-)
-from app.domain.storage_sites.models import StorageSite
-from app.domain.storage_sites.service import MANIFEST, store_of
-from app.replication.generator import (
+from app.domain.protection_domains.replication_states import ReplicationState, VmStatus, move
+from app.domain.replication.generator import (
     DiskGenerator,
     epoch_at,
     epoch_start,
     origin_epoch_at,
 )
-from app.replication.models import DomainReplication
-from app.replication.segments import Segment, compact, recovery_point_key
-from app.replication.states import ReplicationState, VmStatus, move
+from app.domain.replication.segments import Segment, compact
+from app.domain.sites.identity import local_site_id, site_directory
+from app.domain.storage_format.keys import recovery_point_key
+from app.domain.storage_format.manifest import (
+    read_manifest,
+)
+from app.domain.storage_sites.models import StorageSite
+from app.domain.storage_sites.service import store_of
 
 if TYPE_CHECKING:
     from app.container import Container
@@ -398,17 +397,17 @@ class ReplicationEngine:
             return
         if run.store is None:
             return
-        manifest = json.loads(await run.store.get(domain.container, MANIFEST))
+        manifest = await read_manifest(run.store, domain.container)
         repl.fence_checked_at = _at(t1)
         directory = (
-            await site_directory(session, self._container) if needs_directory(manifest) else None
+            await site_directory(session, self._container) if manifest.needs_directory else None
         )
-        epoch = int(manifest.get("epoch", 0))
-        owner = str(manifest_sites(manifest, directory)["owner_site"])
+        epoch = manifest.epoch
+        owner = manifest.owner(directory)
         if epoch <= domain.epoch and owner == local:
             return
         domain.owner_site = owner
-        domain.site_names = {**domain.site_names, **manifest_labels(manifest)}
+        domain.site_names = {**domain.site_names, **manifest.labels}
         owner_name = domain.site_names.get(owner, owner)
         self._fence(
             session,
@@ -957,20 +956,3 @@ def base_segment(generation: int, seq: int, vms: Sequence[_Vm]) -> Segment:
                 ((r, s[0], s[1]) for r, s in sorted(disk.base().items())),
             )
     return segment
-
-
-def health(repl: DomainReplication | None, domain: ProtectionDomain, now: float) -> str:
-    if repl is None:
-        return "ok"
-    if repl.fenced:
-        return "error"
-    if repl.state in (R.BITMAP, R.RESYNCING):
-        return "bitmap"
-    if repl.backpressure_since is not None:
-        return "backpressure"
-    if (
-        repl.last_recovery_point_at is not None
-        and now - _ts(repl.last_recovery_point_at) > domain.rpo_target_seconds
-    ):
-        return "rpo_violation"
-    return "ok"
