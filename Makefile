@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)  ## start the appliance on its embedded defaults: https://localhost:8443
 	$(BIN)/jetdr-msa serve
 
-lint: $(STAMP)  ## ruff and mypy --strict
+lint: $(STAMP)  ## ruff, mypy --strict and the import contract (the layers)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Two workers: the tests that start appliance processes run one at a time on one of them
 # (tests/conftest.py groups them), the in-process tests on the other.

@@ -13,9 +13,9 @@ from typing import Any
 import uvicorn
 
 from app import __version__
-from app.core.db import run_migrations
 from app.core.security import ensure_private_dir
 from app.core.tls import ensure_self_signed, harden
+from app.migrate import run_migrations
 from app.settings import Settings
 
 
@@ -101,7 +101,7 @@ def migrate(args: argparse.Namespace) -> int:
 
 async def _create_user(settings: Settings, username: str, role: str, password: str) -> str:
     from app.container import build_container
-    from app.domain.auth.service import Principal, Role
+    from app.core.principal import Principal, Role
     from app.domain.users.schemas import UserCreate
     from app.domain.users.service import UserService
 
@@ -110,11 +110,11 @@ async def _create_user(settings: Settings, username: str, role: str, password: s
         await asyncio.to_thread(run_migrations, settings.database_url)
         system = Principal(user_id="system", username="system", role=Role.ADMIN)
         spec = UserCreate.model_validate({"username": username, "role": role, "password": password})
-        async with container.sessionmaker() as session:
-            user = await UserService(session, container).create(spec, system)
+        async with container.platform.sessionmaker() as session:
+            user = await UserService(session, container.platform).create(spec, system)
             return user.id
     finally:
-        await container.engine.dispose()
+        await container.platform.engine.dispose()
 
 
 def create_user(args: argparse.Namespace) -> int:

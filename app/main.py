@@ -51,8 +51,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built = container or build_container(settings)
         app.state.container = built
-        emulator.state.container = built
-        boot = asyncio.create_task(built.boot(lambda: apply_init_dir(app, built)), name="boot")
+        app.state.platform = emulator.state.platform = built.platform
+        boot = asyncio.create_task(
+            built.boot(lambda: apply_init_dir(app, built.platform)), name="boot"
+        )
         try:
             yield
         finally:

@@ -1,12 +1,11 @@
 """Imports every ORM model so `Base.metadata` knows every table (Alembic, reset)."""
 
-from app.adapters.vcenter.simulated import SimulatedVCenterState
-from app.api.middleware import IdempotencyRecord
+from app.adapters.vcenter.models import SimulatedVCenterState
+from app.api.models import IdempotencyRecord
 from app.core.db import Base
 from app.core.ids import IdGeneration
 from app.domain.alarms.models import ACTIVE_ALARM_INDEX, Alarm
 from app.domain.appliance.models import Appliance
-from app.domain.auth.models import UserSession
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.events.models import Event
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
@@ -20,7 +19,7 @@ from app.domain.recovery.models import RecoveryOperation, Runbook
 from app.domain.recovery_settings.models import RecoverySettings
 from app.domain.sites.models import Site
 from app.domain.storage_sites.models import StorageSite
-from app.domain.users.models import User
+from app.domain.users.models import User, UserSession
 from app.domain.vcenters.models import VCenter
 from app.tasks.models import Lease, Task, TaskEvent
 

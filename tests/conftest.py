@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, inspect
 from app.adapters.vcenter.simulated import SimulatedVCenter
 from app.container import Container
 from app.core.db import sync_url
+from app.domain.platform import Platform
 from app.main import create_app
 from app.models import Base
 from app.settings import Settings
@@ -122,9 +123,13 @@ class Appliance:
         return container
 
     @property
+    def platform(self) -> Platform:
+        return self.container.platform
+
+    @property
     def simulator(self) -> SimulatedVCenter:
-        assert self.container.simulator is not None, "the simulated vCenter is not the backend"
-        return self.container.simulator
+        assert self.platform.simulator is not None, "the simulated vCenter is not the backend"
+        return self.platform.simulator
 
     async def wait_task(self, task_id: str, statuses: set[str] = TERMINAL) -> dict[str, Any]:
         for _ in range(2000):

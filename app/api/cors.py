@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 ALLOWED_HEADERS = "authorization, content-type, idempotency-key, x-jetdr-session"
@@ -24,8 +24,8 @@ class VCenterCorsMiddleware:
             await self.app(scope, receive, send)
             return
         origin = dict(scope.get("headers", [])).get(b"origin", b"").decode("latin-1")
-        container: Container = scope["app"].state.container
-        if not origin or origin not in container.cors_origins:
+        platform: Platform = scope["app"].state.platform
+        if not origin or origin not in platform.state.cors_origins:
             await self.app(scope, receive, send)
             return
         common = [

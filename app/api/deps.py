@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import inspect
 from collections.abc import AsyncIterator, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
@@ -12,38 +13,40 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from app.container import Container
 from app.core.errors import AppError, NotAuthenticated
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, PageParams, SortOrder
-from app.domain.auth.service import AuthService, Principal, Role
-from app.emulator.init import INITIALIZING
+from app.core.principal import Principal, Role
+from app.domain.auth.service import AuthCache, AuthService
+from app.domain.platform import Platform
 
+# Set while the init scenarios run (in process, before anyone can log in).
+INITIALIZING: ContextVar[bool] = ContextVar("jetdr_initializing", default=False)
 # Who the init scenarios act as (they run in process, before anyone can log in).
 INIT_PRINCIPAL = Principal(user_id="init", username="init", role=Role.ADMIN)
 
 
-async def get_container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
+async def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
-async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
-    async with container.sessionmaker() as session:
+async def get_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:
+    async with platform.sessionmaker() as session:
         yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def auth_service(container: Container) -> AuthService:
-    return AuthService(container.sessionmaker, container.auth_cache, container.clock)
+def auth_service(platform: Platform) -> AuthService:
+    return AuthService(platform.sessionmaker, platform.worker(AuthCache), platform.clock)
 
 
-async def get_auth(container: ContainerDep) -> AuthService:
-    return auth_service(container)
+async def get_auth(platform: PlatformDep) -> AuthService:
+    return auth_service(platform)
 
 
 AuthDep = Annotated[AuthService, Depends(get_auth)]
@@ -96,7 +99,7 @@ async def authenticate(
 _PRINCIPAL = "jetdr.principal"
 
 
-async def principal_of(scope: Scope, container: Container) -> Principal:
+async def principal_of(scope: Scope, platform: Platform) -> Principal:
     """Who sent this request, found once per request: the edge guard, the idempotency layer
     and the route share the answer (a failure too, so a wrong password counts once)."""
     known = scope.get(_PRINCIPAL)
@@ -104,7 +107,7 @@ async def principal_of(scope: Scope, container: Container) -> Principal:
         client = scope.get("client")
         address = client[0] if client else None
         try:
-            known = await authenticate(auth_service(container), Headers(scope=scope), address)
+            known = await authenticate(auth_service(platform), Headers(scope=scope), address)
         except AppError as error:
             known = error
         scope[_PRINCIPAL] = known
@@ -114,8 +117,8 @@ async def principal_of(scope: Scope, container: Container) -> Principal:
     return principal
 
 
-async def current_principal(request: Request, container: ContainerDep) -> Principal:
-    return await principal_of(request.scope, container)
+async def current_principal(request: Request, platform: PlatformDep) -> Principal:
+    return await principal_of(request.scope, platform)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

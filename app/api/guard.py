@@ -25,7 +25,7 @@ from app.api.errors import envelope, error_response
 from app.core.errors import AppError
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Requests whose body is read without credentials: logging in sends them in the body.
@@ -47,8 +47,8 @@ class RequestGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        container: Container = scope["app"].state.container
-        limit = container.settings.api.max_body_bytes
+        platform: Platform = scope["app"].state.platform
+        limit = platform.settings.api.max_body_bytes
         headers = Headers(scope=scope)
         method = str(scope["method"])
         declared = headers.get("content-length")
@@ -75,15 +75,15 @@ class RequestGuardMiddleware:
             if declared is not None and int(declared) > limit:
                 raise BodyTooLarge(limit)
             if has_body and (method, scope["path"]) not in OPEN_WITH_BODY:
-                await principal_of(scope, container)
+                await principal_of(scope, platform)
             if method in STATE_CHANGING and "origin" in headers:
-                await _check_origin(scope, headers, container)
+                await _check_origin(scope, headers, platform)
             if chunked and declared is None:
                 receive = replay(await read_body(receive, limit), receive)
         except AppError as error:
             await error_response(error)(scope, _no_body, send)
             return
-        crash = container.faults.api_crash(str(scope["path"]))
+        crash = platform.faults.api_crash(str(scope["path"]))
         if crash is not None:
             raise InjectedCrash(f"api_crash fault {crash.id} on {scope['path']}")
         await self.app(scope, receive, send)
@@ -93,16 +93,16 @@ class InjectedCrash(RuntimeError):
     """An `api_crash` fault: the request fails as an unexpected error would."""
 
 
-async def _check_origin(scope: Scope, headers: Headers, container: Container) -> None:
+async def _check_origin(scope: Scope, headers: Headers, platform: Platform) -> None:
     authorization = headers.get("authorization", "")
     if authorization[:6].lower() != "basic " or "x-jetdr-session" in headers:
         return
-    principal = await principal_of(scope, container)
+    principal = await principal_of(scope, platform)
     if principal.session_digest is not None:
         return
     origin = headers["origin"]
     own = f"{scope.get('scheme', 'https')}://{headers.get('host', '')}"
-    if origin != own and origin not in container.cors_origins:
+    if origin != own and origin not in platform.state.cors_origins:
         raise CrossOriginRefused(
             f"a request from {origin[:200]} cannot change this appliance with HTTP Basic "
             "credentials: log in for a session, or call from the appliance's own pages or "

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -19,11 +19,11 @@ DASHBOARD_POLICY = (
 )
 
 
-def security_headers(path: str, container: Container) -> list[tuple[bytes, bytes]]:
+def security_headers(path: str, platform: Platform) -> list[tuple[bytes, bytes]]:
     headers = [NOSNIFF, REFERRER]
-    if container.settings.tls.enabled:
+    if platform.settings.tls.enabled:
         headers.append(HSTS)
     if path == "/ui" or path.startswith("/ui/"):
-        ancestors = "".join(f" {origin}" for origin in sorted(container.cors_origins))
+        ancestors = "".join(f" {origin}" for origin in sorted(platform.state.cors_origins))
         headers.append((b"content-security-policy", (DASHBOARD_POLICY + ancestors).encode()))
     return headers

@@ -10,22 +10,20 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from sqlalchemy import String, Text, delete, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.deps import principal_of
+from app.api.deps import INITIALIZING, principal_of
 from app.api.errors import envelope, op_id_var
 from app.api.guard import read_body, replay
 from app.api.headers import security_headers
-from app.core.db import Base
+from app.api.models import IdempotencyRecord
 from app.core.errors import AppError
-from app.emulator.init import INITIALIZING
-from app.metrics.requests import JournalEntry
+from app.metrics.requests import JournalEntry, RequestObserver
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +32,9 @@ IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
 REPLAYED_HEADERS = {b"content-type", b"location"}
 
 
-def _container(scope: Scope) -> Container:
-    container: Container = scope["app"].state.container
-    return container
+def _platform(scope: Scope) -> Platform:
+    platform: Platform = scope["app"].state.platform
+    return platform
 
 
 class RequestContextMiddleware:
@@ -52,8 +50,8 @@ class RequestContextMiddleware:
         op_id = f"op-{secrets.token_hex(8)}"
         token = op_id_var.set(op_id)
         path: str = scope["path"]
-        container = _container(scope)
-        added = [(b"x-op-id", op_id.encode()), *security_headers(path, container)]
+        platform = _platform(scope)
+        added = [(b"x-op-id", op_id.encode()), *security_headers(path, platform)]
         started = False
         status = 500
         began = time.perf_counter()
@@ -78,13 +76,13 @@ class RequestContextMiddleware:
             if (
                 path.startswith("/api/")
                 and path not in PUBLIC_WHILE_STARTING
-                and container.status != "ready"
+                and platform.state.status != "ready"
                 and not INITIALIZING.get()
             ):
                 response = envelope(
                     503,
-                    "starting" if container.status == "starting" else "unavailable",
-                    container.status_reason or "the appliance is starting",
+                    "starting" if platform.state.status == "starting" else "unavailable",
+                    platform.state.status_reason or "the appliance is starting",
                     headers={"Retry-After": "1"},
                 )
                 await response(scope, receive, send_with_op_id)
@@ -125,7 +123,7 @@ def route_template(path: str, route_path: str | None) -> str:
 def _observe(scope: Scope, status: int, seconds: float, op_id: str) -> None:
     path = str(scope["path"])
     template = route_template(path, getattr(scope.get("route"), "path", None))
-    _container(scope).observer.record(
+    _platform(scope).worker(RequestObserver).record(
         JournalEntry(
             at=dt.datetime.now(dt.UTC),
             method=str(scope["method"]),
@@ -137,25 +135,6 @@ def _observe(scope: Scope, status: int, seconds: float, op_id: str) -> None:
             op_id=op_id,
         )
     )
-
-
-class IdempotencyRecord(Base):
-    __tablename__ = "idempotency_record"
-
-    # The user's id: a key is the user's, whatever credential they present.
-    principal: Mapped[str] = mapped_column(String(64), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))
-    status_code: Mapped[int | None]
-    headers: Mapped[list[Any]] = mapped_column(default=list)
-    body: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime]
-    # Which process is answering a pending record (`node/incarnation`), so that a record a
-    # crash left pending is taken over instead of blocking its key.
-    owner: Mapped[str | None] = mapped_column(String(160))
-    # Wall-clock time the owner took the record (the virtual clock may stand still).
-    claimed_at: Mapped[dt.datetime | None]
 
 
 # Routes whose answers are never stored: the session's answer carries its token.
@@ -188,18 +167,18 @@ class IdempotencyMiddleware:
                 scope, receive, send
             )
             return
-        container = _container(scope)
-        principal = await _user_of(container, scope)
+        platform = _platform(scope)
+        principal = await _user_of(platform, scope)
         if principal is None:
             # Not authenticated: the route answers 401, and nothing is stored.
             await self.app(scope, receive, send)
             return
         # Bounded: the guard has refused a larger body before this layer.
-        body = await read_body(receive, container.settings.api.max_body_bytes)
+        body = await read_body(receive, platform.settings.api.max_body_bytes)
         fingerprint = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
-        claim = await _claim(container, principal, key, fingerprint)
+        claim = await _claim(platform, principal, key, fingerprint)
         if isinstance(claim, IdempotencyRecord):
             await _answer_existing(claim, fingerprint, scope, receive, send)
             return
@@ -220,16 +199,16 @@ class IdempotencyMiddleware:
                 chunks.append(message.get("body", b""))
 
         in_flight = (principal, key)
-        container.idempotency_in_flight.add(in_flight)
+        platform.state.idempotency_in_flight.add(in_flight)
         try:
             try:
                 await self.app(scope, replay(body, receive), capture)
             except BaseException:
-                await _forget(container, principal, key)
+                await _forget(platform, principal, key)
                 raise
-            await _store(container, principal, key, int(start["status"]), start, chunks)
+            await _store(platform, principal, key, int(start["status"]), start, chunks)
         finally:
-            container.idempotency_in_flight.discard(in_flight)
+            platform.state.idempotency_in_flight.discard(in_flight)
         await send(start)
         await send({"type": "http.response.body", "body": b"".join(chunks)})
 
@@ -242,37 +221,37 @@ _BUSY = _Busy()
 _CLAIMED = object()
 
 
-def _owner(container: Container) -> str:
-    return f"{container.node_id}/{container.incarnation}"
+def _owner(platform: Platform) -> str:
+    return f"{platform.state.node_id}/{platform.state.incarnation}"
 
 
-async def _user_of(container: Container, scope: Scope) -> str | None:
+async def _user_of(platform: Platform, scope: Scope) -> str | None:
     try:
-        principal = await principal_of(scope, container)
+        principal = await principal_of(scope, platform)
     except AppError:
         return None
     return principal.user_id
 
 
-def _abandoned(container: Container, record: IdempotencyRecord) -> bool:
+def _abandoned(platform: Platform, record: IdempotencyRecord) -> bool:
     """A pending record whose request can no longer answer: its process ended (a restart of
     this node, or this process no longer running it), or another process has held it too long."""
     owner = record.owner or ""
     node, _, _incarnation = owner.rpartition("/")
-    if owner == _owner(container):
-        return (record.principal, record.key) not in container.idempotency_in_flight
-    if node == container.node_id or not owner:
+    if owner == _owner(platform):
+        return (record.principal, record.key) not in platform.state.idempotency_in_flight
+    if node == platform.state.node_id or not owner:
         return True
     claimed = record.claimed_at or record.created_at
     return claimed < dt.datetime.now(dt.UTC) - PENDING_LIMIT
 
 
 async def _claim(
-    container: Container, principal: str, key: str, fingerprint: str
+    platform: Platform, principal: str, key: str, fingerprint: str
 ) -> IdempotencyRecord | _Busy | object:
     """Takes the key for this request (`_CLAIMED`), or says why not: the stored answer (a
     record), or `_BUSY` while another request with the key is still being answered."""
-    now = container.clock.now()
+    now = platform.clock.now()
     mine: dict[str, Any] = {
         "fingerprint": fingerprint,
         "state": "pending",
@@ -280,10 +259,10 @@ async def _claim(
         "headers": [],
         "body": None,
         "created_at": now,
-        "owner": _owner(container),
+        "owner": _owner(platform),
         "claimed_at": dt.datetime.now(dt.UTC),
     }
-    async with container.sessionmaker() as session:
+    async with platform.sessionmaker() as session:
         record = await session.get(IdempotencyRecord, (principal, key))
         if record is None:
             session.add(IdempotencyRecord(principal=principal, key=key, **mine))
@@ -295,7 +274,7 @@ async def _claim(
         expired = record.created_at < now - IDEMPOTENCY_WINDOW
         if record.state == "done" and not expired:
             return record
-        if record.state != "done" and not expired and not _abandoned(container, record):
+        if record.state != "done" and not expired and not _abandoned(platform, record):
             return record if record.fingerprint != fingerprint else _BUSY
         # Expired, or left pending by a request that is gone: take it over, unless another
         # request took it first (the update is conditional on what was read).
@@ -342,20 +321,20 @@ async def _answer_existing(
     await response(scope, receive, send)
 
 
-async def _forget(container: Container, principal: str, key: str) -> None:
-    async with container.sessionmaker() as session:
+async def _forget(platform: Platform, principal: str, key: str) -> None:
+    async with platform.sessionmaker() as session:
         await session.execute(
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.principal == principal,
                 IdempotencyRecord.key == key,
-                IdempotencyRecord.owner == _owner(container),
+                IdempotencyRecord.owner == _owner(platform),
             )
         )
         await session.commit()
 
 
 async def _store(
-    container: Container,
+    platform: Platform,
     principal: str,
     key: str,
     status: int,
@@ -365,15 +344,15 @@ async def _store(
     """Keeps the answer for replays; errors of the server or of the credentials are not kept
     (a retry should run again)."""
     if status >= 500 or status in {401, 403, 429}:
-        await _forget(container, principal, key)
+        await _forget(platform, principal, key)
         return
-    async with container.sessionmaker() as session:
+    async with platform.sessionmaker() as session:
         await session.execute(
             update(IdempotencyRecord)
             .where(
                 IdempotencyRecord.principal == principal,
                 IdempotencyRecord.key == key,
-                IdempotencyRecord.owner == _owner(container),
+                IdempotencyRecord.owner == _owner(platform),
             )
             .values(
                 state="done",

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app import PRODUCT_BUILD, PRODUCT_VERSION, __version__
-from app.api.deps import ContainerDep
+from app.api.deps import PlatformDep
 from app.core.schemas import ApiModel
 
 router = APIRouter(tags=["appliance"])
@@ -41,13 +41,13 @@ class AboutRead(ApiModel):
     response_model=StatusRead,
     responses={503: {"model": StatusRead, "description": "starting, or start-up failed"}},
 )
-async def get_status(container: ContainerDep) -> JSONResponse:
+async def get_status(platform: PlatformDep) -> JSONResponse:
     body = StatusRead(
-        status=container.status.value,
+        status=platform.state.status.value,
         version=PRODUCT_VERSION,
-        site=SiteSummary(id=container.local_site_id, name=container.local_site_name),
-        uptime_seconds=round(container.uptime_seconds, 3),
-        reason=container.status_reason,
+        site=SiteSummary(id=platform.state.local_site_id, name=platform.state.local_site_name),
+        uptime_seconds=round(platform.state.uptime_seconds, 3),
+        reason=platform.state.status_reason,
     )
     return JSONResponse(
         body.model_dump(mode="json"), status_code=200 if body.status == "ready" else 503

@@ -156,19 +156,6 @@ def schema_revision(url: str) -> str | None:
         engine.dispose()
 
 
-def run_migrations(url: str) -> None:
-    """Upgrade the schema to head. Blocking: call it from a worker thread in async code.
-
-    An empty database (a first boot) is created from the models and stamped at head in one
-    transaction, rather than replayed through every revision: the same schema (a test holds the
-    revisions to the models), in a fraction of the start-up time."""
-    try:
-        with migration_lock(url):
-            _migrate(url)
-    finally:
-        make_sqlite_files_private(url)
-
-
 MIGRATION_LOCK = "jetdr-msa:migrations"
 
 
@@ -204,48 +191,6 @@ def _lock_key(name: str) -> int:
     return int.from_bytes(
         hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
     )
-
-
-def _migrate(url: str) -> None:
-    revision = schema_revision(url)
-    if revision == SCHEMA_HEAD:
-        return
-    if revision is None and _create_at_head(url):
-        return
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    config.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
-    config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
-
-
-def _create_at_head(url: str) -> bool:
-    from sqlalchemy import create_engine, inspect
-
-    import app.models  # noqa: F401  (every table in the metadata)
-
-    engine = create_engine(sync_url(url))
-    try:
-        with engine.begin() as connection:
-            if inspect(connection).get_table_names():
-                return False
-            Base.metadata.create_all(connection)
-            connection.execute(
-                text(
-                    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
-                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
-                )
-            )
-            connection.execute(
-                text("INSERT INTO alembic_version (version_num) VALUES (:head)"),
-                {"head": SCHEMA_HEAD},
-            )
-        return True
-    finally:
-        engine.dispose()
 
 
 async def delete_once(session: AsyncSession, row: Base) -> bool:
@@ -285,7 +230,6 @@ __all__ = [
     "create_sessionmaker",
     "delete_once",
     "insert_of",
-    "run_migrations",
     "sync_url",
 ]
 

@@ -23,8 +23,8 @@ import random
 from dataclasses import dataclass, field
 
 from app.core.clock import VirtualClock
-from app.core.ids import new_id
 from app.core.errors import TaskFailed
+from app.core.ids import new_id
 
 SUPPORTED_KINDS = (
     "error",

@@ -1,8 +1,9 @@
 """What every domain service and worker stands on: the database, the clock, the vCenter and peer
 ports, secrets, settings, fault rules, and the process's runtime state.
 
-The composition root (`app.container`) builds one `Platform` per process and never changes its
-wiring afterwards; only `state` changes while the process runs. The background workers (task
+The composition root (`app.container`) builds one `Platform` per process and sets its wiring
+once (`tasks` and `lifecycle` just after the workers they name); only `state` changes while the
+process runs. The background workers (task
 runner, replication engine, DRVA monitor, continuous rehydration) sit above the packages that
 use them, so those packages reach them by the type they declare (`worker`), never by importing
 the composition root.
@@ -15,7 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,6 +31,13 @@ from app.core.security import SecretBox
 from app.settings import Settings
 
 W = TypeVar("W")
+
+
+class WorkerKey(Generic[W]):
+    """Names a worker by a Protocol it satisfies (a Protocol cannot be looked up as a type)."""
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = name
 
 
 class ApplianceStatus(StrEnum):
@@ -98,7 +106,7 @@ class Lifecycle(Protocol):
     async def resume_background(self) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Platform:
     settings: Settings
     engine: AsyncEngine
@@ -112,8 +120,8 @@ class Platform:
     peers: PeerPort
     faults: FaultRegistry
     state: RuntimeState
-    tasks: TaskQueue
-    lifecycle: Lifecycle
+    tasks: TaskQueue = field(init=False)
+    lifecycle: Lifecycle = field(init=False)
     # Inventory syncs of one process run one at a time (they replace whole tables).
     inventory_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _workers: dict[Any, object] = field(default_factory=dict)
@@ -122,8 +130,8 @@ class Platform:
         """Makes `worker` what `worker(kind)` answers (the composition root calls this)."""
         self._workers[kind] = worker
 
-    def worker(self, kind: type[W]) -> W:
-        """The worker this process runs for `kind` (a class, or a Protocol it satisfies)."""
+    def worker(self, kind: type[W] | WorkerKey[W]) -> W:
+        """The worker this process runs for `kind` (its class, or a key naming a Protocol)."""
         try:
             return cast(W, self._workers[kind])
         except KeyError:

@@ -17,20 +17,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
 
+from app.api.deps import INITIALIZING
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from app.container import Container
+    from app.domain.platform import Platform
 
-# Set while scenario requests run: they pass the start-up gate and act as root.
-INITIALIZING: ContextVar[bool] = ContextVar("jetdr_initializing", default=False)
 SUFFIXES = (".json", ".yaml", ".yml")
 TASK_POLL_SECONDS = 0.05
 TASK_TIMEOUT_SECONDS = 600.0
@@ -91,14 +90,14 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-async def apply_init_dir(app: FastAPI, container: Container) -> list[str]:
+async def apply_init_dir(app: FastAPI, platform: Platform) -> list[str]:
     """Apply the scenario files not applied yet; returns the names applied now."""
-    directory = container.settings.init_dir
+    directory = platform.settings.init_dir
     if directory is None:
         return []
     if not directory.is_dir():
         raise InitFailed(f"JETDR_INIT_DIR {directory} is not a directory")
-    marker = container.settings.data_dir / MARKER
+    marker = platform.settings.data_dir / MARKER
     applied: dict[str, str] = json.loads(marker.read_text()) if marker.exists() else {}
     files = sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES and p.is_file())
     done: list[str] = []

@@ -7,13 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import AdminUser, ContainerDep, SessionDep
-from app.bootstrap import remember_clock
+from app.api.deps import AdminUser, PlatformDep, SessionDep
 from app.core.errors import AppError, NotFound
+from app.core.faults import FaultRule
+from app.domain.appliance.service import remember_clock
 from app.domain.replication import service as replication
+from app.domain.replication.engine import ReplicationEngine
 from app.domain.replication.schemas import DigestRead
 from app.emulator import service, snapshots
-from app.core.faults import FaultRule
 from app.emulator.schemas import (
     ClockAdvance,
     ClockRead,
@@ -28,6 +29,7 @@ from app.emulator.schemas import (
     SnapshotRead,
     SnapshotSave,
 )
+from app.metrics.requests import RequestObserver
 
 router = APIRouter()
 
@@ -40,52 +42,52 @@ async def emulator_openapi(_admin: AdminUser, request: Request) -> dict[str, Any
 
 
 @router.get("/health", response_model=HealthRead, tags=["emulator"])
-async def health(container: ContainerDep) -> HealthRead:
-    return HealthRead(status="ok", appliance_status=container.status.value)
+async def health(platform: PlatformDep) -> HealthRead:
+    return HealthRead(status="ok", appliance_status=platform.state.status.value)
 
 
 @router.post("/reset", response_model=ResetRead, tags=["emulator"])
-async def reset(_admin: AdminUser, container: ContainerDep) -> ResetRead:
+async def reset(_admin: AdminUser, platform: PlatformDep) -> ResetRead:
     """Back to the seeded state: tasks stop, data and the simulated vCenter are re-seeded,
     the clock returns to its configured mode. Users and sessions are kept."""
-    duration = await service.reset(container)
+    duration = await service.reset(platform)
     return ResetRead(reset=True, duration_ms=round(duration, 3))
 
 
 @router.get("/clock", response_model=ClockRead, tags=["emulator"])
-async def get_clock(_admin: AdminUser, container: ContainerDep) -> ClockRead:
-    return ClockRead.model_validate(container.clock.state(), from_attributes=True)
+async def get_clock(_admin: AdminUser, platform: PlatformDep) -> ClockRead:
+    return ClockRead.model_validate(platform.clock.state(), from_attributes=True)
 
 
 @router.put("/clock", response_model=ClockRead, tags=["emulator"])
-async def put_clock(change: ClockUpdate, _admin: AdminUser, container: ContainerDep) -> ClockRead:
-    state = service.configure_clock(container, change)
-    await remember_clock(container)
+async def put_clock(change: ClockUpdate, _admin: AdminUser, platform: PlatformDep) -> ClockRead:
+    state = service.configure_clock(platform, change)
+    await remember_clock(platform)
     return ClockRead.model_validate(state, from_attributes=True)
 
 
 @router.post("/clock/advance", response_model=ClockRead, tags=["emulator"])
 async def advance_clock(
-    advance: ClockAdvance, _admin: AdminUser, container: ContainerDep
+    advance: ClockAdvance, _admin: AdminUser, platform: PlatformDep
 ) -> ClockRead:
     """Moves virtual time forward. With `settle` (the default) the answer waits until the
     replication engine has run every domain up to the new time, so what a test reads next is
     the state at that time."""
-    state = service.advance_clock(container, advance.seconds)
+    state = service.advance_clock(platform, advance.seconds)
     if advance.settle:
-        await container.replication.settle()
+        await platform.worker(ReplicationEngine).settle()
     else:
-        await remember_clock(container)
+        await remember_clock(platform)
     return ClockRead.model_validate(state, from_attributes=True)
 
 
 @router.get("/faults", response_model=list[FaultRead], tags=["emulator"])
-async def list_faults(_admin: AdminUser, container: ContainerDep) -> list[FaultRead]:
-    return [FaultRead.model_validate(rule, from_attributes=True) for rule in container.faults.rules]
+async def list_faults(_admin: AdminUser, platform: PlatformDep) -> list[FaultRead]:
+    return [FaultRead.model_validate(rule, from_attributes=True) for rule in platform.faults.rules]
 
 
 @router.post("/faults", response_model=FaultRead, status_code=201, tags=["emulator"])
-async def add_fault(spec: FaultCreate, _admin: AdminUser, container: ContainerDep) -> FaultRead:
+async def add_fault(spec: FaultCreate, _admin: AdminUser, platform: PlatformDep) -> FaultRead:
     """Fail (`error`), slow down (`latency`, virtual milliseconds) or hold (`hang`, until the
     rule is deleted) a task step; fail vCenter calls (`vcenter_fault`); make ESXi hosts stop
     responding (`host_unreachable`, simulated vCenter only); cut a storage site off
@@ -93,73 +95,73 @@ async def add_fault(spec: FaultCreate, _admin: AdminUser, container: ContainerDe
     power off now; `POST /api/v1/drvas/{id}/actions/restart` brings them back)."""
     rule = FaultRule(**spec.model_dump())
     if rule.kind == "drva_crash":
-        rule.hits = len(await service.crash_drvas(container, rule.target))
-    container.faults.add(rule)
+        rule.hits = len(await service.crash_drvas(platform, rule.target))
+    platform.faults.add(rule)
     if rule.kind == "host_unreachable":
         try:
-            rule.hits = await service.apply_unreachable_hosts(container)
+            rule.hits = await service.apply_unreachable_hosts(platform)
         except AppError:
-            container.faults.remove(rule.id)
+            platform.faults.remove(rule.id)
             raise
     return FaultRead.model_validate(rule, from_attributes=True)
 
 
 @router.delete("/faults", status_code=204, tags=["emulator"])
-async def clear_faults(_admin: AdminUser, container: ContainerDep) -> Response:
-    container.faults.clear()
-    await service.apply_unreachable_hosts(container)
+async def clear_faults(_admin: AdminUser, platform: PlatformDep) -> Response:
+    platform.faults.clear()
+    await service.apply_unreachable_hosts(platform)
     return Response(status_code=204)
 
 
 @router.delete("/faults/{fault_id}", status_code=204, tags=["emulator"])
-async def delete_fault(fault_id: str, _admin: AdminUser, container: ContainerDep) -> Response:
-    rule = container.faults.remove(fault_id)
+async def delete_fault(fault_id: str, _admin: AdminUser, platform: PlatformDep) -> Response:
+    rule = platform.faults.remove(fault_id)
     if rule is None:
         raise NotFound(f"fault rule {fault_id} does not exist")
     if rule.kind == "host_unreachable":
-        await service.apply_unreachable_hosts(container)
+        await service.apply_unreachable_hosts(platform)
     return Response(status_code=204)
 
 
 @router.post("/state/save", response_model=SnapshotRead, status_code=201, tags=["emulator"])
-async def save_state(spec: SnapshotSave, _admin: AdminUser, container: ContainerDep) -> Any:
+async def save_state(spec: SnapshotSave, _admin: AdminUser, platform: PlatformDep) -> Any:
     """Every table but users and sessions, and the virtual clock, as `<data dir>/snapshots/
     <name>.json`. Objects in storage sites are not included."""
-    return await snapshots.save(container, spec.name, spec.overwrite)
+    return await snapshots.save(platform, spec.name, spec.overwrite)
 
 
 @router.post("/state/load", response_model=SnapshotLoaded, tags=["emulator"])
-async def load_state(spec: SnapshotLoad, _admin: AdminUser, container: ContainerDep) -> Any:
+async def load_state(spec: SnapshotLoad, _admin: AdminUser, platform: PlatformDep) -> Any:
     """Back to a saved state: tasks and background work stop, the tables and the clock are
     replaced, then tasks that were running resume. 409 `snapshot_incompatible` for a snapshot
     of another format or schema revision."""
-    return await snapshots.load(container, spec.name)
+    return await snapshots.load(platform, spec.name)
 
 
 @router.get("/state/snapshots", response_model=list[SnapshotRead], tags=["emulator"])
-async def list_snapshots(_admin: AdminUser, container: ContainerDep) -> Any:
-    return await snapshots.listing(container)
+async def list_snapshots(_admin: AdminUser, platform: PlatformDep) -> Any:
+    return await snapshots.listing(platform)
 
 
 @router.delete("/state/snapshots/{name}", status_code=204, tags=["emulator"])
-async def delete_snapshot(name: str, _admin: AdminUser, container: ContainerDep) -> Response:
-    await snapshots.delete(container, name)
+async def delete_snapshot(name: str, _admin: AdminUser, platform: PlatformDep) -> Response:
+    await snapshots.delete(platform, name)
     return Response(status_code=204)
 
 
 @router.get("/vcenter", tags=["emulator"])
-async def simulated_vcenter(_admin: AdminUser, container: ContainerDep) -> dict[str, Any]:
+async def simulated_vcenter(_admin: AdminUser, platform: PlatformDep) -> dict[str, Any]:
     """The simulated vCenter as vCenter itself sees it, whether or not the appliance is
     registered with it: extensions, IO filters by cluster, roles, global permissions."""
-    if container.simulator is None:
+    if platform.simulator is None:
         raise NotFound("the appliance runs the vsphere backend: look at the real vCenter")
-    return await container.simulator.summary()
+    return await platform.simulator.summary()
 
 
 @router.get("/requests", response_model=list[JournalRead], tags=["emulator"])
 async def list_requests(
     _admin: AdminUser,
-    container: ContainerDep,
+    platform: PlatformDep,
     limit: int = Query(default=100, ge=1, le=1000),
     method: str | None = None,
     path_prefix: str | None = None,
@@ -167,7 +169,7 @@ async def list_requests(
 ) -> Any:
     """The most recent requests first (the journal keeps the last 1,000)."""
     found = []
-    for entry in reversed(container.observer.journal):
+    for entry in reversed(platform.worker(RequestObserver).journal):
         if method is not None and entry.method != method.upper():
             continue
         if path_prefix is not None and not entry.path.startswith(path_prefix):
@@ -181,8 +183,8 @@ async def list_requests(
 
 
 @router.delete("/requests", status_code=204, tags=["emulator"])
-async def clear_requests(_admin: AdminUser, container: ContainerDep) -> Response:
-    container.observer.clear_journal()
+async def clear_requests(_admin: AdminUser, platform: PlatformDep) -> Response:
+    platform.worker(RequestObserver).clear_journal()
     return Response(status_code=204)
 
 
@@ -191,14 +193,14 @@ async def source_disk_digest(
     vm_id: str,
     _admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     at: dt.datetime | None = None,
 ) -> DigestRead:
     """The protected VM's source disks at `at` (default: now), recomputed from the
     deterministic write generator."""
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
-    return await replication.source_digest(session, container, vm_id, at)
+    return await replication.source_digest(session, platform, vm_id, at)
 
 
 @router.get("/vms/{vm_id}/replica-digest", response_model=DigestRead, tags=["emulator"])
@@ -206,10 +208,10 @@ async def replica_disk_digest(
     vm_id: str,
     _admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     recovery_point_id: str | None = None,
 ) -> DigestRead:
     """The VM's disks rebuilt from the object store alone (checkpoint and segments) at a
     recovery point (default: the latest). Equal to `disk-digest?at=<its timestamp>` when
     nothing was lost."""
-    return await replication.replica_digest(session, container, vm_id, recovery_point_id)
+    return await replication.replica_digest(session, platform, vm_id, recovery_point_id)

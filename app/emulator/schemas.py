@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from app.core.clock import EARLIEST, LATEST, ClockMode, in_range
-from app.core.schemas import ApiModel, RequestModel, Timestamp
 from app.core.faults import STEP_KINDS
+from app.core.schemas import ApiModel, RequestModel, Timestamp
 
 STEP_TARGET = re.compile(r"[a-z_]+\.([a-z_]+|\*)")
 

@@ -10,14 +10,15 @@ import time
 from sqlalchemy import select
 
 from app.adapters.vcenter.errors import VCenterError
-from app.bootstrap import seed_first_boot
-from app.container import Container
 from app.core.clock import EARLIEST, LATEST, ClockMode, ClockState, in_range
 from app.core.errors import ValidationFailed
 from app.core.ids import start_generation
+from app.domain.bootstrap import seed_first_boot
 from app.domain.drvas.models import Drva
+from app.domain.drvas.monitor import DrvaMonitor
 from app.domain.drvas.states import DrvaStatus
 from app.domain.inventory.models import Cluster
+from app.domain.platform import Platform
 from app.domain.vcenters.models import VCenter
 from app.domain.vcenters.service import endpoint_of
 from app.emulator.schemas import ClockUpdate
@@ -30,28 +31,28 @@ logger = logging.getLogger(__name__)
 PRESERVED_TABLES = frozenset({"alembic_version", "app_user", "user_session", "id_generation"})
 
 
-async def reset(container: Container) -> float:
+async def reset(platform: Platform) -> float:
     started = time.perf_counter()
-    await container.pause_background()
-    await _empty_tables(container)
-    if container.simulator is not None:
-        container.simulator.forget()
-    await container.vcenter.reset()
-    container.faults.clear()
-    container.clock.configure(
-        mode=ClockMode(container.settings.clock.mode),
-        scale=container.settings.clock.scale,
+    await platform.lifecycle.pause_background()
+    await _empty_tables(platform)
+    if platform.simulator is not None:
+        platform.simulator.forget()
+    await platform.vcenter.reset()
+    platform.faults.clear()
+    platform.clock.configure(
+        mode=ClockMode(platform.settings.clock.mode),
+        scale=platform.settings.clock.scale,
         now=dt.datetime.now(dt.UTC),
     )
-    async with container.sessionmaker() as session:
-        await start_generation(session, container.settings.seed)
-    await seed_first_boot(container)
-    await container.resume_background()
+    async with platform.sessionmaker() as session:
+        await start_generation(session, platform.settings.seed)
+    await seed_first_boot(platform)
+    await platform.lifecycle.resume_background()
     return (time.perf_counter() - started) * 1000
 
 
-async def _empty_tables(container: Container) -> None:
-    async with container.engine.connect() as connection:
+async def _empty_tables(platform: Platform) -> None:
+    async with platform.engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             # With no foreign key to check, SQLite empties a table at once instead of row by
@@ -70,28 +71,28 @@ async def _empty_tables(container: Container) -> None:
                 await connection.commit()
 
 
-async def apply_unreachable_hosts(container: Container) -> int:
+async def apply_unreachable_hosts(platform: Platform) -> int:
     """Hosts named by `host_unreachable` rules stop responding, the others respond again.
     Returns how many hosts do not respond."""
-    if container.simulator is None:
-        if container.faults.unreachable_hosts():
+    if platform.simulator is None:
+        if platform.faults.unreachable_hosts():
             raise ValidationFailed("host_unreachable needs the simulated vCenter backend")
         return 0
-    targets = {rule.target for rule in container.faults.unreachable_hosts()}
-    return await container.simulator.set_unreachable(targets)
+    targets = {rule.target for rule in platform.faults.unreachable_hosts()}
+    return await platform.simulator.set_unreachable(targets)
 
 
-def configure_clock(container: Container, change: ClockUpdate) -> ClockState:
-    if change.now is not None and change.now < container.clock.now():
+def configure_clock(platform: Platform, change: ClockUpdate) -> ClockState:
+    if change.now is not None and change.now < platform.clock.now():
         raise ValidationFailed("the virtual clock only moves forward", error_code="clock_backwards")
     if change.now is not None:
         _refuse_out_of_range(change.now)
-    return container.clock.configure(mode=change.mode, scale=change.scale, now=change.now)
+    return platform.clock.configure(mode=change.mode, scale=change.scale, now=change.now)
 
 
-def advance_clock(container: Container, seconds: float) -> ClockState:
-    _refuse_out_of_range(container.clock.now() + dt.timedelta(seconds=seconds))
-    return container.clock.advance(seconds)
+def advance_clock(platform: Platform, seconds: float) -> ClockState:
+    _refuse_out_of_range(platform.clock.now() + dt.timedelta(seconds=seconds))
+    return platform.clock.advance(seconds)
 
 
 def _refuse_out_of_range(moment: dt.datetime) -> None:
@@ -103,11 +104,11 @@ def _refuse_out_of_range(moment: dt.datetime) -> None:
         )
 
 
-async def crash_drvas(container: Container, target: str) -> list[str]:
+async def crash_drvas(platform: Platform, target: str) -> list[str]:
     """`drva_crash`: the DRVA VMs named by `target` (an id, or `*`) go down. Powering a VM off
     takes virtual time, so it happens in the background and the answer names the DRVAs hit; the
     heartbeat then reports them down, and their domains stop shipping until a restart."""
-    async with container.sessionmaker() as session:
+    async with platform.sessionmaker() as session:
         query = (
             select(Drva, VCenter)
             .join(Cluster, Cluster.id == Drva.cluster_id)
@@ -127,14 +128,14 @@ async def crash_drvas(container: Container, target: str) -> list[str]:
         for drva, vcenter in found:
             assert drva.vm_moref is not None
             try:
-                vc = await container.vcenter.connect(endpoint_of(container, vcenter))
+                vc = await platform.vcenter.connect(endpoint_of(platform, vcenter))
                 try:
                     await vc.power_off_vm(drva.vm_moref)
                 finally:
                     await vc.logout()
             except VCenterError:
                 logger.exception("crashing DRVA %s failed", drva.name)
-        await container.monitor.check()
+        await platform.worker(DrvaMonitor).check()
 
-    container.faults.track(asyncio.create_task(crash(), name="drva-crash"))
+    platform.faults.track(asyncio.create_task(crash(), name="drva-crash"))
     return [drva.id for drva, _ in found]

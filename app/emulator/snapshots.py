@@ -20,12 +20,14 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import __version__
-from app.bootstrap import refresh_process_state, remember_clock
-from app.container import Container
 from app.core.clock import ClockMode, ClockState, in_range
 from app.core.db import SCHEMA_HEAD
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.security import ensure_private_dir, write_private_bytes
+from app.domain.appliance.service import remember_clock
+from app.domain.bootstrap import refresh_process_state
+from app.domain.platform import Platform
+from app.domain.replication.engine import ReplicationEngine
 from app.emulator.service import PRESERVED_TABLES
 from app.models import Base
 
@@ -33,17 +35,17 @@ FORMAT = 1
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def _directory(container: Container) -> Path:
-    return Path(container.settings.data_dir) / "snapshots"
+def _directory(platform: Platform) -> Path:
+    return Path(platform.settings.data_dir) / "snapshots"
 
 
-def _path(container: Container, name: str) -> Path:
+def _path(platform: Platform, name: str) -> Path:
     if not NAME.match(name):
         raise ValidationFailed(
             "a snapshot name is 1-64 letters, digits, '.', '_' or '-', starting with a letter "
             "or digit"
         )
-    return _directory(container) / f"{name}.json"
+    return _directory(platform) / f"{name}.json"
 
 
 def _tables() -> list[Any]:
@@ -97,14 +99,14 @@ def _summary(name: str, body: dict[str, Any], size: int) -> dict[str, Any]:
     }
 
 
-async def save(container: Container, name: str, overwrite: bool) -> dict[str, Any]:
-    path = _path(container, name)
+async def save(platform: Platform, name: str, overwrite: bool) -> dict[str, Any]:
+    path = _path(platform, name)
     if path.exists() and not overwrite:
         raise Conflict(f"snapshot {name} exists (save with overwrite=true to replace it)")
     # Between two replication steps, so domains and their replication state agree.
-    async with container.replication.lock, container.engine.connect() as connection:
+    async with platform.worker(ReplicationEngine).lock, platform.engine.connect() as connection:
         tables = await _dump(connection)
-        clock = container.clock.state()
+        clock = platform.clock.state()
     body = {
         "format": FORMAT,
         "product": "jetdr-msa",
@@ -125,8 +127,8 @@ def _read(path: Path) -> dict[str, Any]:
     return body
 
 
-async def load(container: Container, name: str) -> dict[str, Any]:
-    path = _path(container, name)
+async def load(platform: Platform, name: str) -> dict[str, Any]:
+    path = _path(platform, name)
     if not path.exists():
         raise NotFound(f"snapshot {name} does not exist")
     try:
@@ -144,10 +146,10 @@ async def load(container: Container, name: str) -> dict[str, Any]:
         )
     rows, clock = _validated(name, body)
     started = time.perf_counter()
-    await container.pause_background()
+    await platform.lifecycle.pause_background()
     try:
         try:
-            async with container.engine.begin() as connection:
+            async with platform.engine.begin() as connection:
                 tables = _tables()
                 for table in reversed(tables):
                     await connection.execute(table.delete())
@@ -160,14 +162,14 @@ async def load(container: Container, name: str) -> dict[str, Any]:
                 f"snapshot {name} does not fit the schema: {type(error.orig or error).__name__}",
                 error_code="snapshot_invalid",
             ) from error
-        if container.simulator is not None:
-            container.simulator.forget()
-        container.faults.clear()
-        container.clock.configure(mode=clock.mode, scale=clock.scale, now=clock.now)
-        await remember_clock(container)
-        await refresh_process_state(container)
+        if platform.simulator is not None:
+            platform.simulator.forget()
+        platform.faults.clear()
+        platform.clock.configure(mode=clock.mode, scale=clock.scale, now=clock.now)
+        await remember_clock(platform)
+        await refresh_process_state(platform)
     finally:
-        await container.resume_background()
+        await platform.lifecycle.resume_background()
     return {"name": name, "duration_ms": round((time.perf_counter() - started) * 1000, 3)}
 
 
@@ -228,10 +230,10 @@ def _validated(name: str, body: dict[str, Any]) -> tuple[dict[str, list[dict[str
     return rows, state
 
 
-async def listing(container: Container) -> list[dict[str, Any]]:
+async def listing(platform: Platform) -> list[dict[str, Any]]:
     def scan() -> list[dict[str, Any]]:
         found = []
-        directory = _directory(container)
+        directory = _directory(platform)
         for path in sorted(directory.glob("*.json")) if directory.exists() else []:
             try:
                 body = _read(path)
@@ -243,8 +245,8 @@ async def listing(container: Container) -> list[dict[str, Any]]:
     return await asyncio.to_thread(scan)
 
 
-async def delete(container: Container, name: str) -> None:
-    path = _path(container, name)
+async def delete(platform: Platform, name: str) -> None:
+    path = _path(platform, name)
     try:
         # One unlink decides: of parallel deletes of a snapshot one removes it, the rest 404.
         await asyncio.to_thread(path.unlink)

@@ -9,12 +9,13 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import ContainerDep, CurrentUser, SessionDep
-from app.container import Container
+from app.api.deps import CurrentUser, PlatformDep, SessionDep
 from app.domain.alarms.models import Alarm
+from app.domain.platform import Platform
 from app.domain.protection_domains.health import health
 from app.domain.protection_domains.models import DomainReplication, ProtectedVm, ProtectionDomain
-from app.metrics.requests import escape_label
+from app.metrics.requests import RequestObserver, escape_label
+from app.tasks.leadership import Leadership
 from app.tasks.models import Task
 
 router = APIRouter(tags=["metrics"])
@@ -29,8 +30,8 @@ def _gauge(name: str, help_text: str, samples: list[tuple[str, float]]) -> list[
     return lines
 
 
-async def _state(session: AsyncSession, container: Container) -> list[str]:
-    now = container.clock.timestamp()
+async def _state(session: AsyncSession, platform: Platform) -> list[str]:
+    now = platform.clock.timestamp()
     tasks = await session.execute(
         select(Task.type, Task.status, func.count()).group_by(Task.type, Task.status)
     )
@@ -59,7 +60,12 @@ async def _state(session: AsyncSession, container: Container) -> list[str]:
         *_gauge(
             "jetdr_scheduler_leader",
             "1 when this process runs the clock-driven work (one process per database).",
-            [(f'node="{escape_label(container.node_id)}"', float(container.leadership.is_leader))],
+            [
+                (
+                    f'node="{escape_label(platform.state.node_id)}"',
+                    float(platform.worker(Leadership).is_leader),
+                )
+            ],
         ),
         *_gauge("jetdr_virtual_clock_seconds", "The virtual clock, Unix seconds.", [("", now)]),
         *_gauge(
@@ -86,7 +92,7 @@ async def _state(session: AsyncSession, container: Container) -> list[str]:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(
-    _user: CurrentUser, session: SessionDep, container: ContainerDep
+    _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> PlainTextResponse:
-    lines = [*container.observer.exposition(), *await _state(session, container)]
+    lines = [*platform.worker(RequestObserver).exposition(), *await _state(session, platform)]
     return PlainTextResponse("\n".join(lines) + "\n", media_type=CONTENT_TYPE)

@@ -11,7 +11,7 @@ from app.core.db import SessionMaker
 from app.core.errors import TaskFailed as TaskFailed
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 
 @dataclass
@@ -22,7 +22,7 @@ class TaskContext:
     actor: str
     params: dict[str, Any]
     result: dict[str, Any]
-    container: Container
+    platform: Platform
     report_progress: Callable[[float], Awaitable[None]]
     log: Callable[[str], Awaitable[None]]
     # Set before `compensate` runs: why the task is being undone (error code, message).
@@ -30,11 +30,11 @@ class TaskContext:
 
     @property
     def sessionmaker(self) -> SessionMaker:
-        return self.container.sessionmaker
+        return self.platform.sessionmaker
 
     @property
     def clock(self) -> VirtualClock:
-        return self.container.clock
+        return self.platform.clock
 
 
 StepFn = Callable[[TaskContext], Awaitable[None]]

@@ -32,7 +32,7 @@ from app.tasks.registry import TaskContext, TaskDefinition, TaskFailed, TaskRegi
 from app.tasks.states import TRANSITIONS, StepStatus, TaskStatus
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +54,16 @@ def _wall() -> dt.datetime:
 
 
 class TaskRunner:
-    def __init__(self, container: Container, registry: TaskRegistry, max_concurrency: int) -> None:
-        self._container = container
+    def __init__(self, platform: Platform, registry: TaskRegistry, max_concurrency: int) -> None:
+        self._platform = platform
         self._registry = registry
         self._max_concurrency = max_concurrency
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self._node = container.node_id
-        self._lease = dt.timedelta(seconds=container.settings.tasks.lease_seconds)
+        self._node = platform.state.node_id
+        self._lease = dt.timedelta(seconds=platform.settings.tasks.lease_seconds)
         self._renewed_at = 0.0
 
     @property
@@ -92,6 +92,9 @@ class TaskRunner:
                 await task
         self._running.clear()
         self._cancel_requested.clear()
+
+    def definition(self, task_type: str) -> TaskDefinition | None:
+        return self._registry.get(task_type)
 
     def wake(self) -> None:
         self._wake.set()
@@ -123,8 +126,8 @@ class TaskRunner:
         if capacity <= 0:
             return
         claimed: list[str] = []
-        now = self._container.clock.now()
-        async with self._container.sessionmaker() as session:
+        now = self._platform.clock.now()
+        async with self._platform.sessionmaker() as session:
             queued = await session.scalars(
                 select(Task.id)
                 .where(Task.status == TaskStatus.QUEUED.value)
@@ -160,7 +163,7 @@ class TaskRunner:
         self._renewed_at = time.monotonic()
         if not self._running:
             return
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             await session.execute(
                 update(Task)
                 .where(
@@ -175,12 +178,12 @@ class TaskRunner:
     async def _adopt(self, *, own: bool) -> None:
         """Resume or fail the active tasks nobody runs: those whose lease ran out, and, when
         this process starts, its own from before a restart."""
-        now = self._container.clock.now()
+        now = self._platform.clock.now()
         wall = _wall()
         orphaned = or_(Task.owner.is_(None), Task.lease_until < wall)
         if own:
             orphaned = or_(orphaned, Task.owner == self._node)
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             rows = await session.scalars(
                 select(Task)
                 .where(
@@ -237,8 +240,8 @@ class TaskRunner:
             await self._report(task_id, fraction)
 
         async def log(message: str) -> None:
-            async with self._container.sessionmaker() as session:
-                repository.add_event(session, task_id, self._container.clock.now(), "log", message)
+            async with self._platform.sessionmaker() as session:
+                repository.add_event(session, task_id, self._platform.clock.now(), "log", message)
                 await session.commit()
 
         return TaskContext(
@@ -248,13 +251,13 @@ class TaskRunner:
             actor=task.created_by,
             params=dict(task.params),
             result=dict(task.result or {}),
-            container=self._container,
+            platform=self._platform,
             report_progress=report_progress,
             log=log,
         )
 
     async def _load(self, task_id: str) -> tuple[Task, TaskDefinition | None]:
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             task = await repository.get(session, task_id)
         if task is None:
             raise LookupError(task_id)
@@ -274,7 +277,7 @@ class TaskRunner:
             for index in range(task.cursor, len(definition.steps)):
                 await self._step_started(task_id, index)
                 step = definition.steps[index]
-                await self._container.faults.before_step(task.type, step.name, context.clock)
+                await self._platform.faults.before_step(task.type, step.name, context.clock)
                 await step.run(context)
                 await self._step_finished(task_id, definition, index, context.result)
             await self._finish(task_id, TaskStatus.SUCCEEDED, context.result)
@@ -329,7 +332,7 @@ class TaskRunner:
             logger.exception("undoing task %s failed", context.task_id)
 
     async def _step_started(self, task_id: str, index: int) -> None:
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             task = await repository.get(session, task_id)
             assert task is not None
             if task.owner is not None and task.owner != self._node:
@@ -341,7 +344,7 @@ class TaskRunner:
             steps[index]["status"] = StepStatus.RUNNING.value
             task.steps = steps
             repository.add_event(
-                session, task_id, self._container.clock.now(), "step", f"{steps[index]['name']}"
+                session, task_id, self._platform.clock.now(), "step", f"{steps[index]['name']}"
             )
             await session.commit()
 
@@ -349,7 +352,7 @@ class TaskRunner:
         self, task_id: str, definition: TaskDefinition, index: int, result: dict[str, Any]
     ) -> None:
         weights = [step.weight for step in definition.steps]
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             task = await repository.get(session, task_id)
             assert task is not None
             steps = [dict(step) for step in task.steps]
@@ -366,7 +369,7 @@ class TaskRunner:
             return
         weights = [step.weight for step in definition.steps]
         done = sum(weights[: task.cursor]) + weights[task.cursor] * max(0.0, min(fraction, 1.0))
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             current = await repository.get(session, task_id)
             if current is not None:
                 current.progress = min(99, int(100 * done / sum(weights)))
@@ -393,8 +396,8 @@ class TaskRunner:
         error_code: str | None = None,
         error_message: str | None = None,
     ) -> None:
-        now = self._container.clock.now()
-        async with self._container.sessionmaker() as session:
+        now = self._platform.clock.now()
+        async with self._platform.sessionmaker() as session:
             task = await repository.get(session, task_id)
             assert task is not None
             steps = [dict(step) for step in task.steps]

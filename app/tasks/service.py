@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import InvalidState, NotFound
 from app.core.ids import new_id
 from app.core.pagination import PageParams, PageResult
+from app.core.principal import Principal, Role
 from app.core.schemas import EntityRef
-from app.domain.auth.service import Principal, Role
 from app.domain.events import service as events
 from app.tasks import repository
 from app.tasks.models import Task, TaskEvent
@@ -20,23 +20,23 @@ from app.tasks.schemas import TaskError, TaskRead, TaskStep
 from app.tasks.states import ACTIVE, StepStatus, TaskStatus
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 
 def enqueue(
     session: AsyncSession,
-    container: Container,
+    platform: Platform,
     task_type: str,
     entity: EntityRef,
     actor: str,
     params: dict[str, Any] | None = None,
 ) -> Task:
-    """Adds a queued task to the caller's transaction; call `container.runner.wake()` after
+    """Adds a queued task to the caller's transaction; call `platform.tasks.wake()` after
     the commit so the runner never sees work that was rolled back."""
-    definition = container.registry.get(task_type)
+    definition = platform.tasks.definition(task_type)
     if definition is None:
         raise LookupError(f"task type {task_type} is not registered")
-    now = container.clock.now()
+    now = platform.clock.now()
     task = Task(
         id=new_id("task"),
         type=task_type,
@@ -62,7 +62,7 @@ def enqueue(
 
 async def start_guarded(
     session: AsyncSession,
-    container: Container,
+    platform: Platform,
     *,
     model: Any,
     entity: EntityRef,
@@ -79,7 +79,7 @@ async def start_guarded(
 
     `still_wanted` checks, once the entity is held, what the caller checked before taking it (a
     task that finished in between may have done the work already); it raises to refuse."""
-    task = enqueue(session, container, task_type, entity, actor, params)
+    task = enqueue(session, platform, task_type, entity, actor, params)
     moved = await session.execute(
         update(model)
         .where(
@@ -116,7 +116,7 @@ async def start_guarded(
             raise
     events.record(
         session,
-        at=container.clock.now(),
+        at=platform.clock.now(),
         actor=actor,
         action=f"{entity.type}.{task_type}_requested",
         message=f"{task_type.replace('_', ' ')} requested for {entity.type} {entity.name}",
@@ -124,7 +124,7 @@ async def start_guarded(
         task_id=task.id,
     )
     await session.commit()
-    container.runner.wake()
+    platform.tasks.wake()
     return task
 
 
@@ -162,9 +162,9 @@ def _public(result: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class TaskService:
-    def __init__(self, session: AsyncSession, container: Container) -> None:
+    def __init__(self, session: AsyncSession, platform: Platform) -> None:
         self.session = session
-        self.container = container
+        self.platform = platform
 
     async def get(self, task_id: str) -> Task:
         task = await repository.get(self.session, task_id)
@@ -200,7 +200,7 @@ class TaskService:
                 entity="task",
                 state=task.status,
             )
-        now = self.container.clock.now()
+        now = self.platform.clock.now()
         moved = await repository.transition(
             self.session, task.id, [TaskStatus.QUEUED, TaskStatus.RUNNING], TaskStatus.CANCELLING
         )
@@ -225,6 +225,6 @@ class TaskService:
             task_id=task.id,
         )
         await self.session.commit()
-        self.container.runner.request_cancel(task.id)
+        self.platform.tasks.request_cancel(task.id)
         self.session.expire_all()
         return await self.get(task_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.container import ApplianceStatus
+from app.domain.platform import ApplianceStatus
 from tests.conftest import Appliance, add_user
 
 ENVELOPE_KEYS = {"error_code", "message", "op_id", "details", "field_errors"}
@@ -77,7 +77,7 @@ async def test_pagination_meta_limits_and_sorting(registered: Appliance) -> None
 
 
 async def test_api_answers_503_starting_until_boot_finishes(appliance: Appliance) -> None:
-    appliance.container.status = ApplianceStatus.STARTING
+    appliance.container.platform.state.status = ApplianceStatus.STARTING
     try:
         status = await appliance.client.get("/api/v1/status")
         assert status.status_code == 503
@@ -88,7 +88,7 @@ async def test_api_answers_503_starting_until_boot_finishes(appliance: Appliance
         assert (await appliance.client.get("/api/v1/about")).status_code == 200
         assert (await appliance.client.get("/_emulator/health")).status_code == 200
     finally:
-        appliance.container.status = ApplianceStatus.READY
+        appliance.container.platform.state.status = ApplianceStatus.READY
 
 
 async def test_openapi_documents_the_api_and_the_emulator_has_its_own(

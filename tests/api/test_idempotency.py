@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.api.middleware import IdempotencyRecord
+from app.api.models import IdempotencyRecord
 from tests.conftest import Appliance
 
 
@@ -48,6 +48,6 @@ async def test_errors_are_replayed_too_but_not_auth_failures(appliance: Applianc
         "/api/v1/vcenters", json=bad, headers={"Idempotency-Key": "w"}, auth=("root", "wrong")
     )
     assert denied.status_code == 401
-    async with appliance.container.sessionmaker() as session:
+    async with appliance.container.platform.sessionmaker() as session:
         keys = (await session.scalars(select(IdempotencyRecord.key))).all()
     assert sorted(keys) == ["v"]

@@ -9,7 +9,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from app.core.db import SCHEMA_HEAD, migrations_dir, run_migrations, schema_revision, sync_url
+from app.core.db import SCHEMA_HEAD, migrations_dir, schema_revision, sync_url
+from app.migrate import run_migrations
 from app.models import DDL_INDEXES, Base, compared_with_the_models
 
 

@@ -18,8 +18,11 @@ async def test_two_writers_raising_one_alarm_leave_one_that_one_clear_ends(
     appliance: Appliance,
 ) -> None:
     container = appliance.container
-    at = container.clock.now()
-    async with container.sessionmaker() as first, container.sessionmaker() as second:
+    at = container.platform.clock.now()
+    async with (
+        container.platform.sessionmaker() as first,
+        container.platform.sessionmaker() as second,
+    ):
         # Both look before either commits: neither sees the other's alarm.
         first_raised = await raise_alarm(
             first, alarm_type=AlarmType.DRVA_DOWN, entity=ENTITY, message="first look", at=at
@@ -34,10 +37,10 @@ async def test_two_writers_raising_one_alarm_leave_one_that_one_clear_ends(
         second_raised = await late
         await second.commit()
     assert (first_raised, second_raised) == (True, False)
-    async with container.sessionmaker() as session:
+    async with container.platform.sessionmaker() as session:
         await clear_alarm(session, alarm_type=AlarmType.DRVA_DOWN, entity_id=ENTITY[1], at=at)
         await session.commit()
-    async with container.sessionmaker() as session:
+    async with container.platform.sessionmaker() as session:
         alarms = (await session.scalars(select(Alarm).where(Alarm.entity_id == ENTITY[1]))).all()
         raised_events = await session.scalar(
             select(func.count())
@@ -51,8 +54,8 @@ async def test_two_writers_raising_one_alarm_leave_one_that_one_clear_ends(
 async def test_an_alarm_raised_again_after_its_clear_is_a_new_one(appliance: Appliance) -> None:
     container = appliance.container
     for message in ("down", "down again"):
-        async with container.sessionmaker() as session:
-            at = container.clock.now()
+        async with container.platform.sessionmaker() as session:
+            at = container.platform.clock.now()
             await raise_alarm(
                 session, alarm_type=AlarmType.DRVA_DOWN, entity=ENTITY, message=message, at=at
             )
@@ -61,7 +64,7 @@ async def test_an_alarm_raised_again_after_its_clear_is_a_new_one(appliance: App
             )
             await clear_alarm(session, alarm_type=AlarmType.DRVA_DOWN, entity_id=ENTITY[1], at=at)
             await session.commit()
-    async with container.sessionmaker() as session:
+    async with container.platform.sessionmaker() as session:
         alarms = (await session.scalars(select(Alarm).where(Alarm.entity_id == ENTITY[1]))).all()
     assert sorted(a.message for a in alarms) == ["down", "down again"]
     assert all(a.cleared_at is not None for a in alarms)

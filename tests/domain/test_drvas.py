@@ -41,7 +41,7 @@ def _spec(place: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 async def test_images_are_real_iso_files(appliance: Appliance) -> None:
     images = (await appliance.client.get("/api/v1/drva-images")).json()["items"]
     assert [i["version"] for i in images] == ["5.0.4"]
-    image = (await appliance.container.drva_images())[0]
+    image = (await appliance.container.images.images())[0]
     data = image.path.read_bytes()
     assert data[0x8001:0x8006] == b"CD001"
     assert images[0]["size_bytes"] == len(data)
@@ -294,7 +294,7 @@ async def test_one_per_host(registered: Appliance, configured: dict[str, Any]) -
 def _endpoint(appliance: Appliance) -> Any:
     from app.adapters.vcenter.port import Endpoint
 
-    spec = appliance.container.topology.vcenter
+    spec = appliance.container.platform.topology.vcenter
     return Endpoint(spec.hostname, 443, spec.username, spec.password)
 
 
@@ -309,7 +309,7 @@ async def test_a_heartbeat_older_than_a_restart_does_not_undo_it(
     prepared = await prepare_site(registered)
     drva_id = prepared["drva"]["id"]
     container = registered.container
-    async with container.sessionmaker() as session:
+    async with container.platform.sessionmaker() as session:
         row = await session.get(Drva, drva_id)
         assert row is not None
         row.status = "stopped"
@@ -320,10 +320,10 @@ async def test_a_heartbeat_older_than_a_restart_does_not_undo_it(
         monitor: DrvaMonitor, vcenter: Any, drvas: list[Any]
     ) -> dict[str, str | None]:
         seen = await looked(monitor, vcenter, drvas)
-        async with container.sessionmaker() as session:
+        async with container.platform.sessionmaker() as session:
             row = await session.get(Drva, drva_id)
             assert row is not None
-            row.status, row.updated_at = "running", container.clock.now()
+            row.status, row.updated_at = "running", container.platform.clock.now()
             await session.commit()
         return dict.fromkeys(seen, "poweredOff")
 

@@ -394,7 +394,7 @@ async def test_outage_fault_rules_are_validated(appliance: Appliance) -> None:
     assert wrong.status_code == 422
     ok = await client.post("/_emulator/faults", json={"target": "*", "kind": "objectstore_outage"})
     assert ok.status_code == 201
-    assert appliance.container.faults.storage_outage("ss-anything")
+    assert appliance.container.platform.faults.storage_outage("ss-anything")
 
 
 async def test_a_stopped_azurite_is_an_outage_and_its_return_a_resync(
@@ -593,10 +593,10 @@ async def test_a_site_that_learns_it_lost_the_domain_writes_no_more(
     manifest = json.loads(await store.get(domain["container"], "manifest.json"))
     manifest.update(epoch=manifest["epoch"] + 1, owner_site="elsewhere")
     await store.put(domain["container"], "manifest.json", json.dumps(manifest).encode())
-    async with registered.container.sessionmaker() as session:
+    async with registered.container.platform.sessionmaker() as session:
         row = await session.get(ProtectionDomain, domain["id"])
         assert row is not None
-        await RecoveryService(session, registered.container).refresh_ownership(row)
+        await RecoveryService(session, registered.container.platform).refresh_ownership(row)
         await session.commit()
 
     for _ in range(6):

@@ -23,7 +23,7 @@ async def test_create_scan_and_delete(appliance: Appliance, site_spec: dict[str,
         assert site["has_access_key"] is True
         listed = await client.get("/api/v1/storage-sites")
         assert secret not in listed.text
-        async with appliance.container.engine.connect() as connection:
+        async with appliance.container.platform.engine.connect() as connection:
             stored = (
                 await connection.execute(text("SELECT access_key_encrypted FROM storage_site"))
             ).scalar_one()
@@ -108,7 +108,7 @@ async def test_a_local_storage_site_path_must_be_a_safe_absolute_one(
 ) -> None:
     """Issue 14, item 12: no relative path, no ~, no system directory, not the data dir."""
     client = appliance.client
-    data_dir = appliance.container.settings.data_dir
+    data_dir = appliance.container.platform.settings.data_dir
     for path in (
         "relative/store",
         "~/store",

@@ -42,12 +42,12 @@ async def test_registration_discovers_the_protected_topology(registered: Applian
 
 
 async def test_password_is_encrypted_at_rest(registered: Appliance) -> None:
-    async with registered.container.engine.connect() as connection:
+    async with registered.container.platform.engine.connect() as connection:
         stored = (
             await connection.execute(text("SELECT password_encrypted FROM vcenter"))
         ).scalar_one()
     assert VCENTER["password"] not in stored
-    assert registered.container.secrets.decrypt(stored) == VCENTER["password"]
+    assert registered.container.platform.secrets.decrypt(stored) == VCENTER["password"]
 
 
 async def test_wrong_credentials_fail_with_vcenter_auth_failed(appliance: Appliance) -> None:
@@ -137,7 +137,7 @@ async def test_unregister_removes_plugin_and_inventory(registered: Appliance) ->
 async def test_unregister_refuses_while_a_cluster_is_configured(registered: Appliance) -> None:
     client = registered.client
     vcenter_id = (await client.get("/api/v1/vcenters")).json()["items"][0]["id"]
-    async with registered.container.engine.begin() as connection:
+    async with registered.container.platform.engine.begin() as connection:
         await connection.execute(text("UPDATE cluster SET status = 'configured'"))
     refused = await client.delete(f"/api/v1/vcenters/{vcenter_id}")
     assert refused.status_code == 409

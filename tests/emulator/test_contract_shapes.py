@@ -40,7 +40,7 @@ async def test_the_clock_keeps_to_the_calendar(appliance: Appliance) -> None:
 async def test_a_bad_snapshot_changes_nothing(appliance: Appliance, tmp_path: Path) -> None:
     client = appliance.client
     assert (await client.post("/_emulator/state/save", json={"name": "good"})).status_code == 201
-    directory = appliance.container.settings.data_dir / "snapshots"
+    directory = appliance.container.platform.settings.data_dir / "snapshots"
     body = json.loads((directory / "good.json").read_bytes())
     broken_rows = json.loads(json.dumps(body))
     broken_rows["tables"]["storage_site"] = [{"id": "ss-x"}]  # lacks every required column
@@ -126,10 +126,10 @@ def test_a_lost_secret_key_stops_the_start(
     monkeypatch.delenv("JETDR_DB__URL", raising=False)
     data_dir = tmp_path / "copy"
     data_dir.mkdir()
-    source = registered.container.settings.database_url.removeprefix("sqlite:///")
+    source = registered.container.platform.settings.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(source) as live, sqlite3.connect(data_dir / "jetdr.db") as copy:
         live.backup(copy)
-    key = registered.container.settings.data_dir / "secret.key"
+    key = registered.container.platform.settings.data_dir / "secret.key"
     code, error = _migrate(data_dir, capsys)
     assert code == 1 and "secret.key is missing" in error, error
     assert not (data_dir / "secret.key").exists(), "a new key was written over the secrets"

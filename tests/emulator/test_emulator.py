@@ -63,7 +63,7 @@ async def test_foreign_keys_are_enforced_after_a_reset(registered: Appliance) ->
         "disks, sync_total_bytes, sync_remaining_bytes, added_at) VALUES (:id, 'pd-none', "
         "'k', 'n', 'write_through', 'protected', '[]', 0, 0, CURRENT_TIMESTAMP)"
     )
-    engine = registered.container.engine
+    engine = registered.container.platform.engine
     async with contextlib.AsyncExitStack() as stack:
         connections = [await stack.enter_async_context(engine.connect()) for _ in range(5)]
         for index, connection in enumerate(connections):

@@ -81,7 +81,7 @@ async def test_snapshots_are_named_listed_versioned_and_deleted(appliance: Appli
     listed = (await client.get("/_emulator/state/snapshots")).json()
     assert [s["name"] for s in listed] == ["a"]
 
-    path = appliance.container.settings.data_dir / "snapshots" / "a.json"
+    path = appliance.container.platform.settings.data_dir / "snapshots" / "a.json"
     body = json.loads(path.read_bytes())
     body["schema"] = "0001"
     (path.parent / "old.json").write_text(json.dumps(body))

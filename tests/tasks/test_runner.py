@@ -142,8 +142,10 @@ async def test_restart_fails_a_task_that_cannot_resume(
     container = build_container(settings)
     container.registry.register(HOLD)
     async with start_appliance(settings, container) as appliance:
-        async with container.sessionmaker() as session:
-            task = enqueue(session, container, "hold", EntityRef(type="test", id="t-1"), "root")
+        async with container.platform.sessionmaker() as session:
+            task = enqueue(
+                session, container.platform, "hold", EntityRef(type="test", id="t-1"), "root"
+            )
             await session.commit()
         container.runner.wake()
         await appliance.wait_task(task.id, {"running"})
@@ -153,7 +155,7 @@ async def test_restart_fails_a_task_that_cannot_resume(
         done = await appliance.wait_task(task.id)
         assert done["status"] == "failed"
         assert done["error"]["error_code"] == "interrupted"
-        async with container.engine.connect() as connection:
+        async with container.platform.engine.connect() as connection:
             running = (
                 await connection.execute(text("SELECT count(*) FROM task WHERE status = 'running'"))
             ).scalar_one()

@@ -15,8 +15,7 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import String, delete
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete
 
 from app.adapters.vcenter.errors import (
     VCenterAuthFailed,
@@ -25,6 +24,7 @@ from app.adapters.vcenter.errors import (
     VCenterNotFound,
     VCenterUnreachable,
 )
+from app.adapters.vcenter.models import SimulatedVCenterState
 from app.adapters.vcenter.port import (
     About,
     ClusterFilter,
@@ -43,17 +43,7 @@ from app.adapters.vcenter.port import (
 )
 from app.adapters.vcenter.topology import GIB, Topology
 from app.core.clock import VirtualClock
-from app.core.db import Base, SessionMaker
-
-
-class SimulatedVCenterState(Base):
-    """One row: the whole simulated vCenter as JSON."""
-
-    __tablename__ = "sim_vcenter_state"
-
-    hostname: Mapped[str] = mapped_column(String(255), primary_key=True)
-    state: Mapped[dict[str, Any]]
-
+from app.core.db import SessionMaker
 
 # How long vCenter takes, in virtual seconds, to act on one host of a cluster, on a VM...
 HOST_OPERATION_SECONDS = 20.0

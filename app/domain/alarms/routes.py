@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.api.deps import CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
 from app.core.pagination import PageParams
 from app.core.schemas import ApiModel, EntityRef, Page, Timestamp
 from app.domain.alarms import service
@@ -59,7 +59,7 @@ async def list_alarms(
 
 @router.post("/{alarm_id}/actions/acknowledge", response_model=AlarmRead)
 async def acknowledge_alarm(
-    alarm_id: str, user: OperatorUser, session: SessionDep, container: ContainerDep
+    alarm_id: str, user: OperatorUser, session: SessionDep, platform: PlatformDep
 ) -> AlarmRead:
-    alarm = await service.acknowledge(session, alarm_id, user.username, container.clock.now())
+    alarm = await service.acknowledge(session, alarm_id, user.username, platform.clock.now())
     return _read(alarm)

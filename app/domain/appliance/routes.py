@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, SessionDep
+from app.api.deps import AdminUser, CurrentUser, PlatformDep, SessionDep
 from app.domain.appliance.schemas import ApplianceRead, ApplianceUpdate
 from app.domain.appliance.service import ApplianceService
 
@@ -11,13 +11,13 @@ router = APIRouter(prefix="/appliance", tags=["appliance"])
 
 @router.get("", response_model=ApplianceRead)
 async def get_appliance(
-    _user: CurrentUser, session: SessionDep, container: ContainerDep
+    _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> ApplianceRead:
-    return await ApplianceService(session, container).get()
+    return await ApplianceService(session, platform).get()
 
 
 @router.patch("", response_model=ApplianceRead)
 async def update_appliance(
-    change: ApplianceUpdate, user: AdminUser, session: SessionDep, container: ContainerDep
+    change: ApplianceUpdate, user: AdminUser, session: SessionDep, platform: PlatformDep
 ) -> ApplianceRead:
-    return await ApplianceService(session, container).update(change, user)
+    return await ApplianceService(session, platform).update(change, user)

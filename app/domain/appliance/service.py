@@ -1,21 +1,21 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.container import Container
 from app.core.errors import Conflict
+from app.core.principal import Principal
 from app.domain.appliance.models import Appliance
 from app.domain.appliance.schemas import ApplianceRead, ApplianceUpdate
-from app.domain.auth.service import Principal
 from app.domain.events import service as events
+from app.domain.platform import Platform
 from app.domain.sites.models import Site
 
 
 class ApplianceService:
-    def __init__(self, session: AsyncSession, container: Container) -> None:
+    def __init__(self, session: AsyncSession, platform: Platform) -> None:
         self.session = session
-        self.container = container
+        self.platform = platform
 
     async def _load(self) -> tuple[Appliance, Site]:
         appliance = await self.session.get(Appliance, 1)
@@ -56,13 +56,13 @@ class ApplianceService:
             if taken is not None:
                 raise Conflict(f"a site named {fields['site_name']!r} already exists")
             site.name = fields.pop("site_name")
-            self.container.local_site_name = site.name
+            self.platform.state.local_site_name = site.name
         fields.pop("site_name", None)
         if "ip" in fields:
-            self.container.ip_address = fields["ip"]
+            self.platform.state.ip_address = fields["ip"]
         for name, value in fields.items():
             setattr(appliance, name, value)
-        now = self.container.clock.now()
+        now = self.platform.clock.now()
         appliance.updated_at = now
         events.record(
             self.session,
@@ -75,3 +75,12 @@ class ApplianceService:
         )
         await self.session.commit()
         return self._read(appliance, site)
+
+
+async def remember_clock(platform: Platform) -> None:
+    """Record the virtual time, so that a restart does not take the clock back."""
+    async with platform.sessionmaker() as session:
+        await session.execute(
+            update(Appliance).where(Appliance.id == 1).values(clock_at=platform.clock.now())
+        )
+        await session.commit()

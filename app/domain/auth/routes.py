@@ -4,8 +4,8 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.api.deps import (
     AuthDep,
-    ContainerDep,
     CurrentUser,
+    PlatformDep,
     SessionDep,
     parse_basic,
     without_challenge,
@@ -24,7 +24,7 @@ async def create_session(
     request: Request,
     auth: AuthDep,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     credentials: Credentials | None = None,
 ) -> SessionRead:
     """Log in with HTTP Basic or a JSON body; send the returned `session_id` as
@@ -43,7 +43,7 @@ async def create_session(
         raise (without_challenge(error) if credentials is not None else error) from None
     events.record(
         session,
-        at=container.clock.now(),
+        at=platform.clock.now(),
         actor=user.username,
         action="session.created",
         message=f"{user.username} logged in",
@@ -74,7 +74,7 @@ async def get_session(
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_session(
-    principal: CurrentUser, auth: AuthDep, session: SessionDep, container: ContainerDep
+    principal: CurrentUser, auth: AuthDep, session: SessionDep, platform: PlatformDep
 ) -> Response:
     if principal.session_digest is None:
         raise Conflict(
@@ -85,7 +85,7 @@ async def delete_session(
         raise NotAuthenticated("the session has been closed", error_code="session_expired")
     events.record(
         session,
-        at=container.clock.now(),
+        at=platform.clock.now(),
         actor=principal.username,
         action="session.deleted",
         message=f"{principal.username} logged out",

@@ -11,44 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import VirtualClock
 from app.core.db import SessionMaker
-from app.core.errors import Forbidden, NotAuthenticated
+from app.core.errors import NotAuthenticated
+from app.core.principal import Principal, Role
 from app.core.security import new_session_token, token_digest, verify_password_off_loop
-from app.domain.auth.models import UserSession
 from app.domain.auth.throttle import LoginThrottle
 from app.domain.events import service as events
-from app.domain.users.models import User
+from app.domain.users.models import User, UserSession
 
 TOUCH_INTERVAL = dt.timedelta(seconds=30)
-
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-
-
-ROLE_RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: str
-    username: str
-    role: Role
-    session_digest: str | None = None
-
-    def require(self, role: Role) -> None:
-        if ROLE_RANK[self.role] < ROLE_RANK[role]:
-            raise Forbidden(
-                f"this action needs the {role.value} role; {self.username} is {self.role.value}"
-            )
 
 
 @dataclass
@@ -75,6 +51,9 @@ class AuthCache:
         self.basic = {
             key: entry for key, entry in self.basic.items() if entry[0].user_id != user_id
         }
+
+    def release(self, username: str) -> None:
+        self.throttle.release(username)
 
     def clear(self) -> None:
         self.sessions.clear()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, SessionDep
+from app.api.deps import AdminUser, CurrentUser, PlatformDep, SessionDep
 from app.api.responses import ACCEPTED, accepted
 from app.domain.clusters.schemas import ClusterAction, ClusterIssues, HostIssue
 from app.domain.clusters.service import ClusterService
@@ -18,13 +18,13 @@ async def configure_cluster(
     cluster_id: str,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
     action: ClusterAction | None = None,
 ) -> TaskRead:
     """Install the IO filter on every host of the cluster through vCenter."""
     consent = (action or ClusterAction()).allow_maintenance_mode
-    task = await ClusterService(session, container).configure(cluster_id, consent, admin)
+    task = await ClusterService(session, platform).configure(cluster_id, consent, admin)
     return accepted(response, task)
 
 
@@ -38,13 +38,13 @@ async def unconfigure_cluster(
     cluster_id: str,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
     action: ClusterAction | None = None,
 ) -> TaskRead:
     """Uninstall the IO filter; hosts enter maintenance mode one at a time."""
     consent = (action or ClusterAction()).allow_maintenance_mode
-    task = await ClusterService(session, container).unconfigure(cluster_id, consent, admin)
+    task = await ClusterService(session, platform).unconfigure(cluster_id, consent, admin)
     return accepted(response, task)
 
 
@@ -55,12 +55,12 @@ async def upgrade_cluster(
     cluster_id: str,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
     action: ClusterAction | None = None,
 ) -> TaskRead:
     consent = (action or ClusterAction()).allow_maintenance_mode
-    task = await ClusterService(session, container).upgrade(cluster_id, consent, admin)
+    task = await ClusterService(session, platform).upgrade(cluster_id, consent, admin)
     return accepted(response, task)
 
 
@@ -74,19 +74,19 @@ async def resolve_cluster_issues(
     cluster_id: str,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
     """Retry the hosts where the last operation failed."""
-    task = await ClusterService(session, container).resolve_issues(cluster_id, admin)
+    task = await ClusterService(session, platform).resolve_issues(cluster_id, admin)
     return accepted(response, task)
 
 
 @router.get("/{cluster_id}/issues", response_model=ClusterIssues)
 async def list_cluster_issues(
-    cluster_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    cluster_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> ClusterIssues:
-    cluster, hosts = await ClusterService(session, container).issues(cluster_id)
+    cluster, hosts = await ClusterService(session, platform).issues(cluster_id)
     return ClusterIssues(
         cluster_id=cluster.id,
         operation=cluster.last_operation,

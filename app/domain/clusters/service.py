@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.container import Container
 from app.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from app.core.principal import Principal
 from app.core.schemas import EntityRef
-from app.domain.auth.service import Principal
 from app.domain.clusters.states import ClusterStatus, sources_for
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, Host
+from app.domain.platform import Platform
 from app.domain.plugin.package import IOFILTER_VERSION
 from app.domain.protection_domains import repository as domains
 from app.domain.vcenters.models import VCenter
@@ -32,9 +32,9 @@ def mixed_versions(hosts: list[Host]) -> list[dict[str, str]]:
 
 
 class ClusterService:
-    def __init__(self, session: AsyncSession, container: Container) -> None:
+    def __init__(self, session: AsyncSession, platform: Platform) -> None:
         self.session = session
-        self.container = container
+        self.platform = platform
 
     async def _load(self, cluster_id: str) -> tuple[Cluster, list[Host]]:
         cluster = await inventory.get(self.session, Cluster, cluster_id)
@@ -133,7 +133,7 @@ class ClusterService:
     ) -> Task:
         return await start_guarded(
             self.session,
-            self.container,
+            self.platform,
             model=Cluster,
             entity=EntityRef(type="cluster", id=cluster.id, name=cluster.name),
             task_type=task_type,

@@ -35,7 +35,7 @@ async def vib_url(ctx: TaskContext) -> str:
     async with ctx.sessionmaker() as session:
         appliance = await session.get(Appliance, 1)
     assert appliance is not None
-    base = appliance_url(appliance.hostname, ctx.container.settings.port)
+    base = appliance_url(appliance.hostname, ctx.platform.settings.port)
     return f"{base}/iofilter/{vib_file_name()}"
 
 
@@ -104,7 +104,7 @@ async def check_hosts(ctx: TaskContext) -> None:
                 f"IO filter {existing.version} is installed; installing {IOFILTER_VERSION} "
                 "upgrades it host by host in maintenance mode: pass allow_maintenance_mode=true",
             )
-    await sync_inventory(ctx.container, vcenter_id, facts)
+    await sync_inventory(ctx.platform, vcenter_id, facts)
     async with ctx.sessionmaker() as session:
         cluster, hosts = await _cluster(session, ctx.entity_id)
         mixed = mixed_versions(hosts)

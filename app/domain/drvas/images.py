@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import pycdlib
 from app import PRODUCT_VERSION
 
 DRVA_VERSIONS = (PRODUCT_VERSION,)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,3 +91,30 @@ def read_manifest(path: Path) -> dict[str, object]:
         iso.close()
     manifest: dict[str, object] = json.loads(out.getvalue())
     return manifest
+
+
+class DrvaImageLibrary:
+    """The DRVA ISOs this appliance deploys from. Building them is a first-boot cost that
+    nothing at start-up waits for: the build runs in a thread, and `images` waits for it."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._build: asyncio.Task[list[DrvaImage]] | None = None
+
+    def start(self) -> None:
+        self._build = asyncio.create_task(
+            asyncio.to_thread(ensure_images, self._directory), name="drva-images"
+        )
+
+    def cancel(self) -> None:
+        if self._build is not None and not self._build.done():
+            self._build.cancel()
+
+    async def images(self) -> list[DrvaImage]:
+        if self._build is None:
+            return []
+        try:
+            return await asyncio.shield(self._build)
+        except Exception:
+            logger.exception("building the DRVA images failed")
+            return []

@@ -20,7 +20,7 @@ from app.domain.vcenters.models import VCenter
 from app.domain.vcenters.service import endpoint_of
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +31,12 @@ WATCHED = {DrvaStatus.RUNNING.value, DrvaStatus.DEGRADED.value, DrvaStatus.STOPP
 
 
 class DrvaMonitor:
-    def __init__(self, container: Container) -> None:
-        self._container = container
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
         # A fault (`drva_crash`) asks for a check of its own; it waits for the heartbeat's.
         self._checking = asyncio.Lock()
         self._loop = Periodic(
-            "drva-monitor", container.clock, HEARTBEAT_SECONDS, self.check, MINIMUM_REAL_INTERVAL
+            "drva-monitor", platform.clock, HEARTBEAT_SECONDS, self.check, MINIMUM_REAL_INTERVAL
         )
 
     def start(self) -> None:
@@ -50,8 +50,8 @@ class DrvaMonitor:
             await self._check()
 
     async def _check(self) -> None:
-        container = self._container
-        async with container.sessionmaker() as session:
+        platform = self._platform
+        async with platform.sessionmaker() as session:
             drvas = [
                 d
                 for d in await repository.all_(session)
@@ -76,9 +76,9 @@ class DrvaMonitor:
 
     async def _power_states(self, vcenter: VCenter, drvas: list[Drva]) -> dict[str, str | None]:
         """VM power state per DRVA id; None when the VM is gone, `unknown` when vCenter is."""
-        endpoint = endpoint_of(self._container, vcenter)
+        endpoint = endpoint_of(self._platform, vcenter)
         try:
-            vc = await self._container.vcenter.connect(endpoint)
+            vc = await self._platform.vcenter.connect(endpoint)
         except VCenterError:
             return {d.id: "unknown" for d in drvas}
         states: dict[str, str | None] = {}
@@ -96,8 +96,8 @@ class DrvaMonitor:
         return states
 
     async def _record(self, drvas: list[Drva], states: dict[str, str | None]) -> None:
-        now = self._container.clock.now()
-        async with self._container.sessionmaker() as session:
+        now = self._platform.clock.now()
+        async with self._platform.sessionmaker() as session:
             for stale in drvas:
                 drva = await repository.get(session, stale.id)
                 if drva is None or drva.active_task_id is not None or drva.status not in WATCHED:

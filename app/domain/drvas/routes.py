@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.api.deps import AdminUser, CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
 from app.api.responses import ACCEPTED, accepted, page_of
 from app.core.pagination import MAX_LIMIT, PageParams, by_attributes
 from app.core.schemas import Page, PageMeta
+from app.domain.drvas.images import DrvaImageLibrary
 from app.domain.drvas.schemas import DrvaCreate, DrvaImageRead, DrvaRead, VolumeCreate, VolumeRead
 from app.domain.drvas.service import DrvaService, volume_read
 from app.tasks.schemas import TaskRead
@@ -21,11 +22,11 @@ VOLUME_SORT = by_attributes("id", "type", "size_gb", "status", "created_at")
 
 @router.get("/drva-images", response_model=Page[DrvaImageRead])
 async def list_drva_images(
-    _user: CurrentUser, container: ContainerDep, page: PageParams = paged(IMAGE_SORT)
+    _user: CurrentUser, platform: PlatformDep, page: PageParams = paged(IMAGE_SORT)
 ) -> Page[DrvaImageRead]:
     items = [
         DrvaImageRead.model_validate(image, from_attributes=True)
-        for image in await container.drva_images()
+        for image in await platform.worker(DrvaImageLibrary).images()
     ]
     return page_of(items, page, IMAGE_SORT, "version")
 
@@ -37,13 +38,13 @@ async def deploy_drva(
     spec: DrvaCreate,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead | Page[TaskRead]:
     """Deploy a DRVA from the appliance's ISO (task `deploy_drva`). With `count` (or
     `one_per_host`), the appliance picks hosts without a DRVA itself and answers with one task per
     DRVA, named `<name>-1`, `<name>-2`…"""
-    tasks = await DrvaService(session, container).deploy(spec, admin)
+    tasks = await DrvaService(session, platform).deploy(spec, admin)
     if not spec.many:
         return accepted(response, tasks[0])
     items = [to_read(task) for task in tasks]
@@ -55,27 +56,27 @@ async def deploy_drva(
 async def list_drvas(
     _user: CurrentUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     page: PageParams = paged(DRVA_SORT),
     cluster_id: str | None = None,
 ) -> Page[DrvaRead]:
-    items = await DrvaService(session, container).all(cluster_id)
+    items = await DrvaService(session, platform).all(cluster_id)
     return page_of(items, page, DRVA_SORT, "name")
 
 
 @router.get("/drvas/{drva_id}", response_model=DrvaRead)
 async def get_drva(
-    drva_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    drva_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> DrvaRead:
-    service = DrvaService(session, container)
+    service = DrvaService(session, platform)
     return (await service.reads([await service.get(drva_id)]))[0]
 
 
 @router.delete("/drvas/{drva_id}", response_model=TaskRead, status_code=202, responses=ACCEPTED)
 async def delete_drva(
-    drva_id: str, admin: AdminUser, session: SessionDep, container: ContainerDep, response: Response
+    drva_id: str, admin: AdminUser, session: SessionDep, platform: PlatformDep, response: Response
 ) -> TaskRead:
-    return accepted(response, await DrvaService(session, container).delete(drva_id, admin))
+    return accepted(response, await DrvaService(session, platform).delete(drva_id, admin))
 
 
 @router.post(
@@ -85,10 +86,10 @@ async def restart_drva(
     drva_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
-    return accepted(response, await DrvaService(session, container).restart(drva_id, operator))
+    return accepted(response, await DrvaService(session, platform).restart(drva_id, operator))
 
 
 @router.post(
@@ -98,10 +99,10 @@ async def restart_drva(
     responses=ACCEPTED,
 )
 async def redeploy_drva(
-    drva_id: str, admin: AdminUser, session: SessionDep, container: ContainerDep, response: Response
+    drva_id: str, admin: AdminUser, session: SessionDep, platform: PlatformDep, response: Response
 ) -> TaskRead:
     """A new VM for the DRVA: same identity, host, addresses and log volumes."""
-    return accepted(response, await DrvaService(session, container).redeploy(drva_id, admin))
+    return accepted(response, await DrvaService(session, platform).redeploy(drva_id, admin))
 
 
 @router.post(
@@ -115,10 +116,10 @@ async def add_log_volume(
     spec: VolumeCreate,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
-    task = await DrvaService(session, container).add_volume(drva_id, spec, operator)
+    task = await DrvaService(session, platform).add_volume(drva_id, spec, operator)
     return accepted(response, task)
 
 
@@ -127,19 +128,19 @@ async def list_log_volumes(
     drva_id: str,
     _user: CurrentUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     page: PageParams = paged(VOLUME_SORT),
 ) -> Page[VolumeRead]:
-    service = DrvaService(session, container)
+    service = DrvaService(session, platform)
     drva = (await service.reads([await service.get(drva_id)]))[0]
     return page_of(drva.replication_log_volumes, page, VOLUME_SORT, "created_at")
 
 
 @router.get("/drvas/{drva_id}/replication-log-volumes/{volume_id}", response_model=VolumeRead)
 async def get_log_volume(
-    drva_id: str, volume_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    drva_id: str, volume_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> VolumeRead:
-    return volume_read(await DrvaService(session, container).volume(drva_id, volume_id))
+    return volume_read(await DrvaService(session, platform).volume(drva_id, volume_id))
 
 
 @router.delete(
@@ -153,8 +154,8 @@ async def delete_log_volume(
     volume_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
-    task = await DrvaService(session, container).delete_volume(drva_id, volume_id, operator)
+    task = await DrvaService(session, platform).delete_volume(drva_id, volume_id, operator)
     return accepted(response, task)

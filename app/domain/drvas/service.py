@@ -8,20 +8,20 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.container import Container
 from app.core.errors import Conflict, FieldError, InvalidState, NotFound, ValidationFailed
 from app.core.ids import new_id
+from app.core.principal import Principal
 from app.core.schemas import EntityRef
-from app.domain.auth.service import Principal
 from app.domain.clusters.states import ClusterStatus
 from app.domain.drvas import repository
-from app.domain.drvas.images import DrvaImage
+from app.domain.drvas.images import DrvaImage, DrvaImageLibrary
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.schemas import DrvaCreate, DrvaRead, VolumeCreate, VolumeRead
 from app.domain.drvas.states import DrvaStatus, VolumeStatus, sources_for
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, Datastore, Host, Network
+from app.domain.platform import Platform
 from app.domain.protection_domains.models import ProtectionDomain
 from app.domain.protection_domains.repository import ids_by_drva, refuse_in_use
 from app.tasks.models import Task
@@ -48,12 +48,12 @@ def volume_read(volume: ReplicationLogVolume) -> VolumeRead:
 
 
 class DrvaService:
-    def __init__(self, session: AsyncSession, container: Container) -> None:
+    def __init__(self, session: AsyncSession, platform: Platform) -> None:
         self.session = session
-        self.container = container
+        self.platform = platform
 
     async def image(self) -> DrvaImage:
-        images = await self.container.drva_images()
+        images = await self.platform.worker(DrvaImageLibrary).images()
         if not images:
             raise InvalidState("no DRVA image is available", entity="appliance", state="starting")
         return images[-1]
@@ -125,7 +125,7 @@ class DrvaService:
             d.ip == spec.ip for d in await repository.all_(self.session)
         ):
             raise Conflict(f"{spec.ip} is already the address of a DRVA", error_code="ip_in_use")
-        now = self.container.clock.now()
+        now = self.platform.clock.now()
         tasks = []
         for name, host in zip(names, hosts, strict=True):
             drva = Drva(
@@ -150,7 +150,7 @@ class DrvaService:
             self.session.add(drva)
             task = enqueue(
                 self.session,
-                self.container,
+                self.platform,
                 "deploy_drva",
                 EntityRef(type="drva", id=drva.id, name=name),
                 actor.username,
@@ -174,7 +174,7 @@ class DrvaService:
                 "another DRVA was placed on one of these hosts meanwhile; at most one per host",
                 error_code="host_has_drva",
             ) from error
-        self.container.runner.wake()
+        self.platform.tasks.wake()
         return tasks
 
     async def _check_placement(self, spec: DrvaCreate, cluster: Cluster) -> None:
@@ -240,7 +240,7 @@ class DrvaService:
     ) -> Task:
         return await start_guarded(
             self.session,
-            self.container,
+            self.platform,
             model=Drva,
             entity=EntityRef(type="drva", id=drva.id, name=drva.name),
             task_type=task_type,
@@ -265,7 +265,7 @@ class DrvaService:
                     "the datastore is not one of the DRVA's cluster",
                     field_errors=[FieldError("datastore_id", "no datastore of the DRVA's cluster")],
                 )
-        now = self.container.clock.now()
+        now = self.platform.clock.now()
         volume = ReplicationLogVolume(
             id=new_id("rlv"),
             drva_id=drva.id,
@@ -281,7 +281,7 @@ class DrvaService:
         self.session.add(volume)
         task = enqueue(
             self.session,
-            self.container,
+            self.platform,
             "create_log_volume",
             EntityRef(type="replication_log_volume", id=volume.id, name=f"{drva.name}/{spec.type}"),
             actor.username,
@@ -296,7 +296,7 @@ class DrvaService:
             task_id=task.id,
         )
         await self.session.commit()
-        self.container.runner.wake()
+        self.platform.tasks.wake()
         return task
 
     async def volume(self, drva_id: str, volume_id: str) -> ReplicationLogVolume:
@@ -330,11 +330,11 @@ class DrvaService:
             )
         task = enqueue(
             self.session,
-            self.container,
+            self.platform,
             "delete_log_volume",
             EntityRef(type="replication_log_volume", id=volume_id, name=volume.type),
             actor.username,
         )
         await self.session.commit()
-        self.container.runner.wake()
+        self.platform.tasks.wake()
         return task

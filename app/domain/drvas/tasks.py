@@ -12,7 +12,7 @@ from app.adapters.vcenter.port import VCenterSession, VmSpec
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.appliance.models import Appliance
 from app.domain.drvas import repository
-from app.domain.drvas.images import DrvaImage
+from app.domain.drvas.images import DrvaImage, DrvaImageLibrary
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus, VolumeStatus
 from app.domain.events import service as events
@@ -44,7 +44,7 @@ async def _vcenter_id(ctx: TaskContext, drva: Drva) -> str:
 
 
 async def _image(ctx: TaskContext, version: str) -> DrvaImage:
-    for image in await ctx.container.drva_images():
+    for image in await ctx.platform.worker(DrvaImageLibrary).images():
         if image.version == version:
             return image
     raise TaskFailed("image_missing", f"no DRVA image for version {version}")
@@ -116,7 +116,7 @@ async def create_vm(ctx: TaskContext) -> None:
         cluster_moref, host_moref, datastore_moref, network_moref = await _morefs(session, drva)
         appliance = await session.get(Appliance, 1)
         assert appliance is not None
-    msa_url = appliance_url(appliance.hostname, ctx.container.settings.port)
+    msa_url = appliance_url(appliance.hostname, ctx.platform.settings.port)
     spec = VmSpec(
         name=drva.name,
         cluster_moref=cluster_moref,
@@ -173,7 +173,7 @@ async def wait_for_ip(ctx: TaskContext) -> None:
 
 
 async def _sync_inventory(ctx: TaskContext, vc: VCenterSession, vcenter_id: str) -> None:
-    await sync_inventory(ctx.container, vcenter_id, await vc.inventory())
+    await sync_inventory(ctx.platform, vcenter_id, await vc.inventory())
 
 
 async def register(ctx: TaskContext) -> None:

@@ -22,18 +22,18 @@ from app.domain.inventory.schemas import (
 )
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 Model = TypeVar("Model", Cluster, Host, Datastore, Network, VirtualMachine)
 Record = TypeVar("Record")
 
 
 async def sync_inventory(
-    container: Container, vcenter_id: str, inventory: Inventory
+    platform: Platform, vcenter_id: str, inventory: Inventory
 ) -> dict[str, int]:
     """Reconcile and commit, one sync at a time: concurrent tasks (two DRVAs registering, say)
     must not both insert the same new VM."""
-    async with container.inventory_lock, container.sessionmaker() as session:
+    async with platform.inventory_lock, platform.sessionmaker() as session:
         counts = await InventoryService(session).sync(vcenter_id, inventory)
         await session.commit()
     return counts

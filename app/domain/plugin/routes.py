@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from app.api.deps import ContainerDep
+from app.api.deps import PlatformDep
 from app.core.errors import NotFound
 from app.domain.plugin.package import (
     IOFILTER_VERSION,
@@ -20,8 +20,8 @@ router = APIRouter(tags=["plugin"])
 
 
 @router.get("/plugin/plugin.json")
-async def get_plugin_manifest(container: ContainerDep) -> JSONResponse:
-    base = appliance_url(container.settings.hostname, container.settings.port)
+async def get_plugin_manifest(platform: PlatformDep) -> JSONResponse:
+    base = appliance_url(platform.settings.hostname, platform.settings.port)
     return JSONResponse(plugin_manifest(base))
 
 

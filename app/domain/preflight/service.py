@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.vcenter.errors import VCenterError
 from app.adapters.vcenter.port import Endpoint, Inventory
-from app.container import Container
 from app.core.pagination import PageParams
 from app.domain.inventory import repository as inventory_repository
 from app.domain.inventory.models import Cluster
+from app.domain.platform import Platform
 from app.domain.plugin.package import PLUGIN_KEY
 from app.domain.preflight.schemas import Check, InstallPreflight, PreflightResult
 from app.domain.vcenters import repository as vcenters
@@ -39,9 +39,9 @@ class _Checks:
 
 
 class PreflightService:
-    def __init__(self, session: AsyncSession, container: Container) -> None:
+    def __init__(self, session: AsyncSession, platform: Platform) -> None:
         self.session = session
-        self.container = container
+        self.platform = platform
 
     async def _endpoint(self, spec: InstallPreflight | None) -> tuple[Endpoint | None, bool]:
         """vCenter to check, and whether this appliance is registered with it."""
@@ -56,7 +56,7 @@ class PreflightService:
             return endpoint, any(v.hostname == given.hostname for v in registered)
         if not registered:
             return None, False
-        return endpoint_of(self.container, registered[0]), True
+        return endpoint_of(self.platform, registered[0]), True
 
     async def _read(
         self, checks: _Checks, endpoint: Endpoint | None, want_plugin: bool
@@ -70,7 +70,7 @@ class PreflightService:
             )
             return None, False
         try:
-            vc = await self.container.vcenter.connect(endpoint)
+            vc = await self.platform.vcenter.connect(endpoint)
             try:
                 inventory = await vc.inventory()
                 plugin = await vc.find_extension(PLUGIN_KEY) is not None if want_plugin else False

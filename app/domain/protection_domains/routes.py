@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.api.deps import AdminUser, CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
 from app.api.responses import ACCEPTED, accepted, page_of
 from app.core.pagination import PageParams, by_attributes
 from app.core.schemas import Page
@@ -30,30 +30,30 @@ async def create_domain(
     spec: DomainCreate,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
     """Task `create_domain`: the domain's container and manifest on its storage site. PITR is
     chosen here and cannot be changed later."""
-    return accepted(response, await DomainService(session, container).create(spec, operator))
+    return accepted(response, await DomainService(session, platform).create(spec, operator))
 
 
 @router.get("", response_model=Page[DomainRead])
 async def list_domains(
     _user: CurrentUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     page: PageParams = paged(DOMAIN_SORT),
 ) -> Page[DomainRead]:
-    service = DomainService(session, container)
+    service = DomainService(session, platform)
     return page_of(await service.reads(await service.all()), page, DOMAIN_SORT, "name")
 
 
 @router.get("/{domain_id}", response_model=DomainRead)
 async def get_domain(
-    domain_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    domain_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> DomainRead:
-    return await DomainService(session, container).read(domain_id)
+    return await DomainService(session, platform).read(domain_id)
 
 
 @router.patch("/{domain_id}", response_model=DomainRead)
@@ -62,9 +62,9 @@ async def update_domain(
     change: DomainUpdate,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
 ) -> DomainRead:
-    service = DomainService(session, container)
+    service = DomainService(session, platform)
     await service.update(domain_id, change, operator)
     return await service.read(domain_id)
 
@@ -74,10 +74,10 @@ async def delete_domain(
     domain_id: str,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
-    return accepted(response, await DomainService(session, container).delete(domain_id, admin))
+    return accepted(response, await DomainService(session, platform).delete(domain_id, admin))
 
 
 @router.post("/{domain_id}/vms", response_model=TaskRead, status_code=202, responses=ACCEPTED)
@@ -86,11 +86,11 @@ async def add_vms(
     spec: VmsAdd,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
     """Task `add_vms`. While the domain protects, each VM starts its initial sync at once."""
-    service = DomainService(session, container)
+    service = DomainService(session, platform)
     return accepted(response, await service.add_vms(domain_id, spec, operator))
 
 
@@ -99,10 +99,10 @@ async def list_vms(
     domain_id: str,
     _user: CurrentUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     page: PageParams = paged(VM_SORT),
 ) -> Page[ProtectedVmRead]:
-    items = await DomainService(session, container).vms(domain_id)
+    items = await DomainService(session, platform).vms(domain_id)
     return page_of(items, page, VM_SORT, "name")
 
 
@@ -114,10 +114,10 @@ async def remove_vm(
     vm_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
-    service = DomainService(session, container)
+    service = DomainService(session, platform)
     return accepted(response, await service.remove_vm(domain_id, vm_id, operator))
 
 
@@ -131,12 +131,12 @@ async def start_protection(
     domain_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
     """ "Replication Enabled: Yes". VMs never synced start their initial sync; after a stop,
     the changes made meanwhile are resynced."""
-    service = DomainService(session, container)
+    service = DomainService(session, platform)
     return accepted(response, await service.start_protection(domain_id, operator))
 
 
@@ -150,25 +150,25 @@ async def stop_protection(
     domain_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
     """ "Replication Enabled: No": the RPO grows and a `replication_disabled` alarm is raised."""
-    service = DomainService(session, container)
+    service = DomainService(session, platform)
     return accepted(response, await service.stop_protection(domain_id, operator))
 
 
 @router.get("/{domain_id}/recovery-points", response_model=RecoveryPointList)
 async def list_recovery_points(
-    domain_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    domain_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> RecoveryPointList:
     """Newest first: every point within the PITR window, or only the latest without PITR."""
-    items = await DomainService(session, container).recovery_points(domain_id)
+    items = await DomainService(session, platform).recovery_points(domain_id)
     return RecoveryPointList(items=items)
 
 
 @router.get("/{domain_id}/statistics", response_model=StatisticsRead)
 async def get_statistics(
-    domain_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    domain_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> StatisticsRead:
-    return await DomainService(session, container).statistics(domain_id)
+    return await DomainService(session, platform).statistics(domain_id)

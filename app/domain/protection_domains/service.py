@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError
-from app.container import Container
 from app.core.errors import (
     Conflict,
     FieldError,
@@ -22,13 +21,14 @@ from app.core.errors import (
     ValidationFailed,
 )
 from app.core.ids import new_id
+from app.core.principal import Principal
 from app.core.schemas import EntityRef
-from app.domain.auth.service import Principal
 from app.domain.clusters.states import ClusterStatus
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus, VolumeStatus
 from app.domain.events import service as events
 from app.domain.inventory.models import Cluster, VirtualMachine
+from app.domain.platform import Platform
 from app.domain.protection_domains import repository
 from app.domain.protection_domains.health import health
 from app.domain.protection_domains.models import DomainReplication, ProtectedVm, ProtectionDomain
@@ -47,7 +47,7 @@ from app.domain.protection_domains.schemas import (
 )
 from app.domain.recovery.points import sync_points
 from app.domain.recovery.service import RecoveryService
-from app.domain.sites.identity import SiteDirectory, local_site_id, site_directory
+from app.domain.sites.identity import SiteDirectory, site_directory
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
 from app.tasks.models import Task
@@ -113,9 +113,9 @@ def vm_to_read(vm: ProtectedVm, latest: dt.datetime | None, now: float) -> Prote
 
 
 class DomainService:
-    def __init__(self, session: AsyncSession, container: Container) -> None:
+    def __init__(self, session: AsyncSession, platform: Platform) -> None:
         self.session = session
-        self.container = container
+        self.platform = platform
 
     async def all(self) -> list[ProtectionDomain]:
         rows = await self.session.scalars(select(ProtectionDomain).order_by(ProtectionDomain.name))
@@ -125,8 +125,8 @@ class DomainService:
         ids = [domain.id for domain in domains]
         counts = await repository.vm_counts(self.session, ids)
         replications = await repository.replications(self.session, ids)
-        now = self.container.clock.timestamp()
-        sites = await site_directory(self.session, self.container)
+        now = self.platform.clock.timestamp()
+        sites = await site_directory(self.session, self.platform)
         return [
             to_read(domain, replications.get(domain.id), counts.get(domain.id, 0), now, sites)
             for domain in domains
@@ -173,8 +173,8 @@ class DomainService:
             select(ProtectionDomain.id).where(ProtectionDomain.name == spec.name)
         ):
             raise Conflict(f"a domain named {spec.name!r} exists", error_code="already_exists")
-        now = self.container.clock.now()
-        local = local_site_id(self.container)
+        now = self.platform.clock.now()
+        local = self.platform.state.local_site
         domain_id = new_id("pd")
         domain = ProtectionDomain(
             id=domain_id,
@@ -201,7 +201,7 @@ class DomainService:
         self.session.add(domain)
         task = enqueue(
             self.session,
-            self.container,
+            self.platform,
             "create_domain",
             EntityRef(type="protection_domain", id=domain_id, name=spec.name),
             actor.username,
@@ -223,7 +223,7 @@ class DomainService:
             raise Conflict(
                 f"a domain named {spec.name!r} exists", error_code="already_exists"
             ) from error
-        self.container.runner.wake()
+        self.platform.tasks.wake()
         return task
 
     async def update(
@@ -233,7 +233,7 @@ class DomainService:
         for field, value in change.model_dump(exclude_unset=True).items():
             if value is not None:
                 setattr(domain, field, value)
-        domain.updated_at = self.container.clock.now()
+        domain.updated_at = self.platform.clock.now()
         events.record(
             self.session,
             at=domain.updated_at,
@@ -326,7 +326,7 @@ class DomainService:
 
     async def vms(self, domain_id: str) -> list[ProtectedVmRead]:
         await self.get(domain_id)
-        now = self.container.clock.timestamp()
+        now = self.platform.clock.timestamp()
         repl = await self.session.get(DomainReplication, domain_id)
         latest = repl.last_recovery_point_at if repl is not None else None
         return [
@@ -351,7 +351,7 @@ class DomainService:
 
     async def start_protection(self, domain_id: str, actor: Principal) -> Task:
         domain = await self.get(domain_id)
-        await RecoveryService(self.session, self.container).refresh_ownership(domain)
+        await RecoveryService(self.session, self.platform).refresh_ownership(domain)
         self._require_owned(domain, "protection")
         if domain.replication_enabled:
             raise InvalidState(
@@ -390,7 +390,7 @@ class DomainService:
         domain = await self.get(domain_id)
         if domain.owner_site != self.local:
             await self._mirror_points(domain)
-        now = self.container.clock.timestamp()
+        now = self.platform.clock.timestamp()
         since = None
         if domain.pitr_enabled:
             since = dt.datetime.fromtimestamp(now - domain.pitr_window_days * 86400, dt.UTC)
@@ -422,7 +422,7 @@ class DomainService:
 
     @property
     def local(self) -> str:
-        return local_site_id(self.container)
+        return self.platform.state.local_site
 
     async def _mirror_points(self, domain: ProtectionDomain) -> None:
         """Another site owns the domain: its points are in the container, not in this table."""
@@ -430,7 +430,7 @@ class DomainService:
         if site is None:
             return
         try:
-            await sync_points(self.session, domain, store_of(self.container, site))
+            await sync_points(self.session, domain, store_of(self.platform, site))
         except ObjectStoreError as error:
             raise ServiceUnavailable(f"cannot list the recovery points: {error.message}") from error
         await self.session.commit()
@@ -448,7 +448,7 @@ class DomainService:
     async def statistics(self, domain_id: str) -> StatisticsRead:
         domain = await self.get(domain_id)
         repl = await self.session.get(DomainReplication, domain_id)
-        return statistics_of(domain, repl, self.container.clock.timestamp())
+        return statistics_of(domain, repl, self.platform.clock.timestamp())
 
     async def _guarded(
         self,
@@ -461,7 +461,7 @@ class DomainService:
     ) -> Task:
         return await start_guarded(
             self.session,
-            self.container,
+            self.platform,
             model=ProtectionDomain,
             entity=EntityRef(type="protection_domain", id=domain.id, name=domain.name),
             task_type=task_type,
@@ -482,7 +482,7 @@ class DomainService:
             )
         return await start_guarded(
             self.session,
-            self.container,
+            self.platform,
             model=ProtectionDomain,
             entity=EntityRef(type="protection_domain", id=domain.id, name=domain.name),
             task_type="delete_domain",

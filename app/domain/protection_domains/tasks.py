@@ -23,8 +23,9 @@ from app.domain.protection_domains.models import (
     RecoveryPoint,
 )
 from app.domain.protection_domains.modes import DomainMode
+from app.domain.protection_domains.replication_control import REPLICATION_CONTROL
 from app.domain.protection_domains.replication_states import VmStatus
-from app.domain.sites.identity import SiteDirectory, local_site_id, site_directory
+from app.domain.sites.identity import SiteDirectory, site_directory
 from app.domain.storage_format.keys import vm_config_key
 from app.domain.storage_format.manifest import (
     Manifest,
@@ -43,7 +44,7 @@ async def domain_and_store(ctx: TaskContext) -> tuple[ProtectionDomain, ObjectSt
         site = await session.get(StorageSite, domain.storage_site_id)
     if site is None:
         raise TaskFailed("not_found", "the domain's storage site no longer exists")
-    return domain, store_of(ctx.container, site)
+    return domain, store_of(ctx.platform, site)
 
 
 def manifest(domain: ProtectionDomain, sites: SiteDirectory) -> Manifest:
@@ -71,7 +72,7 @@ def manifest(domain: ProtectionDomain, sites: SiteDirectory) -> Manifest:
 async def create_container(ctx: TaskContext) -> None:
     domain, store = await domain_and_store(ctx)
     async with ctx.sessionmaker() as session:
-        sites = await site_directory(session, ctx.container)
+        sites = await site_directory(session, ctx.platform)
     try:
         await store.create_container(domain.container)
         await write_manifest(store, domain.container, manifest(domain, sites))
@@ -101,7 +102,7 @@ async def mark_ready(ctx: TaskContext) -> None:
 
 async def remove_container(ctx: TaskContext) -> None:
     domain, store = await domain_and_store(ctx)
-    if domain.owner_site != local_site_id(ctx.container):
+    if domain.owner_site != ctx.platform.state.local_site:
         # Another site owns the data: deleting the domain here only forgets it here.
         return
     with contextlib.suppress(ObjectNotFound):
@@ -112,7 +113,7 @@ async def remove_container(ctx: TaskContext) -> None:
 
 async def forget_domain(ctx: TaskContext) -> None:
     # The engine may be stepping this domain: its rows go away between two steps.
-    async with ctx.container.replication.lock, ctx.sessionmaker() as session:
+    async with ctx.platform.worker(REPLICATION_CONTROL).lock, ctx.sessionmaker() as session:
         domain = await session.get(ProtectionDomain, ctx.entity_id)
         if domain is None:
             return
@@ -218,7 +219,7 @@ async def attach_vms(ctx: TaskContext) -> None:
         )
         for vm in vms
     ]
-    engine = ctx.container.replication
+    engine = ctx.platform.worker(REPLICATION_CONTROL)
     try:
         async with engine.lock:
             await engine.attach(domain.id, rows)
@@ -235,7 +236,7 @@ async def attach_vms(ctx: TaskContext) -> None:
 async def detach_vm(ctx: TaskContext) -> None:
     domain, store = await domain_and_store(ctx)
     vm_id = ctx.params["vm_id"]
-    engine = ctx.container.replication
+    engine = ctx.platform.worker(REPLICATION_CONTROL)
     async with engine.lock:
         await engine.detach(domain.id, [vm_id])
     with contextlib.suppress(ObjectStoreError):
@@ -255,7 +256,7 @@ async def _switch_protection(ctx: TaskContext, *, enabled: bool) -> None:
     """ "Replication Enabled": the engine starts or stops, the domain's mode follows, and the
     `replication_disabled` alarm is raised while it is off."""
     domain, _store = await domain_and_store(ctx)
-    engine = ctx.container.replication
+    engine = ctx.platform.worker(REPLICATION_CONTROL)
     async with engine.lock:
         await (engine.begin if enabled else engine.halt)(domain.id)
     now = ctx.clock.now()
@@ -263,7 +264,7 @@ async def _switch_protection(ctx: TaskContext, *, enabled: bool) -> None:
         row = await session.get(ProtectionDomain, domain.id)
         if row is None:
             raise TaskFailed("not_found", "the domain no longer exists")
-        local = local_site_id(ctx.container)
+        local = ctx.platform.state.local_site
         running = (
             DomainMode.PROTECTING if row.primary_site == local else DomainMode.RUNNING_IN_FAILOVER
         )

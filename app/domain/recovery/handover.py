@@ -19,6 +19,7 @@ from app.domain.protection_domains.models import (
     RecoveryPoint,
 )
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
+from app.domain.replication.engine import ReplicationEngine
 from app.domain.replication.generator import epoch_start
 from app.domain.vcenters.tasks import connected
 from app.tasks.registry import TaskContext, TaskFailed
@@ -47,10 +48,10 @@ async def shut_down_vms(ctx: TaskContext) -> None:
                 for moref in morefs:
                     with contextlib.suppress(VCenterConflict, VCenterNotFound):
                         await vc.power_off_vm(moref)
-                await sync_inventory(ctx.container, vcenter_id, await vc.inventory())
+                await sync_inventory(ctx.platform, vcenter_id, await vc.inventory())
     except VCenterError as error:
         raise TaskFailed(error.error_code, f"cannot shut the VMs down: {error}") from error
-    engine = ctx.container.replication
+    engine = ctx.platform.worker(ReplicationEngine)
     async with engine.lock:
         ctx.result["stopped_epoch"] = await engine.quiesce(ctx.entity_id)
 
@@ -82,7 +83,7 @@ async def drain_log(ctx: TaskContext) -> None:
 
 
 async def stop_for_handover(ctx: TaskContext) -> None:
-    engine = ctx.container.replication
+    engine = ctx.platform.worker(ReplicationEngine)
     async with engine.lock:
         await engine.halt(ctx.entity_id)
     async with ctx.sessionmaker() as session:

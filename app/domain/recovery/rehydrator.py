@@ -25,17 +25,17 @@ from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 logger = logging.getLogger(__name__)
 EVERY_SECONDS = 60.0
 
 
 class ContinuousRehydration:
-    def __init__(self, container: Container) -> None:
-        self._container = container
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
         self._loop = Periodic(
-            "continuous-rehydration", container.clock, EVERY_SECONDS, self.follow_all
+            "continuous-rehydration", platform.clock, EVERY_SECONDS, self.follow_all
         )
 
     def start(self) -> None:
@@ -45,7 +45,7 @@ class ContinuousRehydration:
         await self._loop.stop()
 
     async def follow_all(self) -> None:
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             waiting = list(
                 await session.scalars(
                     select(RecoveryOperation).where(RecoveryOperation.status == "rehydrating")
@@ -66,7 +66,7 @@ class ContinuousRehydration:
         site = await session.get(StorageSite, domain.storage_site_id) if domain else None
         if domain is None or site is None:
             return
-        store = store_of(self._container, site)
+        store = store_of(self._platform, site)
         generation = (await read_manifest(store, domain.container)).epoch
         for epoch in reversed(await recovery_point_epochs(store, domain.container, generation)):
             if op.rehydrated_epoch is not None and epoch <= op.rehydrated_epoch:

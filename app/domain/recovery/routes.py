@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from app.api.deps import ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.api.deps import CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
 from app.api.responses import ACCEPTED, accepted
 from app.core.pagination import PageParams
 from app.core.schemas import Page
@@ -36,12 +36,12 @@ async def import_domain(
     spec: ImportRequest,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
     """At a recovery site, for a domain `scan-domains` found: the domain keeps its id and its
     owner; its VMs and recovery points are read from the container. Mode `imported`."""
-    service = RecoveryService(session, container)
+    service = RecoveryService(session, platform)
     return accepted(response, await service.import_domain(domain_id, spec, operator))
 
 
@@ -51,14 +51,14 @@ async def failover(
     spec: FailoverRequest,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
     """Recover the domain at this site. `regular` uses the latest consistent point (or the one
     named), `forced` accepts an inconsistent one and a manifest that moved, `planned` first has
     the owner shut its VMs down and ship its log. `continuous` keeps rehydrating until
     `complete-failover`. 409 while another recovery runs or when this site owns the domain."""
-    service = RecoveryService(session, container)
+    service = RecoveryService(session, platform)
     return accepted(response, await service.failover(domain_id, spec, operator))
 
 
@@ -67,10 +67,10 @@ async def complete_failover(
     domain_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
-    service = RecoveryService(session, container)
+    service = RecoveryService(session, platform)
     return accepted(response, await service.complete_failover(domain_id, operator))
 
 
@@ -79,12 +79,12 @@ async def start_test_failover(
     domain_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
     spec: Annotated[TestFailoverRequest | None, Body()] = None,
 ) -> TaskRead:
     """`jss-tvm-*` VMs from a recovery point on the test network; ownership does not move."""
-    service = RecoveryService(session, container)
+    service = RecoveryService(session, platform)
     return accepted(
         response, await service.test_failover(domain_id, spec or TestFailoverRequest(), operator)
     )
@@ -96,10 +96,10 @@ async def stop_test_failover(
     spec: StopTestFailoverRequest,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
-    service = RecoveryService(session, container)
+    service = RecoveryService(session, platform)
     return accepted(response, await service.stop_test_failover(domain_id, spec, operator))
 
 
@@ -108,14 +108,14 @@ async def failback(
     domain_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
     spec: Annotated[FailbackRequest | None, Body()] = None,
 ) -> TaskRead:
     """At the primary site: the owner shuts the VMs down and drains its log (a failback that
     waits longer than `max_delay_minutes` pauses), then the VMs come back here and protection
     runs in its original direction. 409 before any failover."""
-    service = RecoveryService(session, container)
+    service = RecoveryService(session, platform)
     return accepted(
         response, await service.failback(domain_id, spec or FailbackRequest(), operator)
     )
@@ -126,11 +126,11 @@ async def resume_failback(
     domain_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
     spec: Annotated[FailbackRequest | None, Body()] = None,
 ) -> TaskRead:
-    service = RecoveryService(session, container)
+    service = RecoveryService(session, platform)
     return accepted(response, await service.resume_failback(domain_id, spec, operator))
 
 
@@ -139,12 +139,12 @@ async def complete_failback(
     domain_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
     spec: Annotated[FailbackRequest | None, Body()] = None,
 ) -> TaskRead:
     """Hands over and fails back a continuous failback (`max_delay_minutes` as for `failback`)."""
-    service = RecoveryService(session, container)
+    service = RecoveryService(session, platform)
     return accepted(response, await service.complete_failback(domain_id, operator, spec))
 
 
@@ -154,21 +154,21 @@ async def release(
     spec: ReleaseRequest,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
     """Called by the peer appliance for a planned failover or a failback: shut the domain's VMs
     down, ship what the log holds, stop replicating; the task's result names the final
     recovery point. Asking again while it runs returns the same task."""
-    service = RecoveryService(session, container)
+    service = RecoveryService(session, platform)
     return accepted(response, await service.release(domain_id, spec, operator))
 
 
 @router.get(f"{DOMAIN}/runbook", response_model=RunbookRead)
 async def get_runbook(
-    domain_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    domain_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> RunbookRead:
-    return await RecoveryService(session, container).runbook(domain_id)
+    return await RecoveryService(session, platform).runbook(domain_id)
 
 
 @router.put(f"{DOMAIN}/runbook", response_model=RunbookRead)
@@ -177,28 +177,28 @@ async def put_runbook(
     spec: RunbookUpdate,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
 ) -> RunbookRead:
     """Startup order, delays, CPU/memory overrides, network mapping and IP settings of the
     recovered VMs; applies on failover and on failback."""
-    return await RecoveryService(session, container).put_runbook(domain_id, spec, operator)
+    return await RecoveryService(session, platform).put_runbook(domain_id, spec, operator)
 
 
 @router.get("/recovery-reports", response_model=Page[RecoveryReportRead])
 async def list_reports(
     _user: CurrentUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     page: PageParams = paged(REPORT_SORT),
     domain_id: str | None = None,
     kind: str | None = None,
 ) -> Page[RecoveryReportRead]:
-    result = await RecoveryService(session, container).reports(domain_id, kind, page)
+    result = await RecoveryService(session, platform).reports(domain_id, kind, page)
     return Page(items=list(result.items), meta=result.meta)
 
 
 @router.get("/recovery-reports/{report_id}", response_model=RecoveryReportRead)
 async def get_report(
-    report_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    report_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> RecoveryReportRead:
-    return await RecoveryService(session, container).report(report_id)
+    return await RecoveryService(session, platform).report(report_id)

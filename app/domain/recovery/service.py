@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
 from app.adapters.objectstore.port import ObjectStore
-from app.container import Container
 from app.core.errors import (
     Conflict,
     FieldError,
@@ -23,12 +22,13 @@ from app.core.errors import (
 )
 from app.core.ids import new_id
 from app.core.pagination import PageParams, PageResult, SortOrder, paginate
+from app.core.principal import Principal
 from app.core.schemas import EntityRef
-from app.domain.auth.service import Principal
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus, VolumeStatus
 from app.domain.events import service as events
 from app.domain.inventory.models import Network
+from app.domain.platform import Platform
 from app.domain.protection_domains.models import (
     DomainReplication,
     ProtectedVm,
@@ -52,7 +52,7 @@ from app.domain.recovery.schemas import (
     TestFailoverRequest,
 )
 from app.domain.recovery_settings.models import RecoverySettings
-from app.domain.sites.identity import SiteDirectory, local_site_id, site_directory
+from app.domain.sites.identity import SiteDirectory, site_directory
 from app.domain.sites.models import Site
 from app.domain.storage_format.manifest import (
     CorruptManifest,
@@ -116,16 +116,16 @@ REPORT_SORT: dict[str, Any] = {
 
 
 class RecoveryService:
-    def __init__(self, session: AsyncSession, container: Container) -> None:
+    def __init__(self, session: AsyncSession, platform: Platform) -> None:
         self.session = session
-        self.container = container
+        self.platform = platform
 
     @property
     def local(self) -> str:
-        return local_site_id(self.container)
+        return self.platform.state.local_site
 
     async def _label(self, domain: ProtectionDomain, site_id: str | None) -> str:
-        sites = await site_directory(self.session, self.container)
+        sites = await site_directory(self.session, self.platform)
         return sites.label(site_id, domain.site_names) or "-"
 
     async def _domain(self, domain_id: str) -> ProtectionDomain:
@@ -140,7 +140,7 @@ class RecoveryService:
             raise InvalidState(
                 "the domain's storage site is gone", entity="storage_site", state="missing"
             )
-        return store_of(self.container, site)
+        return store_of(self.platform, site)
 
     async def refresh_ownership(self, domain: ProtectionDomain) -> Manifest:
         """Read the manifest: when another site took the domain over, this site learns it now
@@ -158,7 +158,7 @@ class RecoveryService:
             raise ServiceUnavailable(
                 f"cannot read the domain's manifest: {error.message}"
             ) from error
-        sites = await site_directory(self.session, self.container)
+        sites = await site_directory(self.session, self.platform)
         owner = manifest.owner(sites)
         epoch = manifest.epoch
         learnt = manifest.labels
@@ -239,7 +239,7 @@ class RecoveryService:
         continuous: bool = False,
         operation: RecoveryOperation | None = None,
     ) -> Task:
-        now = self.container.clock.now()
+        now = self.platform.clock.now()
         if operation is None:
             operation = RecoveryOperation(
                 id=new_id("rr"),
@@ -284,7 +284,7 @@ class RecoveryService:
         """Start a task on the domain if no other holds it (else 409)."""
         return await start_guarded(
             self.session,
-            self.container,
+            self.platform,
             model=ProtectionDomain,
             entity=EntityRef(type="protection_domain", id=domain.id, name=domain.name),
             task_type=task_type,
@@ -299,7 +299,7 @@ class RecoveryService:
         if domain.owner_site == self.local:
             raise self._refuse(
                 domain,
-                f"this site ({self.container.local_site_name}) owns it: there is nothing to "
+                f"this site ({self.platform.state.local_site_name}) owns it: there is nothing to "
                 f"{action}",
             )
 
@@ -534,7 +534,7 @@ class RecoveryService:
                 field_errors=[FieldError("storage_site_id", "no such storage site")],
             )
         container_name = f"{site.bucket_prefix}-{domain_id}"
-        store = store_of(self.container, site)
+        store = store_of(self.platform, site)
         try:
             manifest = await read_manifest(store, container_name)
         except (ObjectNotFound, CorruptManifest) as error:
@@ -544,7 +544,7 @@ class RecoveryService:
             ) from error
         except ObjectStoreError as error:
             raise ServiceUnavailable(f"cannot read the storage site: {error.message}") from error
-        sites = await site_directory(self.session, self.container)
+        sites = await site_directory(self.session, self.platform)
         found = manifest.sites(sites)
         owner = str(found["owner_site"])
         owner_name = sites.label(owner, manifest.labels)
@@ -559,7 +559,7 @@ class RecoveryService:
         ):
             raise Conflict(f"a domain named {name!r} exists here", error_code="already_exists")
         drva, volume = await self._drva_and_volume(spec)
-        now = self.container.clock.now()
+        now = self.platform.clock.now()
         domain = ProtectionDomain(
             id=domain_id,
             name=name,
@@ -586,7 +586,7 @@ class RecoveryService:
         self.session.add(domain)
         task = enqueue(
             self.session,
-            self.container,
+            self.platform,
             "import_domain",
             EntityRef(type="protection_domain", id=domain_id, name=name),
             actor.username,
@@ -603,7 +603,7 @@ class RecoveryService:
             task_id=task.id,
         )
         await self.session.commit()
-        self.container.runner.wake()
+        self.platform.tasks.wake()
         return task
 
     async def _drva_and_volume(self, spec: ImportRequest) -> tuple[Drva, ReplicationLogVolume]:
@@ -678,7 +678,7 @@ class RecoveryService:
                 "invalid runbook: " + "; ".join(p.message for p in problems),
                 field_errors=problems,
             )
-        now = self.container.clock.now()
+        now = self.platform.clock.now()
         row = await self.session.get(Runbook, domain_id)
         body = {"vms": [entry.model_dump() for entry in spec.vms]}
         if row is None:
@@ -711,7 +711,7 @@ class RecoveryService:
         if params.sort_by is None:
             params = replace(params, sort_by="started_at", order=SortOrder.DESC)
         page = await paginate(self.session, query, params, REPORT_SORT, "id")
-        sites = await site_directory(self.session, self.container)
+        sites = await site_directory(self.session, self.platform)
         return PageResult(
             items=[report_of(op, sites) for op in page.items],
             total=page.total,
@@ -723,4 +723,4 @@ class RecoveryService:
         op = await self.session.get(RecoveryOperation, report_id)
         if op is None:
             raise NotFound(f"recovery report {report_id} does not exist")
-        return report_of(op, await site_directory(self.session, self.container))
+        return report_of(op, await site_directory(self.session, self.platform))

@@ -44,9 +44,10 @@ from app.domain.recovery.handover import drain_log, shut_down_vms, stop_for_hand
 from app.domain.recovery.importing import finish_import, forget_import, import_vms, refresh_vms
 from app.domain.recovery.models import RecoveryOperation, Runbook
 from app.domain.recovery_settings.models import RecoverySettings
+from app.domain.replication.engine import ReplicationEngine
 from app.domain.replication.generator import epoch_start, image_of
 from app.domain.replication.segments import RecoveryPointGone, rebuild
-from app.domain.sites.identity import local_site_id, site_directory
+from app.domain.sites.identity import site_directory
 from app.domain.sites.models import Site
 from app.domain.sites.service import endpoint_of
 from app.domain.storage_format.keys import recovery_point_epochs, recovery_point_key, vm_config_key
@@ -223,14 +224,14 @@ async def hand_over(ctx: TaskContext) -> None:
                 "peer_missing",
                 f"site {op.source_site} owns the domain but is not registered as a peer site",
             )
-        endpoint = endpoint_of(ctx.container, peer)
+        endpoint = endpoint_of(ctx.platform, peer)
     limit = (
         float(ctx.params.get("max_delay_minutes", 10)) * 60.0
         if op.kind == "failback"
         else PLANNED_WAIT_SECONDS
     )
     try:
-        remote_id = op.handover_task_id or await ctx.container.peers.release_domain(
+        remote_id = op.handover_task_id or await ctx.platform.peers.release_domain(
             endpoint, op.domain_id, op.target_site
         )
         if op.handover_task_id is None:
@@ -239,7 +240,7 @@ async def hand_over(ctx: TaskContext) -> None:
         unreachable: PeerError | None = None
         while True:
             try:
-                remote = await ctx.container.peers.task(endpoint, remote_id)
+                remote = await ctx.platform.peers.task(endpoint, remote_id)
                 unreachable = None
             except PeerError as error:
                 # The owner accepted the handover and may be restarting: its task resumes
@@ -346,7 +347,7 @@ async def create_helpers(ctx: TaskContext) -> None:
                 helpers.append({"name": name, "moref": vm.moref})
                 await _save(ctx, helper_vms=helpers)
                 await ctx.report_progress((index + 1) / len(names))
-            await sync_inventory(ctx.container, placement.vcenter_id, await vc.inventory())
+            await sync_inventory(ctx.platform, placement.vcenter_id, await vc.inventory())
     except VCenterError as error:
         raise TaskFailed(error.error_code, f"cannot create the recovery VMs: {error}") from error
     ctx.result["rocva"] = names[0]
@@ -368,7 +369,7 @@ async def _destroy(ctx: TaskContext, morefs: list[str]) -> None:
         for moref in morefs:
             with contextlib.suppress(VCenterNotFound):
                 await vc.destroy_vm(moref)
-        await sync_inventory(ctx.container, placement.vcenter_id, await vc.inventory())
+        await sync_inventory(ctx.platform, placement.vcenter_id, await vc.inventory())
 
 
 # -- rehydration ---------------------------------------------------------------------------
@@ -490,7 +491,7 @@ async def rehydrate(ctx: TaskContext) -> None:
         earlier = previous.get(entry["key"])
         if earlier and earlier.get("moref"):
             entry.update({k: v for k, v in earlier.items() if k not in ("image",)})
-    bandwidth = ctx.container.settings.replication.rehydration_mbps * 1_000_000 / 8
+    bandwidth = ctx.platform.settings.replication.rehydration_mbps * 1_000_000 / 8
     seconds = (
         INCREMENTAL_REHYDRATION_SECONDS
         if op.rehydrated_epoch is not None
@@ -633,7 +634,7 @@ async def recover_vms(ctx: TaskContext) -> None:
                 delay = float(entry.get("delay_seconds") or 0)
                 if delay:
                     await ctx.clock.sleep(delay)
-            await sync_inventory(ctx.container, placement.vcenter_id, await vc.inventory())
+            await sync_inventory(ctx.platform, placement.vcenter_id, await vc.inventory())
     except VCenterError as error:
         raise TaskFailed(error.error_code, f"cannot create the recovered VMs: {error}") from error
     async with ctx.sessionmaker() as session:
@@ -681,10 +682,10 @@ async def take_over(ctx: TaskContext) -> None:
         return
     op = await _operation(ctx)
     domain, store = await domain_and_store(ctx)
-    local = local_site_id(ctx.container)
+    local = ctx.platform.state.local_site
     manifest = await manifest_of(store, domain.container)
     async with ctx.sessionmaker() as session:
-        sites = await site_directory(session, ctx.container)
+        sites = await site_directory(session, ctx.platform)
     epoch = manifest.epoch
     owner = manifest.owner(sites)
     if not (op.claimed_epoch == epoch and owner == local):
@@ -719,7 +720,7 @@ async def take_over(ctx: TaskContext) -> None:
             vm["vm_id"] = local_ids[vm["moref"]]
             recovered[vm["key"]] = (vm["vm_id"], vm["image"])
     failback = op.kind == "failback"
-    engine = ctx.container.replication
+    engine = ctx.platform.worker(ReplicationEngine)
     try:
         async with engine.lock:
             origin = await engine.adopt(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.container import Container
 from app.core.errors import FieldError, ValidationFailed
-from app.domain.auth.service import Principal
+from app.core.principal import Principal
 from app.domain.events import service as events
 from app.domain.inventory.models import Cluster, Datastore, Network
+from app.domain.platform import Platform
 from app.domain.recovery_settings.models import RecoverySettings
 from app.domain.recovery_settings.schemas import RecoverySettingsRead, RecoverySettingsUpdate
 
@@ -34,7 +34,7 @@ async def current(session: AsyncSession) -> RecoverySettings | None:
 
 
 async def replace(
-    session: AsyncSession, container: Container, change: RecoverySettingsUpdate, actor: Principal
+    session: AsyncSession, platform: Platform, change: RecoverySettingsUpdate, actor: Principal
 ) -> RecoverySettings:
     cluster = await session.get(Cluster, change.cluster_id)
     datastore = await session.get(Datastore, change.datastore_id)
@@ -64,7 +64,7 @@ async def replace(
             "invalid recovery settings: " + "; ".join(p.message for p in problems),
             field_errors=problems,
         )
-    now = container.clock.now()
+    now = platform.clock.now()
     settings = await current(session)
     if settings is None:
         settings = RecoverySettings(id=ROW)

@@ -33,10 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError, StorageUnreachable
 from app.adapters.objectstore.port import ObjectStore
-from app.bootstrap import remember_clock
 from app.core.db import advisory_lock
 from app.core.periodic import Periodic
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
+from app.domain.appliance.service import remember_clock
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus
 from app.domain.events import service as events
@@ -57,7 +57,7 @@ from app.domain.replication.generator import (
     origin_epoch_at,
 )
 from app.domain.replication.segments import Segment, compact
-from app.domain.sites.identity import local_site_id, site_directory
+from app.domain.sites.identity import site_directory
 from app.domain.storage_format.keys import recovery_point_key
 from app.domain.storage_format.manifest import (
     read_manifest,
@@ -66,7 +66,7 @@ from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 logger = logging.getLogger(__name__)
 
@@ -176,19 +176,19 @@ def _exclusive(
     async def exclusive(
         engine: ReplicationEngine, domain_id: str, /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        async with advisory_lock(engine._container.engine, f"domain:{domain_id}"):
+        async with advisory_lock(engine._platform.engine, f"domain:{domain_id}"):
             return await method(engine, domain_id, *args, **kwargs)
 
     return exclusive
 
 
 class ReplicationEngine:
-    def __init__(self, container: Container) -> None:
-        self._container = container
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
         self._loop = Periodic(
             "replication-engine",
-            container.clock,
-            container.settings.replication.tick_seconds,
+            platform.clock,
+            platform.settings.replication.tick_seconds,
             self.settle,
         )
         # Held while domains are stepped and while tasks change what replicates.
@@ -205,11 +205,11 @@ class ReplicationEngine:
     async def settle(self) -> None:
         """Run every domain up to the clock's present."""
         async with self.lock:
-            await self._run_all(self._container.clock.timestamp())
-        await remember_clock(self._container)
+            await self._run_all(self._platform.clock.timestamp())
+        await remember_clock(self._platform)
 
     async def _run_all(self, until: float) -> None:
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             domain_ids = list(await session.scalars(select(DomainReplication.domain_id)))
         # Domains are independent: while one waits on its database or its store, another runs.
         gate = asyncio.Semaphore(PARALLEL_DOMAINS)
@@ -225,11 +225,11 @@ class ReplicationEngine:
 
     async def run_domain(self, domain_id: str, until: float) -> None:
         """Step one domain up to `until`; the caller holds `lock`."""
-        async with advisory_lock(self._container.engine, f"domain:{domain_id}"):
+        async with advisory_lock(self._platform.engine, f"domain:{domain_id}"):
             await self._advance(domain_id, until)
 
     async def _advance(self, domain_id: str, until: float) -> None:
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             run = await self._load(session, domain_id)
             if run is None:
                 return
@@ -288,7 +288,7 @@ class ReplicationEngine:
         sharing_drva = sum(replicating is not None for _, replicating in peers)
         if volume_gb is not None:
             repl.log_capacity_bytes = volume_gb * GIB // max(sharing_volume, 1)
-        bandwidth = self._container.settings.replication.drva_bandwidth_mbps * 1_000_000 / 8
+        bandwidth = self._platform.settings.replication.drva_bandwidth_mbps * 1_000_000 / 8
         store, error = None, None
         if site is not None:
             try:
@@ -309,7 +309,7 @@ class ReplicationEngine:
         key = (site.id, site.created_at)
         store = self._stores.get(key)
         if store is None:
-            store = self._stores[key] = store_of(self._container, site)
+            store = self._stores[key] = store_of(self._platform, site)
         return store
 
     # -- one step ------------------------------------------------------------------------
@@ -323,7 +323,7 @@ class ReplicationEngine:
         if repl.state != R.STOPPED:
             written = window_bytes(run.vms, repl.captured_until, end_epoch)
         repl.captured_until = max(repl.captured_until, end_epoch)
-        run.outage = self._container.faults.storage_outage(domain.storage_site_id, domain.id)
+        run.outage = self._platform.faults.storage_outage(domain.storage_site_id, domain.id)
         budget = run.bandwidth * seconds if run.drva_running else 0.0
         shipped = 0.0
         failure: str | None = None
@@ -384,7 +384,7 @@ class ReplicationEngine:
 
     async def _check_fence(self, session: AsyncSession, run: _Run, t1: float) -> None:
         repl, domain = run.repl, run.domain
-        local = local_site_id(self._container)
+        local = self._platform.state.local_site
         if domain.owner_site != local:
             # This site already learnt (reading the manifest for a request) that another site
             # owns the domain: its writes must not go on, least of all into that site's
@@ -400,7 +400,7 @@ class ReplicationEngine:
         manifest = await read_manifest(run.store, domain.container)
         repl.fence_checked_at = _at(t1)
         directory = (
-            await site_directory(session, self._container) if manifest.needs_directory else None
+            await site_directory(session, self._platform) if manifest.needs_directory else None
         )
         epoch = manifest.epoch
         owner = manifest.owner(directory)
@@ -741,9 +741,9 @@ class ReplicationEngine:
     async def begin(self, domain_id: str) -> None:
         """Start (or restart) protection: new VMs begin their initial sync; after a stop the
         changes made meanwhile are resynced."""
-        now = self._container.clock.timestamp()
+        now = self._platform.clock.timestamp()
         await self._advance(domain_id, now)
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             repl = await session.get(DomainReplication, domain_id)
             if repl is None:
                 boundary = epoch_at(now)
@@ -771,9 +771,9 @@ class ReplicationEngine:
     @_exclusive
     async def halt(self, domain_id: str) -> None:
         """Stop protection: nothing is captured or shipped; changes are tracked as dirty."""
-        now = self._container.clock.timestamp()
+        now = self._platform.clock.timestamp()
         await self._advance(domain_id, now)
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             repl = await session.get(DomainReplication, domain_id)
             if repl is None or repl.state == R.STOPPED:
                 return
@@ -799,9 +799,9 @@ class ReplicationEngine:
     @_exclusive
     async def attach(self, domain_id: str, rows: Sequence[ProtectedVm]) -> None:
         """Add VMs: while the domain protects, their writes are tracked from now on."""
-        now = self._container.clock.timestamp()
+        now = self._platform.clock.timestamp()
         await self._advance(domain_id, now)
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             repl = await session.get(DomainReplication, domain_id)
             for row in rows:
                 if repl is not None and repl.state != R.STOPPED:
@@ -811,9 +811,9 @@ class ReplicationEngine:
 
     @_exclusive
     async def detach(self, domain_id: str, vm_ids: Sequence[str]) -> None:
-        now = self._container.clock.timestamp()
+        now = self._platform.clock.timestamp()
         await self._advance(domain_id, now)
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             await session.execute(
                 delete(ProtectedVm).where(
                     ProtectedVm.domain_id == domain_id, ProtectedVm.vm_id.in_(list(vm_ids))
@@ -825,10 +825,10 @@ class ReplicationEngine:
     async def quiesce(self, domain_id: str) -> int:
         """The domain's VMs were shut down for a handover: their writes end now. Returns the
         epoch the final recovery point must reach."""
-        now = self._container.clock.timestamp()
+        now = self._platform.clock.timestamp()
         await self._advance(domain_id, now)
         stopped = epoch_at(now)
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             await session.execute(
                 update(ProtectedVm)
                 .where(ProtectedVm.domain_id == domain_id, ProtectedVm.stopped_epoch.is_(None))
@@ -855,9 +855,9 @@ class ReplicationEngine:
         afresh from now: a base record of every disk and a first recovery point open the
         generation, so the container is recoverable from here at once. Returns the epoch the
         VMs' writes start at."""
-        now = self._container.clock.timestamp()
+        now = self._platform.clock.timestamp()
         origin = epoch_at(now)
-        async with self._container.sessionmaker() as session:
+        async with self._platform.sessionmaker() as session:
             domain = await session.get(ProtectionDomain, domain_id)
             if domain is None:
                 return origin
@@ -896,7 +896,7 @@ class ReplicationEngine:
             # Ownership and generation change with the replication row, in one transaction: a
             # step in between would take the new manifest for another site's.
             domain.epoch = generation
-            domain.owner_site = local_site_id(self._container)
+            domain.owner_site = self._platform.state.local_site
             if kept:
                 segment = base_segment(generation, 1, kept)
                 await store.put(domain.container, segment.key, segment.encode(domain.id))

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError
-from app.container import Container
 from app.core.errors import InvalidState, NotFound, ServiceUnavailable, ValidationFailed
+from app.domain.platform import Platform
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
 from app.domain.recovery.models import RecoveryOperation
 from app.domain.replication.engine import generators
@@ -56,14 +56,14 @@ async def _recovered_image(session: AsyncSession, vm_id: str) -> dict[int, DiskS
 
 
 async def source_digest(
-    session: AsyncSession, container: Container, vm_id: str, at: dt.datetime | None
+    session: AsyncSession, platform: Platform, vm_id: str, at: dt.datetime | None
 ) -> DigestRead:
     if await session.scalar(select(ProtectedVm.id).where(ProtectedVm.vm_id == vm_id)) is None:
         image = await _recovered_image(session, vm_id)
         if image is not None:
-            return _read(vm_id, at or container.clock.now(), image, "recovery")
+            return _read(vm_id, at or platform.clock.now(), image, "recovery")
     vm = await _protected(session, vm_id)
-    now = container.clock.now()
+    now = platform.clock.now()
     moment = at or now
     if moment > now:
         raise ValidationFailed("`at` is in the future of the virtual clock")
@@ -81,7 +81,7 @@ async def source_digest(
 
 
 async def replica_digest(
-    session: AsyncSession, container: Container, vm_id: str, recovery_point_id: str | None
+    session: AsyncSession, platform: Platform, vm_id: str, recovery_point_id: str | None
 ) -> DigestRead:
     vm = await _protected(session, vm_id)
     query = select(RecoveryPoint).where(RecoveryPoint.domain_id == vm.domain_id)
@@ -105,7 +105,7 @@ async def replica_digest(
         raise NotFound("the domain's storage site is gone")
     try:
         replica = await rebuild(
-            store_of(container, site),
+            store_of(platform, site),
             domain.container,
             point.generation,
             point.epoch,

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.sites.models import Site
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 
-def local_site_id(container: Container) -> str:
-    assert container.local_site_id is not None, "the local site is read at boot"
-    return container.local_site_id
+def local_site_id(platform: Platform) -> str:
+    assert platform.state.local_site_id is not None, "the local site is read at boot"
+    return platform.state.local_site_id
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,12 @@ class SiteDirectory:
         return self.ids_by_name.get(value, value)
 
 
-async def site_directory(session: AsyncSession, container: Container) -> SiteDirectory:
+async def site_directory(session: AsyncSession, platform: Platform) -> SiteDirectory:
     labels: dict[str, str] = {}
     for site in await session.scalars(select(Site)):
         if site.role == "local":
             continue
         labels[site.peer_site_id or site.id] = site.name
-    local = local_site_id(container)
-    labels[local] = container.local_site_name or local
+    local = platform.state.local_site
+    labels[local] = platform.state.local_site_name or local
     return SiteDirectory(labels, {name: site_id for site_id, name in labels.items()})

@@ -4,7 +4,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.api.deps import AdminUser, CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
 from app.core.errors import NotFound
 from app.core.pagination import PageParams
 from app.core.schemas import Page
@@ -36,12 +36,12 @@ async def get_site(site_id: str, _user: CurrentUser, session: SessionDep) -> Sit
 
 @router.post("", response_model=SiteRead, status_code=201)
 async def add_peer(
-    spec: PeerCreate, admin: AdminUser, session: SessionDep, container: ContainerDep
+    spec: PeerCreate, admin: AdminUser, session: SessionDep, platform: PlatformDep
 ) -> SiteRead:
     """Register a peer appliance (the other site of the pair). It must answer over HTTPS with
     these credentials (422 with the reason otherwise); the password is encrypted and never
     returned."""
-    site = await SiteService(session, container).add_peer(
+    site = await SiteService(session, platform).add_peer(
         spec.url,
         spec.username,
         spec.password.get_secret_value(),
@@ -54,14 +54,14 @@ async def add_peer(
 
 @router.post("/{site_id}/actions/check", response_model=SiteRead)
 async def check_peer(
-    site_id: str, _operator: OperatorUser, session: SessionDep, container: ContainerDep
+    site_id: str, _operator: OperatorUser, session: SessionDep, platform: PlatformDep
 ) -> SiteRead:
-    return SiteRead.model_validate(await SiteService(session, container).check(site_id))
+    return SiteRead.model_validate(await SiteService(session, platform).check(site_id))
 
 
 @router.delete("/{site_id}", status_code=204)
 async def remove_peer(
-    site_id: str, admin: AdminUser, session: SessionDep, container: ContainerDep
+    site_id: str, admin: AdminUser, session: SessionDep, platform: PlatformDep
 ) -> Response:
-    await SiteService(session, container).delete(site_id, admin)
+    await SiteService(session, platform).delete(site_id, admin)
     return Response(status_code=204)

@@ -8,29 +8,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.peer.port import PeerEndpoint, PeerError, PeerInfo
-from app.container import Container
 from app.core.db import delete_once
 from app.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from app.core.ids import new_id
-from app.domain.auth.service import Principal
+from app.core.principal import Principal
 from app.domain.events import service as events
+from app.domain.platform import Platform
 from app.domain.sites.models import Site
 
 
-def endpoint_of(container: Container, site: Site) -> PeerEndpoint:
+def endpoint_of(platform: Platform, site: Site) -> PeerEndpoint:
     assert site.url is not None and site.username is not None
     return PeerEndpoint(
         url=site.url,
         username=site.username,
-        password=container.secrets.decrypt(site.password_encrypted or ""),
+        password=platform.secrets.decrypt(site.password_encrypted or ""),
         certificate_sha256=site.certificate_sha256,
     )
 
 
 class SiteService:
-    def __init__(self, session: AsyncSession, container: Container) -> None:
+    def __init__(self, session: AsyncSession, platform: Platform) -> None:
         self.session = session
-        self.container = container
+        self.platform = platform
 
     async def get(self, site_id: str) -> Site:
         site = await self.session.get(Site, site_id)
@@ -40,7 +40,7 @@ class SiteService:
 
     async def _describe(self, endpoint: PeerEndpoint) -> PeerInfo:
         try:
-            return await self.container.peers.describe(endpoint)
+            return await self.platform.peers.describe(endpoint)
         except PeerError as error:
             raise ValidationFailed(
                 f"the peer appliance at {endpoint.url} cannot be used: {error.message}",
@@ -59,7 +59,7 @@ class SiteService:
     ) -> Site:
         endpoint = PeerEndpoint(url.rstrip("/"), username, password, pin)
         info = await self._describe(endpoint)
-        if info.site_id == self.container.local_site_id:
+        if info.site_id == self.platform.state.local_site_id:
             raise ValidationFailed(
                 f"the appliance at {url} is site {info.site_name}: this site itself",
                 error_code="peer_is_local",
@@ -78,14 +78,14 @@ class SiteService:
                 f"site {existing.name} at {existing.url} is already registered",
                 error_code="already_exists",
             )
-        now = self.container.clock.now()
+        now = self.platform.clock.now()
         site = Site(
             id=new_id("site"),
             name=name,
             role="remote",
             url=endpoint.url,
             username=username,
-            password_encrypted=self.container.secrets.encrypt(password),
+            password_encrypted=self.platform.secrets.encrypt(password),
             certificate_sha256=pin.replace(":", "").lower() if pin else None,
             peer_site_id=info.site_id,
             reachable=True,
@@ -116,12 +116,12 @@ class SiteService:
         if site.role != "remote":
             raise InvalidState("the local site is not a peer", entity="site", state=site.role)
         try:
-            await self.container.peers.describe(endpoint_of(self.container, site))
+            await self.platform.peers.describe(endpoint_of(self.platform, site))
         except PeerError as error:
             site.reachable, site.last_error = False, error.message[:1024]
         else:
             site.reachable, site.last_error = True, None
-        site.last_checked_at = self.container.clock.now()
+        site.last_checked_at = self.platform.clock.now()
         await self.session.commit()
         return site
 
@@ -133,7 +133,7 @@ class SiteService:
             raise NotFound(f"site {site_id} does not exist")
         events.record(
             self.session,
-            at=self.container.clock.now(),
+            at=self.platform.clock.now(),
             actor=actor.username,
             action="site.peer_removed",
             message=f"peer site {site.name} at {site.url} removed",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.api.deps import AdminUser, CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
 from app.api.responses import ACCEPTED, accepted, page_of
 from app.core.pagination import PageParams, by_attributes
 from app.core.schemas import Page
@@ -18,36 +18,36 @@ SORT = by_attributes("name", "type", "id", "created_at")
 
 @router.post("", response_model=StorageSiteRead, status_code=status.HTTP_201_CREATED)
 async def create_storage_site(
-    spec: StorageSiteCreate, admin: AdminUser, session: SessionDep, container: ContainerDep
+    spec: StorageSiteCreate, admin: AdminUser, session: SessionDep, platform: PlatformDep
 ) -> StorageSiteRead:
     """Add an Azure Blob, S3 or local storage site; it is saved only if the appliance can
     connect with these credentials (422 with the reason otherwise)."""
-    return to_read(await StorageSiteService(session, container).create(spec, admin))
+    return to_read(await StorageSiteService(session, platform).create(spec, admin))
 
 
 @router.get("", response_model=Page[StorageSiteRead])
 async def list_storage_sites(
     _user: CurrentUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     page: PageParams = paged(SORT),
 ) -> Page[StorageSiteRead]:
-    items = [to_read(s) for s in await StorageSiteService(session, container).all()]
+    items = [to_read(s) for s in await StorageSiteService(session, platform).all()]
     return page_of(items, page, SORT, "name")
 
 
 @router.get("/{site_id}", response_model=StorageSiteRead)
 async def get_storage_site(
-    site_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    site_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> StorageSiteRead:
-    return to_read(await StorageSiteService(session, container).get(site_id))
+    return to_read(await StorageSiteService(session, platform).get(site_id))
 
 
 @router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_storage_site(
-    site_id: str, admin: AdminUser, session: SessionDep, container: ContainerDep
+    site_id: str, admin: AdminUser, session: SessionDep, platform: PlatformDep
 ) -> Response:
-    await StorageSiteService(session, container).delete(site_id, admin)
+    await StorageSiteService(session, platform).delete(site_id, admin)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -58,9 +58,9 @@ async def scan_domains(
     site_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
     """Task whose result lists the domains found in the store's containers."""
-    task = await StorageSiteService(session, container).scan_domains(site_id, operator)
+    task = await StorageSiteService(session, platform).scan_domains(site_id, operator)
     return accepted(response, task)

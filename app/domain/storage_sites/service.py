@@ -14,16 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
 from app.adapters.objectstore.factory import StoreSpec, build_store
 from app.adapters.objectstore.port import ObjectStore
-from app.container import Container
 from app.core.db import delete_once
 from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.core.ids import new_id
+from app.core.principal import Principal
 from app.core.schemas import EntityRef
-from app.domain.auth.service import Principal
 from app.domain.events import service as events
+from app.domain.platform import Platform
 from app.domain.protection_domains.models import ProtectionDomain
 from app.domain.protection_domains.repository import refuse_in_use
-from app.domain.sites.identity import local_site_id, site_directory
+from app.domain.sites.identity import site_directory
 from app.domain.storage_format.keys import RECOVERY_POINTS
 from app.domain.storage_format.manifest import (
     CorruptManifest,
@@ -50,10 +50,8 @@ def to_read(site: StorageSite) -> StorageSiteRead:
     )
 
 
-def store_of(container: Container, site: StorageSite) -> ObjectStore:
-    key = (
-        container.secrets.decrypt(site.access_key_encrypted) if site.access_key_encrypted else None
-    )
+def store_of(platform: Platform, site: StorageSite) -> ObjectStore:
+    key = platform.secrets.decrypt(site.access_key_encrypted) if site.access_key_encrypted else None
     return build_store(
         StoreSpec(
             type=site.type,
@@ -78,11 +76,11 @@ async def latest_recovery_point(store: ObjectStore, container: str) -> str | Non
     return str(timestamp) if timestamp else None
 
 
-async def scan(container: Container, site: StorageSite) -> list[FoundDomain]:
+async def scan(platform: Platform, site: StorageSite) -> list[FoundDomain]:
     """Domains found in the store: every `<prefix>-*` container with a readable manifest."""
-    store = store_of(container, site)
-    async with container.sessionmaker() as session:
-        sites = await site_directory(session, container)
+    store = store_of(platform, site)
+    async with platform.sessionmaker() as session:
+        sites = await site_directory(session, platform)
     found = []
     for name in await store.list_containers(f"{site.bucket_prefix}-"):
         try:
@@ -97,7 +95,7 @@ async def scan(container: Container, site: StorageSite) -> list[FoundDomain]:
                 owner_site=owner,
                 owner_site_name=sites.label(owner, manifest.labels),
                 last_recovery_point_at=await latest_recovery_point(store, name),
-                importable=owner != local_site_id(container),
+                importable=owner != platform.state.local_site,
                 container=name,
             )
         )
@@ -142,9 +140,9 @@ def local_store_path(given: str | None, data_dir: Path) -> Path:
 
 
 class StorageSiteService:
-    def __init__(self, session: AsyncSession, container: Container) -> None:
+    def __init__(self, session: AsyncSession, platform: Platform) -> None:
         self.session = session
-        self.container = container
+        self.platform = platform
 
     async def all(self) -> list[StorageSite]:
         return list(
@@ -164,7 +162,7 @@ class StorageSiteService:
             )
         path = spec.path
         if spec.type == "local":
-            path = str(local_store_path(path, self.container.settings.data_dir))
+            path = str(local_store_path(path, self.platform.settings.data_dir))
         key = spec.access_key.get_secret_value() if spec.access_key else None
         try:
             # An SDK may refuse the settings before any call (a region it cannot parse).
@@ -182,11 +180,11 @@ class StorageSiteService:
             type=spec.type,
             endpoint=spec.endpoint,
             account_name=spec.account_name,
-            access_key_encrypted=self.container.secrets.encrypt(key) if key else None,
+            access_key_encrypted=self.platform.secrets.encrypt(key) if key else None,
             bucket_prefix=spec.bucket_prefix,
             region=spec.region,
             path=path,
-            created_at=self.container.clock.now(),
+            created_at=self.platform.clock.now(),
         )
         self.session.add(site)
         events.record(
@@ -213,7 +211,7 @@ class StorageSiteService:
             raise NotFound(f"storage site {site_id} does not exist")
         events.record(
             self.session,
-            at=self.container.clock.now(),
+            at=self.platform.clock.now(),
             actor=actor.username,
             action="storage_site.deleted",
             message=f"storage site {site.name} removed (its containers are left untouched)",
@@ -225,11 +223,11 @@ class StorageSiteService:
         site = await self.get(site_id)
         task = enqueue(
             self.session,
-            self.container,
+            self.platform,
             "scan_domains",
             EntityRef(type="storage_site", id=site.id, name=site.name),
             actor.username,
         )
         await self.session.commit()
-        self.container.runner.wake()
+        self.platform.tasks.wake()
         return task

@@ -12,7 +12,7 @@ async def scan_store(ctx: TaskContext) -> None:
     if site is None:
         raise TaskFailed("not_found", f"storage site {ctx.entity_id} no longer exists")
     try:
-        found = await scan(ctx.container, site)
+        found = await scan(ctx.platform, site)
     except ObjectStoreError as error:
         raise TaskFailed(error.error_code, error.message) from error
     ctx.result["domains"] = [domain.model_dump() for domain in found]

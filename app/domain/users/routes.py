@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, SessionDep, paged
+from app.api.deps import AdminUser, CurrentUser, PlatformDep, SessionDep, paged
 from app.core.pagination import PageParams
+from app.core.principal import Role
 from app.core.schemas import Page
-from app.domain.auth.service import Role
 from app.domain.users import repository
 from app.domain.users.schemas import UserCreate, UserRead, UserUpdate
 from app.domain.users.service import UserService
@@ -17,26 +17,26 @@ router = APIRouter(prefix="/users", tags=["users"])
 async def list_users(
     _admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     page: PageParams = paged(repository.SORTABLE),
     role: Role | None = None,
 ) -> Page[UserRead]:
-    result = await UserService(session, container).page(page, role)
+    result = await UserService(session, platform).page(page, role)
     return Page(items=[UserRead.model_validate(u) for u in result.items], meta=result.meta)
 
 
 @router.post("", response_model=UserRead, status_code=status.HTTP_201_CREATED)
 async def create_user(
-    spec: UserCreate, admin: AdminUser, session: SessionDep, container: ContainerDep
+    spec: UserCreate, admin: AdminUser, session: SessionDep, platform: PlatformDep
 ) -> UserRead:
-    return UserRead.model_validate(await UserService(session, container).create(spec, admin))
+    return UserRead.model_validate(await UserService(session, platform).create(spec, admin))
 
 
 @router.get("/{user_id}", response_model=UserRead)
 async def get_user(
-    user_id: str, user: CurrentUser, session: SessionDep, container: ContainerDep
+    user_id: str, user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> UserRead:
-    return UserRead.model_validate(await UserService(session, container).get(user_id, user))
+    return UserRead.model_validate(await UserService(session, platform).get(user_id, user))
 
 
 @router.patch("/{user_id}", response_model=UserRead)
@@ -45,15 +45,15 @@ async def update_user(
     change: UserUpdate,
     user: CurrentUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
 ) -> UserRead:
-    updated = await UserService(session, container).update(user_id, change, user)
+    updated = await UserService(session, platform).update(user_id, change, user)
     return UserRead.model_validate(updated)
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_user(
-    user_id: str, admin: AdminUser, session: SessionDep, container: ContainerDep
+    user_id: str, admin: AdminUser, session: SessionDep, platform: PlatformDep
 ) -> Response:
-    await UserService(session, container).delete(user_id, admin)
+    await UserService(session, platform).delete(user_id, admin)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

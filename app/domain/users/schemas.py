@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
+from app.core.principal import Role
 from app.core.schemas import ApiModel, RequestModel, Timestamp
-from app.domain.auth.service import Role
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$"
 

@@ -4,24 +4,24 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.container import Container
 from app.core.db import delete_once
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.core.pagination import PageParams, PageResult
+from app.core.principal import Principal, Role
 from app.core.security import hash_password_off_loop, verify_password_off_loop
-from app.domain.auth.models import UserSession
-from app.domain.auth.service import Principal, Role
 from app.domain.events import service as events
+from app.domain.platform import Platform
 from app.domain.users import repository
-from app.domain.users.models import User
+from app.domain.users.credentials import CREDENTIAL_CACHE
+from app.domain.users.models import User, UserSession
 from app.domain.users.schemas import UserCreate, UserUpdate
 
 
 class UserService:
-    def __init__(self, session: AsyncSession, container: Container) -> None:
+    def __init__(self, session: AsyncSession, platform: Platform) -> None:
         self.session = session
-        self.container = container
+        self.platform = platform
 
     async def page(self, params: PageParams, role: Role | None) -> PageResult[User]:
         return await repository.list_page(self.session, params, role.value if role else None)
@@ -37,7 +37,7 @@ class UserService:
     async def create(self, spec: UserCreate, actor: Principal) -> User:
         if await repository.by_username(self.session, spec.username) is not None:
             raise Conflict(f"user {spec.username!r} already exists", error_code="already_exists")
-        now = self.container.clock.now()
+        now = self.platform.clock.now()
         user = User(
             id=new_id("user"),
             username=spec.username,
@@ -98,7 +98,7 @@ class UserService:
             )
         if change.description is not None:
             user.description = change.description
-        now = self.container.clock.now()
+        now = self.platform.clock.now()
         user.updated_at = now
         changed = sorted(change.model_fields_set)
         events.record(
@@ -111,9 +111,9 @@ class UserService:
             details={"fields": changed},
         )
         await self.session.commit()
-        self.container.auth_cache.forget_user(user.id)
+        self.platform.worker(CREDENTIAL_CACHE).forget_user(user.id)
         if change.password is not None:
-            self.container.auth_cache.throttle.release(user.username)
+            self.platform.worker(CREDENTIAL_CACHE).release(user.username)
         return user
 
     async def delete(self, user_id: str, actor: Principal) -> None:
@@ -126,11 +126,11 @@ class UserService:
             raise NotFound(f"user {user_id} does not exist")
         events.record(
             self.session,
-            at=self.container.clock.now(),
+            at=self.platform.clock.now(),
             actor=actor.username,
             action="user.deleted",
             message=f"user {user.username} deleted",
             entity=("user", user.id, user.username),
         )
         await self.session.commit()
-        self.container.auth_cache.forget_user(user.id)
+        self.platform.worker(CREDENTIAL_CACHE).forget_user(user.id)

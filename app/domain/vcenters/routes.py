@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from app.api.deps import AdminUser, ContainerDep, CurrentUser, OperatorUser, SessionDep, paged
+from app.api.deps import AdminUser, CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
 from app.api.responses import ACCEPTED, accepted, page_of
 from app.core.pagination import PageParams, by_attributes
 from app.core.schemas import Page
@@ -28,12 +28,12 @@ async def register_vcenter(
     spec: VCenterCreate,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
     """Register this appliance with a vCenter: connect, check version and clock skew, register
     the plugin extension and discover the inventory (task `register_vcenter`)."""
-    task = await VCenterService(session, container).register(spec, admin)
+    task = await VCenterService(session, platform).register(spec, admin)
     return accepted(response, task)
 
 
@@ -41,18 +41,18 @@ async def register_vcenter(
 async def list_vcenters(
     _user: CurrentUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     page: PageParams = paged(SORT),
 ) -> Page[VCenterRead]:
-    items = [to_read(v) for v in await VCenterService(session, container).all()]
+    items = [to_read(v) for v in await VCenterService(session, platform).all()]
     return page_of(items, page, SORT, "hostname")
 
 
 @router.get("/{vcenter_id}", response_model=VCenterRead)
 async def get_vcenter(
-    vcenter_id: str, _user: CurrentUser, session: SessionDep, container: ContainerDep
+    vcenter_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> VCenterRead:
-    return to_read(await VCenterService(session, container).get(vcenter_id))
+    return to_read(await VCenterService(session, platform).get(vcenter_id))
 
 
 @router.delete("/{vcenter_id}", response_model=TaskRead, status_code=202, responses=ACCEPTED)
@@ -60,11 +60,11 @@ async def unregister_vcenter(
     vcenter_id: str,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
     force: bool = False,
 ) -> TaskRead:
-    task = await VCenterService(session, container).unregister(vcenter_id, force, admin)
+    task = await VCenterService(session, platform).unregister(vcenter_id, force, admin)
     return accepted(response, task)
 
 
@@ -78,10 +78,10 @@ async def refresh_inventory(
     vcenter_id: str,
     operator: OperatorUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
-    task = await VCenterService(session, container).refresh_inventory(vcenter_id, operator)
+    task = await VCenterService(session, platform).refresh_inventory(vcenter_id, operator)
     return accepted(response, task)
 
 
@@ -95,10 +95,10 @@ async def register_plugin(
     vcenter_id: str,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
-    task = await VCenterService(session, container).register_plugin(vcenter_id, admin)
+    task = await VCenterService(session, platform).register_plugin(vcenter_id, admin)
     return accepted(response, task)
 
 
@@ -112,10 +112,10 @@ async def unregister_plugin(
     vcenter_id: str,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
 ) -> TaskRead:
-    task = await VCenterService(session, container).unregister_plugin(vcenter_id, admin)
+    task = await VCenterService(session, platform).unregister_plugin(vcenter_id, admin)
     return accepted(response, task)
 
 
@@ -129,14 +129,14 @@ async def create_service_accounts(
     vcenter_id: str,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
     spec: Annotated[ServiceAccounts | None, Body()] = None,
 ) -> TaskRead:
     """The elevated user and the IO filter REST user in vCenter: a role cloned from CloudAdmin
     (`Admin` on premises) granted to both as a global permission (what the AVS install and
     `Enable-JetStreamRESTUser` do)."""
-    service = VCenterService(session, container)
+    service = VCenterService(session, platform)
     task = await service.service_accounts(vcenter_id, spec or ServiceAccounts(), admin, create=True)
     return accepted(response, task)
 
@@ -151,12 +151,12 @@ async def remove_service_accounts(
     vcenter_id: str,
     admin: AdminUser,
     session: SessionDep,
-    container: ContainerDep,
+    platform: PlatformDep,
     response: Response,
     spec: Annotated[ServiceAccounts | None, Body()] = None,
 ) -> TaskRead:
     """Revokes both global permissions and deletes the role once nobody holds it."""
-    service = VCenterService(session, container)
+    service = VCenterService(session, platform)
     task = await service.service_accounts(
         vcenter_id, spec or ServiceAccounts(), admin, create=False
     )
@@ -165,7 +165,7 @@ async def remove_service_accounts(
 
 @router.get("/{vcenter_id}/permissions", response_model=PermissionsRead)
 async def get_permissions(
-    vcenter_id: str, _admin: AdminUser, session: SessionDep, container: ContainerDep
+    vcenter_id: str, _admin: AdminUser, session: SessionDep, platform: PlatformDep
 ) -> PermissionsRead:
     """vCenter's roles and global permissions, read live."""
-    return await VCenterService(session, container).permissions(vcenter_id)
+    return await VCenterService(session, platform).permissions(vcenter_id)

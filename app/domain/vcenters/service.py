@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.vcenter.errors import VCenterError
 from app.adapters.vcenter.port import Endpoint
-from app.container import Container
 from app.core.errors import Conflict, InvalidState, NotFound, ServiceUnavailable
 from app.core.ids import new_id
+from app.core.principal import Principal
 from app.core.schemas import EntityRef
-from app.domain.auth.service import Principal
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
+from app.domain.platform import Platform
 from app.domain.plugin.package import PLUGIN_KEY
 from app.domain.vcenters import repository
 from app.domain.vcenters.models import VCenter
@@ -31,13 +31,13 @@ from app.tasks.models import Task
 from app.tasks.service import enqueue, start_guarded
 
 
-def endpoint_of(container: Container, vcenter: VCenter) -> Endpoint:
+def endpoint_of(platform: Platform, vcenter: VCenter) -> Endpoint:
     """How to log in to a registered vCenter (its password decrypted for the call only)."""
     return Endpoint(
         hostname=vcenter.hostname,
         port=vcenter.port,
         username=vcenter.username,
-        password=container.secrets.decrypt(vcenter.password_encrypted),
+        password=platform.secrets.decrypt(vcenter.password_encrypted),
     )
 
 
@@ -46,11 +46,11 @@ def origin(vcenter: VCenter) -> str:
     return f"https://{vcenter.hostname}" + ("" if vcenter.port == 443 else f":{vcenter.port}")
 
 
-async def refresh_cors_origins(session: AsyncSession, container: Container) -> None:
+async def refresh_cors_origins(session: AsyncSession, platform: Platform) -> None:
     registered = [
         v for v in await repository.all_(session) if v.status != VCenterStatus.REGISTERING.value
     ]
-    container.cors_origins = frozenset(origin(v) for v in registered)
+    platform.state.cors_origins = frozenset(origin(v) for v in registered)
 
 
 def to_read(vcenter: VCenter) -> VCenterRead:
@@ -76,9 +76,9 @@ def to_read(vcenter: VCenter) -> VCenterRead:
 
 
 class VCenterService:
-    def __init__(self, session: AsyncSession, container: Container) -> None:
+    def __init__(self, session: AsyncSession, platform: Platform) -> None:
         self.session = session
-        self.container = container
+        self.platform = platform
 
     async def all(self) -> list[VCenter]:
         return list(await repository.all_(self.session))
@@ -93,14 +93,14 @@ class VCenterService:
         existing = await repository.all_(self.session)
         if existing:
             raise _already_registered(existing[0])
-        now = self.container.clock.now()
+        now = self.platform.clock.now()
         vcenter = VCenter(
             id=new_id("vc"),
             slot=1,
             hostname=spec.hostname,
             port=spec.port,
             username=spec.username,
-            password_encrypted=self.container.secrets.encrypt(spec.password.get_secret_value()),
+            password_encrypted=self.platform.secrets.encrypt(spec.password.get_secret_value()),
             register_with_ip=spec.register_with_ip,
             status=VCenterStatus.REGISTERING.value,
             plugin_key=PLUGIN_KEY,
@@ -110,7 +110,7 @@ class VCenterService:
         )
         self.session.add(vcenter)
         task = enqueue(
-            self.session, self.container, "register_vcenter", self._entity(vcenter), actor.username
+            self.session, self.platform, "register_vcenter", self._entity(vcenter), actor.username
         )
         vcenter.active_task_id = task.id
         events.record(
@@ -130,7 +130,7 @@ class VCenterService:
             if current:
                 raise _already_registered(current[0]) from error
             raise
-        self.container.runner.wake()
+        self.platform.tasks.wake()
         return task
 
     async def unregister(self, vcenter_id: str, force: bool, actor: Principal) -> Task:
@@ -182,7 +182,7 @@ class VCenterService:
     async def permissions(self, vcenter_id: str) -> PermissionsRead:
         vcenter = await self.get(vcenter_id)
         try:
-            session = await self.container.vcenter.connect(endpoint_of(self.container, vcenter))
+            session = await self.platform.vcenter.connect(endpoint_of(self.platform, vcenter))
             try:
                 roles = await session.role_names()
                 granted = await session.global_permissions()
@@ -204,7 +204,7 @@ class VCenterService:
     ) -> Task:
         return await start_guarded(
             self.session,
-            self.container,
+            self.platform,
             model=VCenter,
             entity=self._entity(vcenter),
             task_type=task_type,

@@ -56,9 +56,9 @@ async def connected(
         vcenter = await session.get(VCenter, vcenter_id or ctx.entity_id)
         if vcenter is None:
             raise TaskFailed("not_found", "the vCenter is no longer registered")
-        endpoint = endpoint_of(ctx.container, vcenter)
+        endpoint = endpoint_of(ctx.platform, vcenter)
     await ctx.clock.sleep(CONNECT_SECONDS)
-    connection = await ctx.container.vcenter.connect(endpoint)
+    connection = await ctx.platform.vcenter.connect(endpoint)
     try:
         yield connection
     finally:
@@ -118,7 +118,7 @@ async def _plugin_extension(ctx: TaskContext) -> Extension:
         vcenter = await _vcenter_row(session, ctx)
         assert appliance is not None
     address = appliance.ip if vcenter.register_with_ip else appliance.hostname
-    port = ctx.container.settings.port
+    port = ctx.platform.settings.port
     authority = address if port == 443 else f"{address}:{port}"
     return Extension(
         key=PLUGIN_KEY,
@@ -195,7 +195,7 @@ async def discover_inventory(ctx: TaskContext) -> None:
         await ctx.report_progress(0.5)
         inventory = await vc.inventory()
         await ctx.clock.sleep(INVENTORY_SECONDS / 2)
-    counts = await sync_inventory(ctx.container, ctx.entity_id, inventory)
+    counts = await sync_inventory(ctx.platform, ctx.entity_id, inventory)
     async with ctx.sessionmaker() as session:
         vcenter = await _vcenter_row(session, ctx)
         vcenter.inventory_refreshed_at = ctx.clock.now()
@@ -211,7 +211,7 @@ async def mark_registered(ctx: TaskContext) -> None:
         vcenter.active_task_id = None
         vcenter.last_error = None
         vcenter.updated_at = ctx.clock.now()
-        await refresh_cors_origins(session, ctx.container)
+        await refresh_cors_origins(session, ctx.platform)
         if was == VCenterStatus.REGISTERING.value:
             events.record(
                 session,
@@ -239,7 +239,7 @@ async def _forget(
         await inventory_repository.delete_all(session, vcenter.id)
         await session.delete(vcenter)
         await session.flush()
-        await refresh_cors_origins(session, ctx.container)
+        await refresh_cors_origins(session, ctx.platform)
         events.record(
             session,
             at=ctx.clock.now(),

@@ -15,9 +15,9 @@ import pytest
 from app.adapters.vcenter.port import Endpoint, VCenterPort
 from app.adapters.vcenter.vsphere import VSphereVCenter
 from app.container import build_container
-from app.core.db import run_migrations
 from app.core.tls import ensure_self_signed
 from app.domain.plugin.package import IOFILTER_VERSION, build_vib, vib_file_name
+from app.migrate import run_migrations
 from app.settings import Settings
 from tests.peers import vcsim_server
 
@@ -76,9 +76,9 @@ async def backend(
         settings = make_settings(clock={"mode": "scaled", "scale": 1_000_000})
         run_migrations(settings.database_url)
         container = build_container(settings)
-        simulator = container.simulator
+        simulator = container.platform.simulator
         assert simulator is not None
-        spec = container.topology.vcenter
+        spec = container.platform.topology.vcenter
         try:
             yield Backend(
                 "simulated",
@@ -87,7 +87,7 @@ async def backend(
                 simulator.fail_hosts,
             )
         finally:
-            await container.engine.dispose()
+            await container.platform.engine.dispose()
         return
     binary = request.getfixturevalue("vcsim_binary")
     server = vcsim_server.start(binary, tmp_path)

@@ -6,19 +6,20 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app.core.ids import ids, new_id
+from app.core.principal import Role
 from app.core.security import generate_password, hash_password_off_loop, write_private_file
 from app.domain.appliance.models import Appliance
-from app.domain.auth.service import AuthService, Role
+from app.domain.auth.service import AuthCache, AuthService
 from app.domain.events import service as events
 from app.domain.sites.models import Site
 from app.domain.users.models import User
 from app.domain.vcenters.service import refresh_cors_origins
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.domain.platform import Platform
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +27,9 @@ ROOT_USERNAME = "root"
 ROOT_PASSWORD_FILE = "root-password"  # noqa: S105 - a file name, not a password
 
 
-def root_password(container: Container) -> tuple[str, bool]:
+def root_password(platform: Platform) -> tuple[str, bool]:
     """Root's first-boot password, and whether it was generated here."""
-    settings = container.settings
+    settings = platform.settings
     if settings.root_password is not None:
         return settings.root_password.get_secret_value(), False
     if settings.root_password_file is not None:
@@ -41,15 +42,15 @@ def root_password(container: Container) -> tuple[str, bool]:
     return password, True
 
 
-async def seed_first_boot(container: Container) -> None:
-    now = container.clock.now()
-    settings = container.settings
-    async with container.sessionmaker() as session:
+async def seed_first_boot(platform: Platform) -> None:
+    now = platform.clock.now()
+    settings = platform.settings
+    async with platform.sessionmaker() as session:
         appliance = await session.get(Appliance, 1)
         if appliance is None:
-            name = settings.site_name or container.topology.site_name
+            name = settings.site_name or platform.topology.site_name
             site = Site(
-                id=ids.named("site", f"{container.topology.site_name}/{name}"),
+                id=ids.named("site", f"{platform.topology.site_name}/{name}"),
                 name=name,
                 role="local",
                 created_at=now,
@@ -58,7 +59,7 @@ async def seed_first_boot(container: Container) -> None:
             appliance = Appliance(
                 id=1,
                 hostname=settings.hostname,
-                ip=container.ip_address,
+                ip=platform.state.ip_address,
                 dns=[],
                 ntp=[],
                 local_site_id=site.id,
@@ -76,8 +77,8 @@ async def seed_first_boot(container: Container) -> None:
                 entity=("site", site.id, site.name),
             )
         else:
-            if appliance.clock_at is not None and appliance.clock_at > container.clock.now():
-                container.clock.configure(now=appliance.clock_at)
+            if appliance.clock_at is not None and appliance.clock_at > platform.clock.now():
+                platform.clock.configure(now=appliance.clock_at)
                 logger.info("virtual clock resumed at %s", appliance.clock_at.isoformat())
             found = await session.get(Site, appliance.local_site_id)
             assert found is not None, "the local site is created with the appliance row"
@@ -85,12 +86,12 @@ async def seed_first_boot(container: Container) -> None:
             if settings.site_name and settings.site_name != appliance.site_name_setting:
                 site.name = settings.site_name
                 appliance.site_name_setting = settings.site_name
-        container.local_site_id = site.id
-        container.local_site_name = site.name
+        platform.state.local_site_id = site.id
+        platform.state.local_site_name = site.name
 
         root = await session.scalar(select(User).where(User.username == ROOT_USERNAME))
         if root is None:
-            password, generated = await asyncio.to_thread(root_password, container)
+            password, generated = await asyncio.to_thread(root_password, platform)
             root = User(
                 id=new_id("user"),
                 username=ROOT_USERNAME,
@@ -117,30 +118,21 @@ async def seed_first_boot(container: Container) -> None:
                 )
         await session.commit()
         await AuthService(
-            container.sessionmaker, container.auth_cache, container.clock
+            platform.sessionmaker, platform.worker(AuthCache), platform.clock
         ).purge_expired(session)
-        await refresh_cors_origins(session, container)
-    if container.simulator is not None:
-        await container.simulator.state()
+        await refresh_cors_origins(session, platform)
+    if platform.simulator is not None:
+        await platform.simulator.state()
 
 
-async def remember_clock(container: Container) -> None:
-    """Record the virtual time, so that a restart does not take the clock back."""
-    async with container.sessionmaker() as session:
-        await session.execute(
-            update(Appliance).where(Appliance.id == 1).values(clock_at=container.clock.now())
-        )
-        await session.commit()
-
-
-async def refresh_process_state(container: Container) -> None:
+async def refresh_process_state(platform: Platform) -> None:
     """What the process keeps in memory from the database (the local site, the address vCenter
     reaches it at, the origins CORS allows), read again after the data changed underneath it."""
-    async with container.sessionmaker() as session:
+    async with platform.sessionmaker() as session:
         appliance = await session.get(Appliance, 1)
         assert appliance is not None, "the appliance row is created at first boot"
         site = await session.get(Site, appliance.local_site_id)
         assert site is not None
-        container.local_site_id, container.local_site_name = site.id, site.name
-        container.ip_address = appliance.ip
-        await refresh_cors_origins(session, container)
+        platform.state.local_site_id, platform.state.local_site_name = site.id, site.name
+        platform.state.ip_address = appliance.ip
+        await refresh_cors_origins(session, platform)
