@@ -22,6 +22,7 @@ from app.adapters.vcenter.faulty import FaultInjectingVCenter
 from app.adapters.vcenter.port import VCenterPort
 from app.adapters.vcenter.simulated import SimulatedVCenter
 from app.adapters.vcenter.topology import load_topology
+from app.api.observer import RequestObserver
 from app.catalog import build_registry
 from app.core.clock import ClockMode, VirtualClock
 from app.core.db import create_engine, create_sessionmaker
@@ -36,11 +37,12 @@ from app.domain.drvas.images import DrvaImageLibrary
 from app.domain.drvas.monitor import DrvaMonitor
 from app.domain.platform import ApplianceStatus, Platform, RuntimeState
 from app.domain.protection_domains.replication_control import REPLICATION_CONTROL
+from app.domain.protection_domains.usage import ProtectionDomainUsage
 from app.domain.recovery.rehydrator import ContinuousRehydration
 from app.domain.replication.engine import ReplicationEngine
+from app.domain.usage import DOMAIN_USAGE
 from app.domain.users.credentials import CREDENTIAL_CACHE
 from app.emulator.init import InitFailed
-from app.metrics.requests import RequestObserver
 from app.migrate import run_migrations
 from app.settings import Settings
 from app.tasks.leadership import Leadership
@@ -183,6 +185,7 @@ def build_container(settings: Settings) -> Container:
     for kind, worker in (
         (AuthCache, container.auth_cache),
         (CREDENTIAL_CACHE, container.auth_cache),
+        (DOMAIN_USAGE, ProtectionDomainUsage()),
         (DrvaMonitor, container.monitor),
         (ReplicationEngine, replication),
         (REPLICATION_CONTROL, replication),

@@ -16,12 +16,12 @@ from app.api.errors import install_error_handlers
 from app.api.guard import RequestGuardMiddleware
 from app.api.middleware import IdempotencyMiddleware, RequestContextMiddleware
 from app.api.openapi import install_openapi
-from app.api.router import build_api_router
 from app.container import Container, build_container
 from app.domain.plugin.routes import router as plugin_router
 from app.emulator.init import apply_init_dir
 from app.emulator.routes import router as emulator_router
 from app.metrics.routes import router as metrics_router
+from app.routes import build_api_router
 from app.settings import Settings
 from app.ui.routes import router as ui_router
 

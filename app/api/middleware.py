@@ -19,8 +19,8 @@ from app.api.errors import envelope, op_id_var
 from app.api.guard import read_body, replay
 from app.api.headers import security_headers
 from app.api.models import IdempotencyRecord
+from app.api.observer import JournalEntry, RequestObserver
 from app.core.errors import AppError
-from app.metrics.requests import JournalEntry, RequestObserver
 
 if TYPE_CHECKING:
     from app.domain.platform import Platform

@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import AdminUser, PlatformDep, SessionDep
+from app.api.observer import RequestObserver
 from app.core.errors import AppError, NotFound
 from app.core.faults import FaultRule
 from app.domain.appliance.service import remember_clock
-from app.domain.replication import service as replication
+from app.domain.recovery import digests
 from app.domain.replication.engine import ReplicationEngine
 from app.domain.replication.schemas import DigestRead
 from app.emulator import service, snapshots
@@ -29,7 +30,6 @@ from app.emulator.schemas import (
     SnapshotRead,
     SnapshotSave,
 )
-from app.metrics.requests import RequestObserver
 
 router = APIRouter()
 
@@ -200,7 +200,7 @@ async def source_disk_digest(
     deterministic write generator."""
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
-    return await replication.source_digest(session, platform, vm_id, at)
+    return await digests.source_digest(session, platform, vm_id, at)
 
 
 @router.get("/vms/{vm_id}/replica-digest", response_model=DigestRead, tags=["emulator"])
@@ -214,4 +214,4 @@ async def replica_disk_digest(
     """The VM's disks rebuilt from the object store alone (checkpoint and segments) at a
     recovery point (default: the latest). Equal to `disk-digest?at=<its timestamp>` when
     nothing was lost."""
-    return await replication.replica_digest(session, platform, vm_id, recovery_point_id)
+    return await digests.replica_digest(session, platform, vm_id, recovery_point_id)

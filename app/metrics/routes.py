@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentUser, PlatformDep, SessionDep
+from app.api.observer import RequestObserver, escape_label
 from app.domain.alarms.models import Alarm
 from app.domain.platform import Platform
 from app.domain.protection_domains.health import health
 from app.domain.protection_domains.models import DomainReplication, ProtectedVm, ProtectionDomain
-from app.metrics.requests import RequestObserver, escape_label
 from app.tasks.leadership import Leadership
 from app.tasks.models import Task
 

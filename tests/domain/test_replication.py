@@ -582,7 +582,7 @@ async def test_a_site_that_learns_it_lost_the_domain_writes_no_more(
     from the manifest while serving a request, before its replication engine looks: the engine
     must stop there, and above all not ship its own writes into the new owner's generation."""
     from app.domain.protection_domains.models import ProtectionDomain
-    from app.domain.recovery.service import RecoveryService
+    from app.domain.protection_domains.ownership import refresh_ownership
 
     client = registered.client
     prepared, site_id, spec = await local_site(registered, tmp_path)
@@ -596,7 +596,7 @@ async def test_a_site_that_learns_it_lost_the_domain_writes_no_more(
     async with registered.container.platform.sessionmaker() as session:
         row = await session.get(ProtectionDomain, domain["id"])
         assert row is not None
-        await RecoveryService(session, registered.container.platform).refresh_ownership(row)
+        await refresh_ownership(session, registered.container.platform, row)
         await session.commit()
 
     for _ in range(6):

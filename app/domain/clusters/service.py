@@ -14,7 +14,7 @@ from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, Host
 from app.domain.platform import Platform
 from app.domain.plugin.package import IOFILTER_VERSION
-from app.domain.protection_domains import repository as domains
+from app.domain.usage import DOMAIN_USAGE, Used
 from app.domain.vcenters.models import VCenter
 from app.domain.vcenters.states import VCenterStatus
 from app.tasks.models import Task
@@ -75,7 +75,9 @@ class ClusterService:
 
     async def unconfigure(self, cluster_id: str, allow_maintenance: bool, actor: Principal) -> Task:
         cluster, _hosts = await self._load(cluster_id)
-        protecting = await domains.names_protecting_cluster(self.session, cluster.id)
+        protecting = await self.platform.worker(DOMAIN_USAGE).names_using(
+            self.session, Used.CLUSTER, cluster.id
+        )
         if protecting:
             raise InvalidState(
                 f"cluster {cluster.name} runs VMs of protection domain(s) "

@@ -22,8 +22,7 @@ from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, Datastore, Host, Network
 from app.domain.platform import Platform
-from app.domain.protection_domains.models import ProtectionDomain
-from app.domain.protection_domains.repository import ids_by_drva, refuse_in_use
+from app.domain.usage import DOMAIN_USAGE, Used, refuse_in_use
 from app.tasks.models import Task
 from app.tasks.service import enqueue, start_guarded
 
@@ -61,7 +60,9 @@ class DrvaService:
     async def reads(self, drvas: Sequence[Drva]) -> list[DrvaRead]:
         volumes = await repository.volumes_of(self.session, [d.id for d in drvas])
         vm_ids = await repository.vm_ids(self.session, [d.vm_moref for d in drvas if d.vm_moref])
-        domains = await ids_by_drva(self.session, [d.id for d in drvas])
+        domains = await self.platform.worker(DOMAIN_USAGE).ids_by_drva(
+            self.session, [d.id for d in drvas]
+        )
         return [
             DrvaRead(
                 id=d.id,
@@ -223,7 +224,7 @@ class DrvaService:
 
     async def delete(self, drva_id: str, actor: Principal) -> Task:
         drva = await self.get(drva_id)
-        await refuse_in_use(self.session, ProtectionDomain.drva_id, drva.id, "DRVA")
+        await refuse_in_use(self.session, self.platform, Used.DRVA, drva.id)
         return await self._start(drva, "delete_drva", DrvaStatus.DELETING, actor)
 
     async def restart(self, drva_id: str, actor: Principal) -> Task:
@@ -308,9 +309,7 @@ class DrvaService:
 
     async def delete_volume(self, drva_id: str, volume_id: str, actor: Principal) -> Task:
         volume = await self.volume(drva_id, volume_id)
-        await refuse_in_use(
-            self.session, ProtectionDomain.replication_log_volume_id, volume.id, "log volume"
-        )
+        await refuse_in_use(self.session, self.platform, Used.LOG_VOLUME, volume.id)
         moved = await self.session.execute(
             update(ReplicationLogVolume)
             .where(

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import InvalidState
 from app.domain.inventory.models import VirtualMachine
 from app.domain.protection_domains.models import (
     DomainReplication,
@@ -20,16 +19,6 @@ from app.domain.protection_domains.models import (
 async def names_using(session: AsyncSession, column: Any, value: str) -> Sequence[str]:
     """Names of the domains whose `column` (storage site, DRVA, log volume) is `value`."""
     return (await session.scalars(select(ProtectionDomain.name).where(column == value))).all()
-
-
-async def refuse_in_use(session: AsyncSession, column: Any, value: str, what: str) -> None:
-    names = await names_using(session, column, value)
-    if names:
-        raise InvalidState(
-            f"the {what} is used by protection domain(s) {', '.join(sorted(names))}",
-            entity=what.lower().replace(" ", "_"),
-            state="in_use",
-        )
 
 
 async def ids_by_drva(session: AsyncSession, drva_ids: Sequence[str]) -> dict[str, list[str]]:

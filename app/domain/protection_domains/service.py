@@ -32,6 +32,8 @@ from app.domain.platform import Platform
 from app.domain.protection_domains import repository
 from app.domain.protection_domains.health import health
 from app.domain.protection_domains.models import DomainReplication, ProtectedVm, ProtectionDomain
+from app.domain.protection_domains.ownership import refresh_ownership
+from app.domain.protection_domains.points import sync_points
 from app.domain.protection_domains.replication_states import VmStatus
 from app.domain.protection_domains.schemas import (
     DomainCreate,
@@ -45,8 +47,6 @@ from app.domain.protection_domains.schemas import (
     StatisticsSample,
     VmsAdd,
 )
-from app.domain.recovery.points import sync_points
-from app.domain.recovery.service import RecoveryService
 from app.domain.sites.identity import SiteDirectory, site_directory
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
@@ -351,7 +351,7 @@ class DomainService:
 
     async def start_protection(self, domain_id: str, actor: Principal) -> Task:
         domain = await self.get(domain_id)
-        await RecoveryService(self.session, self.platform).refresh_ownership(domain)
+        await refresh_ownership(self.session, self.platform, domain)
         self._require_owned(domain, "protection")
         if domain.replication_enabled:
             raise InvalidState(

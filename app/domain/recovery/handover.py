@@ -20,7 +20,7 @@ from app.domain.protection_domains.models import (
 )
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
 from app.domain.replication.engine import ReplicationEngine
-from app.domain.replication.generator import epoch_start
+from app.domain.storage_format.epochs import epoch_start
 from app.domain.vcenters.tasks import connected
 from app.tasks.registry import TaskContext, TaskFailed
 

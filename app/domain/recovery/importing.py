@@ -14,9 +14,9 @@ from app.adapters.objectstore.port import ObjectStore
 from app.core.ids import new_id
 from app.domain.events import service as events
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain
+from app.domain.protection_domains.points import sync_points
 from app.domain.protection_domains.replication_states import VmStatus
 from app.domain.protection_domains.tasks import domain_and_store
-from app.domain.recovery.points import sync_points
 from app.tasks.registry import TaskContext, TaskFailed
 
 

@@ -16,7 +16,7 @@ from app.adapters.objectstore.errors import ObjectStoreError
 from app.core.periodic import Periodic
 from app.domain.protection_domains.models import ProtectionDomain, recovery_point_id
 from app.domain.recovery.models import RecoveryOperation
-from app.domain.replication.generator import epoch_start
+from app.domain.storage_format.epochs import epoch_start
 from app.domain.storage_format.keys import recovery_point_epochs, recovery_point_key
 from app.domain.storage_format.manifest import (
     read_manifest,

@@ -30,14 +30,14 @@ from app.domain.events import service as events
 from app.domain.inventory.models import Network
 from app.domain.platform import Platform
 from app.domain.protection_domains.models import (
-    DomainReplication,
     ProtectedVm,
     ProtectionDomain,
     RecoveryPoint,
 )
 from app.domain.protection_domains.modes import DomainMode, can_move
+from app.domain.protection_domains.ownership import refresh_ownership
+from app.domain.protection_domains.points import sync_points
 from app.domain.recovery.models import RecoveryOperation, Runbook
-from app.domain.recovery.points import sync_points
 from app.domain.recovery.schemas import (
     FailbackRequest,
     FailoverRequest,
@@ -56,7 +56,6 @@ from app.domain.sites.identity import SiteDirectory, site_directory
 from app.domain.sites.models import Site
 from app.domain.storage_format.manifest import (
     CorruptManifest,
-    Manifest,
     read_manifest,
 )
 from app.domain.storage_sites.models import StorageSite
@@ -141,45 +140,6 @@ class RecoveryService:
                 "the domain's storage site is gone", entity="storage_site", state="missing"
             )
         return store_of(self.platform, site)
-
-    async def refresh_ownership(self, domain: ProtectionDomain) -> Manifest:
-        """Read the manifest: when another site took the domain over, this site learns it now
-        (and is fenced) rather than at its replication engine's next look."""
-        store = await self._store(domain)
-        try:
-            manifest = await read_manifest(store, domain.container)
-        except ObjectNotFound as error:
-            raise InvalidState(
-                f"container {domain.container} holds no manifest any more",
-                entity="protection_domain",
-                state=domain.mode,
-            ) from error
-        except ObjectStoreError as error:
-            raise ServiceUnavailable(
-                f"cannot read the domain's manifest: {error.message}"
-            ) from error
-        sites = await site_directory(self.session, self.platform)
-        owner = manifest.owner(sites)
-        epoch = manifest.epoch
-        learnt = manifest.labels
-        if learnt.items() - domain.site_names.items():
-            domain.site_names = {**domain.site_names, **learnt}
-        if owner != domain.owner_site or epoch > domain.epoch:
-            if domain.owner_site == self.local and owner != self.local:
-                repl = await self.session.get(DomainReplication, domain.id)
-                if repl is not None and not repl.fenced:
-                    repl.fenced = True
-                    owner_name = sites.label(owner, domain.site_names)
-                    repl.last_error = f"fenced: site {owner_name} owns the domain at epoch {epoch}"
-                if domain.replication_enabled:
-                    domain.replication_enabled = False
-                if can_move(domain.mode, DomainMode.REPLICATION_DISABLED):
-                    domain.mode = DomainMode.REPLICATION_DISABLED.value
-            domain.owner_site = owner
-            if owner != self.local:
-                domain.epoch = epoch
-            await self.session.flush()
-        return manifest
 
     async def _require_settings(self) -> None:
         if await self.session.scalar(select(RecoverySettings)) is None:
@@ -295,7 +255,7 @@ class RecoveryService:
         )
 
     async def _remote(self, domain: ProtectionDomain, action: str) -> None:
-        await self.refresh_ownership(domain)
+        await refresh_ownership(self.session, self.platform, domain)
         if domain.owner_site == self.local:
             raise self._refuse(
                 domain,
@@ -500,7 +460,7 @@ class RecoveryService:
                 and running.params.get("to_site") == spec.to_site
             ):
                 return running
-        await self.refresh_ownership(domain)
+        await refresh_ownership(self.session, self.platform, domain)
         if domain.owner_site != self.local:
             owner_name = await self._label(domain, domain.owner_site)
             raise self._refuse(domain, f"site {owner_name} owns it, not this site")

@@ -45,11 +45,12 @@ from app.domain.recovery.importing import finish_import, forget_import, import_v
 from app.domain.recovery.models import RecoveryOperation, Runbook
 from app.domain.recovery_settings.models import RecoverySettings
 from app.domain.replication.engine import ReplicationEngine
-from app.domain.replication.generator import epoch_start, image_of
+from app.domain.replication.generator import image_of
 from app.domain.replication.segments import RecoveryPointGone, rebuild
 from app.domain.sites.identity import site_directory
 from app.domain.sites.models import Site
 from app.domain.sites.service import endpoint_of
+from app.domain.storage_format.epochs import epoch_start
 from app.domain.storage_format.keys import recovery_point_epochs, recovery_point_key, vm_config_key
 from app.domain.storage_format.manifest import (
     CorruptManifest,

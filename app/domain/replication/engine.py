@@ -50,14 +50,10 @@ from app.domain.protection_domains.models import (
 )
 from app.domain.protection_domains.modes import DomainMode, can_move
 from app.domain.protection_domains.replication_states import ReplicationState, VmStatus, move
-from app.domain.replication.generator import (
-    DiskGenerator,
-    epoch_at,
-    epoch_start,
-    origin_epoch_at,
-)
+from app.domain.replication.generator import DiskGenerator
 from app.domain.replication.segments import Segment, compact
 from app.domain.sites.identity import site_directory
+from app.domain.storage_format.epochs import epoch_at, epoch_start, origin_epoch_at
 from app.domain.storage_format.keys import recovery_point_key
 from app.domain.storage_format.manifest import (
     read_manifest,

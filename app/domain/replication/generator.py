@@ -14,14 +14,12 @@ can be recomputed, and a replica rebuilt from the object store can be compared w
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-EPOCH_SECONDS = 10
+from app.domain.storage_format.epochs import BASE_EPOCH, EPOCH_SECONDS
+
 REGIONS = 64
-# The epoch a base (initial-sync) record carries: older than any write.
-BASE_EPOCH = -1
 
 # A region's content and the epoch that wrote it.
 RegionState = tuple[int, str]
@@ -92,20 +90,6 @@ class DiskGenerator:
             if written is not None:
                 touched[written[0]] = (epoch, written[1])
         return touched
-
-
-def epoch_at(timestamp: float) -> int:
-    """The first epoch not yet complete at `timestamp`."""
-    return math.floor(timestamp / EPOCH_SECONDS)
-
-
-def origin_epoch_at(timestamp: float) -> int:
-    """The first epoch that starts at or after `timestamp`."""
-    return math.ceil(timestamp / EPOCH_SECONDS)
-
-
-def epoch_start(epoch: int) -> float:
-    return float(epoch * EPOCH_SECONDS)
 
 
 def digest(disks: Mapping[int, Mapping[int, RegionState]]) -> str:

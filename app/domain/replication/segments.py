@@ -11,7 +11,8 @@ from typing import Any
 
 from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
 from app.adapters.objectstore.port import ObjectStore
-from app.domain.replication.generator import BASE_EPOCH, DiskState, merge
+from app.domain.replication.generator import DiskState, merge
+from app.domain.storage_format.epochs import BASE_EPOCH
 from app.domain.storage_format.keys import (
     CHECKPOINTS,
     RECOVERY_POINTS,

@@ -21,8 +21,6 @@ from app.core.principal import Principal
 from app.core.schemas import EntityRef
 from app.domain.events import service as events
 from app.domain.platform import Platform
-from app.domain.protection_domains.models import ProtectionDomain
-from app.domain.protection_domains.repository import refuse_in_use
 from app.domain.sites.identity import site_directory
 from app.domain.storage_format.keys import RECOVERY_POINTS
 from app.domain.storage_format.manifest import (
@@ -31,6 +29,7 @@ from app.domain.storage_format.manifest import (
 )
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.schemas import FoundDomain, StorageSiteCreate, StorageSiteRead
+from app.domain.usage import Used, refuse_in_use
 from app.tasks.models import Task
 from app.tasks.service import enqueue
 
@@ -206,7 +205,7 @@ class StorageSiteService:
 
     async def delete(self, site_id: str, actor: Principal) -> None:
         site = await self.get(site_id)
-        await refuse_in_use(self.session, ProtectionDomain.storage_site_id, site.id, "storage site")
+        await refuse_in_use(self.session, self.platform, Used.STORAGE_SITE, site.id)
         if not await delete_once(self.session, site):
             raise NotFound(f"storage site {site_id} does not exist")
         events.record(

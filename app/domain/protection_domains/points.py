@@ -18,7 +18,7 @@ from app.domain.protection_domains.models import (
     RecoveryPoint,
     recovery_point_id,
 )
-from app.domain.replication.generator import epoch_start
+from app.domain.storage_format.epochs import epoch_start
 from app.domain.storage_format.keys import recovery_point_epochs, recovery_point_key
 
 READERS = 16
