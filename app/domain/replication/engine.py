@@ -32,6 +32,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError, StorageUnreachable
+from app.adapters.objectstore.faulty import FaultInjectingStore
 from app.adapters.objectstore.port import ObjectStore
 from app.core.db import advisory_lock
 from app.core.periodic import Periodic
@@ -152,11 +153,10 @@ class _Run:
     domain: ProtectionDomain
     repl: DomainReplication
     vms: list[_Vm]
-    store: ObjectStore | None
+    store: FaultInjectingStore | None
     store_error: str | None
     drva_running: bool
     bandwidth: float
-    outage: bool = False
 
 
 P = ParamSpec("P")
@@ -288,7 +288,9 @@ class ReplicationEngine:
         store, error = None, None
         if site is not None:
             try:
-                store = self._store(site)
+                store = FaultInjectingStore(
+                    self._store(site), self._platform.faults, site.id, domain.id
+                )
             except Exception as failure:  # a store that cannot even be built is unreachable
                 error = f"storage site {site.name} cannot be used: {failure}"
         return _Run(
@@ -311,7 +313,7 @@ class ReplicationEngine:
     # -- one step ------------------------------------------------------------------------
 
     async def _step(self, session: AsyncSession, run: _Run, t1: float) -> None:
-        repl, domain = run.repl, run.domain
+        repl = run.repl
         t0 = _ts(repl.cursor_at)
         seconds = t1 - t0
         end_epoch = epoch_at(t1)
@@ -319,7 +321,8 @@ class ReplicationEngine:
         if repl.state != R.STOPPED:
             written = window_bytes(run.vms, repl.captured_until, end_epoch)
         repl.captured_until = max(repl.captured_until, end_epoch)
-        run.outage = self._platform.faults.storage_outage(domain.storage_site_id, domain.id)
+        if run.store is not None:
+            run.store.reconnect()
         budget = run.bandwidth * seconds if run.drva_running else 0.0
         shipped = 0.0
         failure: str | None = None
@@ -327,8 +330,8 @@ class ReplicationEngine:
         if repl.compacted_at is None:
             repl.compacted_at = _at(t0)
         try:
-            if run.outage and repl.state != R.STOPPED:
-                raise StorageUnreachable("the object store is unreachable (injected outage)")
+            if run.store is not None and repl.state != R.STOPPED:
+                run.store.require_reachable()
             if repl.state != R.STOPPED and run.drva_running:
                 await self._check_fence(session, run, t1)
             if repl.state == R.BITMAP:
@@ -586,7 +589,7 @@ class ReplicationEngine:
     async def _compact(self, session: AsyncSession, run: _Run, t1: float) -> None:
         repl, domain = run.repl, run.domain
         repl.compacted_at = _at(t1)
-        if repl.last_recovery_point_at is None or run.store is None or run.outage:
+        if repl.last_recovery_point_at is None or run.store is None or not run.store.reachable:
             return
         # Compaction rewrites history: make sure no other site took the domain over meanwhile,
         # since a recovery there may be reading the points it would merge.
