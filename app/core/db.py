@@ -6,12 +6,13 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, delete, event, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
+
+from app.core.errors import AppError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -250,3 +253,19 @@ async def advisory_lock(engine: AsyncEngine, name: str) -> AsyncIterator[None]:
         finally:
             await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
             await connection.commit()
+
+
+async def commit_unique(
+    session: AsyncSession,
+    conflict: AppError | Callable[[], Awaitable[AppError | None]],
+) -> None:
+    """Commits; a unique constraint that refuses the rows (a concurrent create of the same name)
+    is rolled back and answered with `conflict` (or what it computes, once rolled back)."""
+    try:
+        await session.commit()
+    except IntegrityError as refused:
+        await session.rollback()
+        error = conflict if isinstance(conflict, AppError) else await conflict()
+        if error is None:
+            raise
+        raise error from refused

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import commit_unique
 from app.core.errors import Conflict, FieldError, InvalidState, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.core.principal import Principal
@@ -167,14 +167,13 @@ class DrvaService:
                 task_id=task.id,
             )
             tasks.append(task)
-        try:
-            await self.session.commit()
-        except IntegrityError as error:
-            await self.session.rollback()
-            raise Conflict(
+        await commit_unique(
+            self.session,
+            Conflict(
                 "another DRVA was placed on one of these hosts meanwhile; at most one per host",
                 error_code="host_has_drva",
-            ) from error
+            ),
+        )
         self.platform.tasks.wake()
         return tasks
 

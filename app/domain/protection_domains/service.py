@@ -4,14 +4,14 @@ replication log and one container on a storage site."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError
+from app.core.db import commit_unique
 from app.core.errors import (
     Conflict,
     FieldError,
@@ -30,6 +30,7 @@ from app.domain.events import service as events
 from app.domain.inventory.models import Cluster, VirtualMachine
 from app.domain.platform import Platform
 from app.domain.protection_domains import repository
+from app.domain.protection_domains.guard import start_on_domain
 from app.domain.protection_domains.health import health
 from app.domain.protection_domains.models import DomainReplication, ProtectedVm, ProtectionDomain
 from app.domain.protection_domains.ownership import refresh_ownership
@@ -216,13 +217,10 @@ class DomainService:
             entity=("protection_domain", domain_id, spec.name),
             task_id=task.id,
         )
-        try:
-            await self.session.commit()
-        except IntegrityError as error:
-            await self.session.rollback()
-            raise Conflict(
-                f"a domain named {spec.name!r} exists", error_code="already_exists"
-            ) from error
+        await commit_unique(
+            self.session,
+            Conflict(f"a domain named {spec.name!r} exists", error_code="already_exists"),
+        )
         self.platform.tasks.wake()
         return task
 
@@ -243,11 +241,10 @@ class DomainService:
             + ", ".join(sorted(change.model_fields_set)),
             entity=("protection_domain", domain.id, domain.name),
         )
-        try:
-            await self.session.commit()
-        except IntegrityError as error:
-            await self.session.rollback()
-            raise Conflict("a domain with that name exists", error_code="already_exists") from error
+        await commit_unique(
+            self.session,
+            Conflict("a domain with that name exists", error_code="already_exists"),
+        )
         return domain
 
     # -- VMs ------------------------------------------------------------------------------
@@ -316,7 +313,9 @@ class DomainService:
                 entity="cluster",
                 state="unconfigured",
             )
-        return await self._guarded(
+        return await start_on_domain(
+            self.session,
+            self.platform,
             domain,
             "add_vms",
             "adding_vms",
@@ -343,8 +342,15 @@ class DomainService:
                 raise NotFound(f"VM {vm_id} is not in protection domain {domain.name}")
 
         await still_in_domain(self.session)
-        return await self._guarded(
-            domain, "remove_vm", "removing_vm", actor, {"vm_id": vm_id}, still_in_domain
+        return await start_on_domain(
+            self.session,
+            self.platform,
+            domain,
+            "remove_vm",
+            "removing_vm",
+            actor,
+            {"vm_id": vm_id},
+            still_in_domain,
         )
 
     # -- protection -----------------------------------------------------------------------
@@ -372,7 +378,9 @@ class DomainService:
                 entity="protection_domain",
                 state=domain.mode,
             )
-        return await self._guarded(domain, "start_protection", "starting", actor)
+        return await start_on_domain(
+            self.session, self.platform, domain, "start_protection", "starting", actor
+        )
 
     async def stop_protection(self, domain_id: str, actor: Principal) -> Task:
         domain = await self.get(domain_id)
@@ -382,7 +390,9 @@ class DomainService:
                 entity="protection_domain",
                 state=domain.mode,
             )
-        return await self._guarded(domain, "stop_protection", "stopping", actor)
+        return await start_on_domain(
+            self.session, self.platform, domain, "stop_protection", "stopping", actor
+        )
 
     async def recovery_points(self, domain_id: str) -> list[RecoveryPointRead]:
         """Within the PITR window. When PITR is off, the latest, and the latest consistent one
@@ -449,28 +459,6 @@ class DomainService:
         domain = await self.get(domain_id)
         repl = await self.session.get(DomainReplication, domain_id)
         return statistics_of(domain, repl, self.platform.clock.timestamp())
-
-    async def _guarded(
-        self,
-        domain: ProtectionDomain,
-        task_type: str,
-        target: str,
-        actor: Principal,
-        params: dict[str, Any] | None = None,
-        still_wanted: Callable[[AsyncSession], Awaitable[None]] | None = None,
-    ) -> Task:
-        return await start_guarded(
-            self.session,
-            self.platform,
-            model=ProtectionDomain,
-            entity=EntityRef(type="protection_domain", id=domain.id, name=domain.name),
-            task_type=task_type,
-            target=target,
-            sources=["ready"],
-            actor=actor.username,
-            params=params,
-            still_wanted=still_wanted,
-        )
 
     async def delete(self, domain_id: str, actor: Principal) -> Task:
         domain = await self.get(domain_id)

@@ -29,6 +29,7 @@ from app.domain.drvas.states import DrvaStatus, VolumeStatus
 from app.domain.events import service as events
 from app.domain.inventory.models import Network
 from app.domain.platform import Platform
+from app.domain.protection_domains.guard import start_on_domain
 from app.domain.protection_domains.models import (
     ProtectedVm,
     ProtectionDomain,
@@ -61,7 +62,7 @@ from app.domain.storage_format.manifest import (
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
 from app.tasks.models import Task
-from app.tasks.service import enqueue, start_guarded
+from app.tasks.service import enqueue
 
 
 def runbook_id(domain_id: str) -> str:
@@ -224,35 +225,20 @@ class RecoveryService:
         if mode is not None:
             domain.mode = mode.value
         domain.updated_at = now
-        task = await self._guard(
-            domain, task_type, "recovering", actor, {**params, "operation_id": operation.id}
+        task = await start_on_domain(
+            self.session,
+            self.platform,
+            domain,
+            task_type,
+            "recovering",
+            actor,
+            {**params, "operation_id": operation.id},
         )
         stored = await self.session.get(RecoveryOperation, operation.id)
         if stored is not None:
             stored.task_id = task.id
             await self.session.commit()
         return task
-
-    async def _guard(
-        self,
-        domain: ProtectionDomain,
-        task_type: str,
-        target: str,
-        actor: Principal,
-        params: dict[str, Any],
-    ) -> Task:
-        """Start a task on the domain if no other holds it (else 409)."""
-        return await start_guarded(
-            self.session,
-            self.platform,
-            model=ProtectionDomain,
-            entity=EntityRef(type="protection_domain", id=domain.id, name=domain.name),
-            task_type=task_type,
-            target=target,
-            sources=["ready"],
-            actor=actor.username,
-            params=params,
-        )
 
     async def _remote(self, domain: ProtectionDomain, action: str) -> None:
         await refresh_ownership(self.session, self.platform, domain)
@@ -376,7 +362,9 @@ class RecoveryService:
         if op is None:
             raise self._refuse(domain, "no test failover runs")
         params = {"operation_id": op.id, "success": spec.success, "summary": spec.summary}
-        return await self._guard(domain, "stop_test_failover", "recovering", actor, params)
+        return await start_on_domain(
+            self.session, self.platform, domain, "stop_test_failover", "recovering", actor, params
+        )
 
     # -- failback ----------------------------------------------------------------------------
 
@@ -472,7 +460,9 @@ class RecoveryService:
         if domain.mode not in (DomainMode.PROTECTING, DomainMode.RUNNING_IN_FAILOVER):
             raise self._refuse(domain, "only a protecting domain can be handed over")
         params = {"to_site": spec.to_site}
-        return await self._guard(domain, "release_domain", "releasing", actor, params)
+        return await start_on_domain(
+            self.session, self.platform, domain, "release_domain", "releasing", actor, params
+        )
 
     # -- import ------------------------------------------------------------------------------
 

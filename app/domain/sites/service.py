@@ -4,11 +4,10 @@ peer is saved only after it answered over HTTPS with the given credentials."""
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.peer.port import PeerEndpoint, PeerError, PeerInfo
-from app.core.db import delete_once
+from app.core.db import commit_unique, delete_once
 from app.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.core.principal import Principal
@@ -101,13 +100,10 @@ class SiteService:
             message=f"peer site {info.site_name} at {endpoint.url} ({info.product} {info.version})",
             entity=("site", site.id, site.name),
         )
-        try:
-            await self.session.commit()
-        except IntegrityError as error:
-            await self.session.rollback()
-            raise Conflict(
-                f"site {name} is already registered", error_code="already_exists"
-            ) from error
+        await commit_unique(
+            self.session,
+            Conflict(f"site {name} is already registered", error_code="already_exists"),
+        )
         return site
 
     async def check(self, site_id: str) -> Site:

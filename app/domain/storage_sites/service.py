@@ -8,13 +8,12 @@ import os
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
 from app.adapters.objectstore.factory import StoreSpec, build_store
 from app.adapters.objectstore.port import ObjectStore
-from app.core.db import delete_once
+from app.core.db import commit_unique, delete_once
 from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.core.principal import Principal
@@ -194,13 +193,10 @@ class StorageSiteService:
             message=f"{spec.type} storage site {spec.name} added",
             entity=("storage_site", site.id, site.name),
         )
-        try:
-            await self.session.commit()
-        except IntegrityError as error:
-            await self.session.rollback()
-            raise Conflict(
-                f"a storage site named {spec.name!r} exists", error_code="already_exists"
-            ) from error
+        await commit_unique(
+            self.session,
+            Conflict(f"a storage site named {spec.name!r} exists", error_code="already_exists"),
+        )
         return site
 
     async def delete(self, site_id: str, actor: Principal) -> None:

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import delete_once
+from app.core.db import commit_unique, delete_once
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.core.pagination import PageParams, PageResult
@@ -57,13 +56,10 @@ class UserService:
             message=f"user {user.username} created with role {user.role}",
             entity=("user", user.id, user.username),
         )
-        try:
-            await self.session.commit()
-        except IntegrityError as error:
-            await self.session.rollback()
-            raise Conflict(
-                f"user {spec.username!r} already exists", error_code="already_exists"
-            ) from error
+        await commit_unique(
+            self.session,
+            Conflict(f"user {spec.username!r} already exists", error_code="already_exists"),
+        )
         return user
 
     async def _check_current_password(self, user: User, change: UserUpdate) -> None:

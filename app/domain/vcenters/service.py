@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.vcenter.errors import VCenterError
 from app.adapters.vcenter.port import Endpoint
-from app.core.errors import Conflict, InvalidState, NotFound, ServiceUnavailable
+from app.core.db import commit_unique
+from app.core.errors import AppError, Conflict, InvalidState, NotFound, ServiceUnavailable
 from app.core.ids import new_id
 from app.core.principal import Principal
 from app.core.schemas import EntityRef
@@ -122,14 +122,12 @@ class VCenterService:
             entity=("vcenter", vcenter.id, vcenter.hostname),
             task_id=task.id,
         )
-        try:
-            await self.session.commit()
-        except IntegrityError as error:
-            await self.session.rollback()
+
+        async def registered_meanwhile() -> AppError | None:
             current = await repository.all_(self.session)
-            if current:
-                raise _already_registered(current[0]) from error
-            raise
+            return _already_registered(current[0]) if current else None
+
+        await commit_unique(self.session, registered_meanwhile)
         self.platform.tasks.wake()
         return task
 
