@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import inspect
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextvars import ContextVar
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,8 @@ from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, PageParams
 from app.core.principal import Principal, Role
 from app.domain.auth.service import AuthCache, AuthService
 from app.domain.platform import Platform
+
+S = TypeVar("S")
 
 # Set while the init scenarios run (in process, before anyone can log in).
 INITIALIZING: ContextVar[bool] = ContextVar("jetdr_initializing", default=False)
@@ -39,6 +41,16 @@ async def get_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def provide(service: Callable[[AsyncSession, Platform], S]) -> Any:
+    """The dependency that gives a route `service(session, platform)` for its request, as in
+    `ClusterServiceDep = Annotated[ClusterService, provide(ClusterService)]`."""
+
+    async def provider(session: SessionDep, platform: PlatformDep) -> S:
+        return service(session, platform)
+
+    return Depends(provider)
 
 
 def auth_service(platform: Platform) -> AuthService:

@@ -1,23 +1,33 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 
-from app.api.deps import AdminUser, CurrentUser, PlatformDep, SessionDep
+from app.api.deps import AdminUser, CurrentUser, PlatformDep, SessionDep, provide
 from app.domain.appliance.schemas import ApplianceRead, ApplianceUpdate
 from app.domain.appliance.service import ApplianceService
 
 router = APIRouter(prefix="/appliance", tags=["appliance"])
+ApplianceServiceDep = Annotated[ApplianceService, provide(ApplianceService)]
 
 
 @router.get("", response_model=ApplianceRead)
 async def get_appliance(
-    _user: CurrentUser, session: SessionDep, platform: PlatformDep
+    _user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    appliance_service: ApplianceServiceDep,
 ) -> ApplianceRead:
-    return await ApplianceService(session, platform).get()
+    return await appliance_service.get()
 
 
 @router.patch("", response_model=ApplianceRead)
 async def update_appliance(
-    change: ApplianceUpdate, user: AdminUser, session: SessionDep, platform: PlatformDep
+    change: ApplianceUpdate,
+    user: AdminUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    appliance_service: ApplianceServiceDep,
 ) -> ApplianceRead:
-    return await ApplianceService(session, platform).update(change, user)
+    return await appliance_service.update(change, user)

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, CurrentUser, PlatformDep, SessionDep
+from app.api.deps import AdminUser, CurrentUser, PlatformDep, SessionDep, provide
 from app.api.responses import ACCEPTED, accepted
 from app.domain.clusters.schemas import ClusterAction, ClusterIssues, HostIssue
 from app.domain.clusters.service import ClusterService
 from app.tasks.schemas import TaskRead
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
+ClusterServiceDep = Annotated[ClusterService, provide(ClusterService)]
 
 
 @router.post(
@@ -17,14 +20,13 @@ router = APIRouter(prefix="/clusters", tags=["clusters"])
 async def configure_cluster(
     cluster_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    cluster_service: ClusterServiceDep,
     response: Response,
     action: ClusterAction | None = None,
 ) -> TaskRead:
     """Install the IO filter on every host of the cluster through vCenter."""
     consent = (action or ClusterAction()).allow_maintenance_mode
-    task = await ClusterService(session, platform).configure(cluster_id, consent, admin)
+    task = await cluster_service.configure(cluster_id, consent, admin)
     return accepted(response, task)
 
 
@@ -37,14 +39,13 @@ async def configure_cluster(
 async def unconfigure_cluster(
     cluster_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    cluster_service: ClusterServiceDep,
     response: Response,
     action: ClusterAction | None = None,
 ) -> TaskRead:
     """Uninstall the IO filter; hosts enter maintenance mode one at a time."""
     consent = (action or ClusterAction()).allow_maintenance_mode
-    task = await ClusterService(session, platform).unconfigure(cluster_id, consent, admin)
+    task = await cluster_service.unconfigure(cluster_id, consent, admin)
     return accepted(response, task)
 
 
@@ -54,13 +55,12 @@ async def unconfigure_cluster(
 async def upgrade_cluster(
     cluster_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    cluster_service: ClusterServiceDep,
     response: Response,
     action: ClusterAction | None = None,
 ) -> TaskRead:
     consent = (action or ClusterAction()).allow_maintenance_mode
-    task = await ClusterService(session, platform).upgrade(cluster_id, consent, admin)
+    task = await cluster_service.upgrade(cluster_id, consent, admin)
     return accepted(response, task)
 
 
@@ -73,20 +73,23 @@ async def upgrade_cluster(
 async def resolve_cluster_issues(
     cluster_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    cluster_service: ClusterServiceDep,
     response: Response,
 ) -> TaskRead:
     """Retry the hosts where the last operation failed."""
-    task = await ClusterService(session, platform).resolve_issues(cluster_id, admin)
+    task = await cluster_service.resolve_issues(cluster_id, admin)
     return accepted(response, task)
 
 
 @router.get("/{cluster_id}/issues", response_model=ClusterIssues)
 async def list_cluster_issues(
-    cluster_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
+    cluster_id: str,
+    _user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    cluster_service: ClusterServiceDep,
 ) -> ClusterIssues:
-    cluster, hosts = await ClusterService(session, platform).issues(cluster_id)
+    cluster, hosts = await cluster_service.issues(cluster_id)
     return ClusterIssues(
         cluster_id=cluster.id,
         operation=cluster.last_operation,

@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
+from app.api.deps import (
+    AdminUser,
+    CurrentUser,
+    OperatorUser,
+    PlatformDep,
+    SessionDep,
+    paged,
+    provide,
+)
 from app.api.responses import ACCEPTED, accepted, page_of
 from app.core.pagination import MAX_LIMIT, PageParams, by_attributes
 from app.core.schemas import Page, PageMeta
@@ -13,6 +23,7 @@ from app.tasks.schemas import TaskRead
 from app.tasks.service import to_read
 
 router = APIRouter(tags=["drvas"])
+DrvaServiceDep = Annotated[DrvaService, provide(DrvaService)]
 
 
 IMAGE_SORT = by_attributes("version", "file_name", "id", "size_bytes")
@@ -37,14 +48,13 @@ async def list_drva_images(
 async def deploy_drva(
     spec: DrvaCreate,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    drva_service: DrvaServiceDep,
     response: Response,
 ) -> TaskRead | Page[TaskRead]:
     """Deploy a DRVA from the appliance's ISO (task `deploy_drva`). With `count` (or
     `one_per_host`), the appliance picks hosts without a DRVA itself and answers with one task per
     DRVA, named `<name>-1`, `<name>-2`…"""
-    tasks = await DrvaService(session, platform).deploy(spec, admin)
+    tasks = await drva_service.deploy(spec, admin)
     if not spec.many:
         return accepted(response, tasks[0])
     items = [to_read(task) for task in tasks]
@@ -55,28 +65,36 @@ async def deploy_drva(
 @router.get("/drvas", response_model=Page[DrvaRead])
 async def list_drvas(
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    drva_service: DrvaServiceDep,
     page: PageParams = paged(DRVA_SORT),
     cluster_id: str | None = None,
 ) -> Page[DrvaRead]:
-    items = await DrvaService(session, platform).all(cluster_id)
+    items = await drva_service.all(cluster_id)
     return page_of(items, page, DRVA_SORT, "name")
 
 
 @router.get("/drvas/{drva_id}", response_model=DrvaRead)
 async def get_drva(
-    drva_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
+    drva_id: str,
+    _user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    drva_service: DrvaServiceDep,
 ) -> DrvaRead:
-    service = DrvaService(session, platform)
+    service = drva_service
     return (await service.reads([await service.get(drva_id)]))[0]
 
 
 @router.delete("/drvas/{drva_id}", response_model=TaskRead, status_code=202, responses=ACCEPTED)
 async def delete_drva(
-    drva_id: str, admin: AdminUser, session: SessionDep, platform: PlatformDep, response: Response
+    drva_id: str,
+    admin: AdminUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    response: Response,
+    drva_service: DrvaServiceDep,
 ) -> TaskRead:
-    return accepted(response, await DrvaService(session, platform).delete(drva_id, admin))
+    return accepted(response, await drva_service.delete(drva_id, admin))
 
 
 @router.post(
@@ -85,11 +103,10 @@ async def delete_drva(
 async def restart_drva(
     drva_id: str,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    drva_service: DrvaServiceDep,
     response: Response,
 ) -> TaskRead:
-    return accepted(response, await DrvaService(session, platform).restart(drva_id, operator))
+    return accepted(response, await drva_service.restart(drva_id, operator))
 
 
 @router.post(
@@ -99,10 +116,15 @@ async def restart_drva(
     responses=ACCEPTED,
 )
 async def redeploy_drva(
-    drva_id: str, admin: AdminUser, session: SessionDep, platform: PlatformDep, response: Response
+    drva_id: str,
+    admin: AdminUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    response: Response,
+    drva_service: DrvaServiceDep,
 ) -> TaskRead:
     """A new VM for the DRVA: same identity, host, addresses and log volumes."""
-    return accepted(response, await DrvaService(session, platform).redeploy(drva_id, admin))
+    return accepted(response, await drva_service.redeploy(drva_id, admin))
 
 
 @router.post(
@@ -115,11 +137,10 @@ async def add_log_volume(
     drva_id: str,
     spec: VolumeCreate,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    drva_service: DrvaServiceDep,
     response: Response,
 ) -> TaskRead:
-    task = await DrvaService(session, platform).add_volume(drva_id, spec, operator)
+    task = await drva_service.add_volume(drva_id, spec, operator)
     return accepted(response, task)
 
 
@@ -127,20 +148,24 @@ async def add_log_volume(
 async def list_log_volumes(
     drva_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    drva_service: DrvaServiceDep,
     page: PageParams = paged(VOLUME_SORT),
 ) -> Page[VolumeRead]:
-    service = DrvaService(session, platform)
+    service = drva_service
     drva = (await service.reads([await service.get(drva_id)]))[0]
     return page_of(drva.replication_log_volumes, page, VOLUME_SORT, "created_at")
 
 
 @router.get("/drvas/{drva_id}/replication-log-volumes/{volume_id}", response_model=VolumeRead)
 async def get_log_volume(
-    drva_id: str, volume_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
+    drva_id: str,
+    volume_id: str,
+    _user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    drva_service: DrvaServiceDep,
 ) -> VolumeRead:
-    return volume_read(await DrvaService(session, platform).volume(drva_id, volume_id))
+    return volume_read(await drva_service.volume(drva_id, volume_id))
 
 
 @router.delete(
@@ -153,9 +178,8 @@ async def delete_log_volume(
     drva_id: str,
     volume_id: str,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    drva_service: DrvaServiceDep,
     response: Response,
 ) -> TaskRead:
-    task = await DrvaService(session, platform).delete_volume(drva_id, volume_id, operator)
+    task = await drva_service.delete_volume(drva_id, volume_id, operator)
     return accepted(response, task)

@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
+from app.api.deps import (
+    AdminUser,
+    CurrentUser,
+    OperatorUser,
+    PlatformDep,
+    SessionDep,
+    paged,
+    provide,
+)
 from app.api.responses import ACCEPTED, accepted, page_of
 from app.core.pagination import PageParams, by_attributes
 from app.core.schemas import Page
@@ -19,6 +29,7 @@ from app.domain.protection_domains.service import DomainService
 from app.tasks.schemas import TaskRead
 
 router = APIRouter(prefix="/protection-domains", tags=["protection domains"])
+DomainServiceDep = Annotated[DomainService, provide(DomainService)]
 
 
 DOMAIN_SORT = by_attributes("name", "mode", "health", "priority", "id", "owner_site")
@@ -29,31 +40,33 @@ VM_SORT = by_attributes("name", "status", "protection_mode", "added_at", "replic
 async def create_domain(
     spec: DomainCreate,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    domain_service: DomainServiceDep,
     response: Response,
 ) -> TaskRead:
     """Task `create_domain`: the domain's container and manifest on its storage site. PITR is
     chosen here and cannot be changed later."""
-    return accepted(response, await DomainService(session, platform).create(spec, operator))
+    return accepted(response, await domain_service.create(spec, operator))
 
 
 @router.get("", response_model=Page[DomainRead])
 async def list_domains(
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    domain_service: DomainServiceDep,
     page: PageParams = paged(DOMAIN_SORT),
 ) -> Page[DomainRead]:
-    service = DomainService(session, platform)
+    service = domain_service
     return page_of(await service.reads(await service.all()), page, DOMAIN_SORT, "name")
 
 
 @router.get("/{domain_id}", response_model=DomainRead)
 async def get_domain(
-    domain_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
+    domain_id: str,
+    _user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    domain_service: DomainServiceDep,
 ) -> DomainRead:
-    return await DomainService(session, platform).read(domain_id)
+    return await domain_service.read(domain_id)
 
 
 @router.patch("/{domain_id}", response_model=DomainRead)
@@ -61,10 +74,9 @@ async def update_domain(
     domain_id: str,
     change: DomainUpdate,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    domain_service: DomainServiceDep,
 ) -> DomainRead:
-    service = DomainService(session, platform)
+    service = domain_service
     await service.update(domain_id, change, operator)
     return await service.read(domain_id)
 
@@ -73,11 +85,10 @@ async def update_domain(
 async def delete_domain(
     domain_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    domain_service: DomainServiceDep,
     response: Response,
 ) -> TaskRead:
-    return accepted(response, await DomainService(session, platform).delete(domain_id, admin))
+    return accepted(response, await domain_service.delete(domain_id, admin))
 
 
 @router.post("/{domain_id}/vms", response_model=TaskRead, status_code=202, responses=ACCEPTED)
@@ -85,12 +96,11 @@ async def add_vms(
     domain_id: str,
     spec: VmsAdd,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    domain_service: DomainServiceDep,
     response: Response,
 ) -> TaskRead:
     """Task `add_vms`. While the domain protects, each VM starts its initial sync at once."""
-    service = DomainService(session, platform)
+    service = domain_service
     return accepted(response, await service.add_vms(domain_id, spec, operator))
 
 
@@ -98,11 +108,10 @@ async def add_vms(
 async def list_vms(
     domain_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    domain_service: DomainServiceDep,
     page: PageParams = paged(VM_SORT),
 ) -> Page[ProtectedVmRead]:
-    items = await DomainService(session, platform).vms(domain_id)
+    items = await domain_service.vms(domain_id)
     return page_of(items, page, VM_SORT, "name")
 
 
@@ -113,11 +122,10 @@ async def remove_vm(
     domain_id: str,
     vm_id: str,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    domain_service: DomainServiceDep,
     response: Response,
 ) -> TaskRead:
-    service = DomainService(session, platform)
+    service = domain_service
     return accepted(response, await service.remove_vm(domain_id, vm_id, operator))
 
 
@@ -130,13 +138,12 @@ async def remove_vm(
 async def start_protection(
     domain_id: str,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    domain_service: DomainServiceDep,
     response: Response,
 ) -> TaskRead:
     """ "Replication Enabled: Yes". VMs never synced start their initial sync; after a stop,
     the changes made meanwhile are resynced."""
-    service = DomainService(session, platform)
+    service = domain_service
     return accepted(response, await service.start_protection(domain_id, operator))
 
 
@@ -149,26 +156,33 @@ async def start_protection(
 async def stop_protection(
     domain_id: str,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    domain_service: DomainServiceDep,
     response: Response,
 ) -> TaskRead:
     """ "Replication Enabled: No": the RPO grows and a `replication_disabled` alarm is raised."""
-    service = DomainService(session, platform)
+    service = domain_service
     return accepted(response, await service.stop_protection(domain_id, operator))
 
 
 @router.get("/{domain_id}/recovery-points", response_model=RecoveryPointList)
 async def list_recovery_points(
-    domain_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
+    domain_id: str,
+    _user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    domain_service: DomainServiceDep,
 ) -> RecoveryPointList:
     """Newest first: every point within the PITR window, or only the latest without PITR."""
-    items = await DomainService(session, platform).recovery_points(domain_id)
+    items = await domain_service.recovery_points(domain_id)
     return RecoveryPointList(items=items)
 
 
 @router.get("/{domain_id}/statistics", response_model=StatisticsRead)
 async def get_statistics(
-    domain_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
+    domain_id: str,
+    _user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    domain_service: DomainServiceDep,
 ) -> StatisticsRead:
-    return await DomainService(session, platform).statistics(domain_id)
+    return await domain_service.statistics(domain_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from app.api.deps import CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
+from app.api.deps import CurrentUser, OperatorUser, PlatformDep, SessionDep, paged, provide
 from app.api.responses import ACCEPTED, accepted
 from app.core.pagination import PageParams
 from app.core.schemas import Page
@@ -26,6 +26,7 @@ from app.domain.recovery.service import REPORT_SORT, RecoveryService
 from app.tasks.schemas import TaskRead
 
 router = APIRouter(tags=["recovery"])
+RecoveryServiceDep = Annotated[RecoveryService, provide(RecoveryService)]
 DOMAIN = "/protection-domains/{domain_id}"
 ACTION = {"response_model": TaskRead, "status_code": 202, "responses": ACCEPTED}
 
@@ -35,13 +36,12 @@ async def import_domain(
     domain_id: str,
     spec: ImportRequest,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
     response: Response,
 ) -> TaskRead:
     """At a recovery site, for a domain `scan-domains` found: the domain keeps its id and its
     owner; its VMs and recovery points are read from the container. Mode `imported`."""
-    service = RecoveryService(session, platform)
+    service = recovery_service
     return accepted(response, await service.import_domain(domain_id, spec, operator))
 
 
@@ -50,15 +50,14 @@ async def failover(
     domain_id: str,
     spec: FailoverRequest,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
     response: Response,
 ) -> TaskRead:
     """Recover the domain at this site. `regular` uses the latest consistent point (or the one
     named), `forced` accepts an inconsistent one and a manifest that moved, `planned` first has
     the owner shut its VMs down and ship its log. `continuous` keeps rehydrating until
     `complete-failover`. 409 while another recovery runs or when this site owns the domain."""
-    service = RecoveryService(session, platform)
+    service = recovery_service
     return accepted(response, await service.failover(domain_id, spec, operator))
 
 
@@ -66,11 +65,10 @@ async def failover(
 async def complete_failover(
     domain_id: str,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
     response: Response,
 ) -> TaskRead:
-    service = RecoveryService(session, platform)
+    service = recovery_service
     return accepted(response, await service.complete_failover(domain_id, operator))
 
 
@@ -78,13 +76,12 @@ async def complete_failover(
 async def start_test_failover(
     domain_id: str,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
     response: Response,
     spec: Annotated[TestFailoverRequest | None, Body()] = None,
 ) -> TaskRead:
     """`jss-tvm-*` VMs from a recovery point on the test network; ownership does not move."""
-    service = RecoveryService(session, platform)
+    service = recovery_service
     return accepted(
         response, await service.test_failover(domain_id, spec or TestFailoverRequest(), operator)
     )
@@ -95,11 +92,10 @@ async def stop_test_failover(
     domain_id: str,
     spec: StopTestFailoverRequest,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
     response: Response,
 ) -> TaskRead:
-    service = RecoveryService(session, platform)
+    service = recovery_service
     return accepted(response, await service.stop_test_failover(domain_id, spec, operator))
 
 
@@ -107,15 +103,14 @@ async def stop_test_failover(
 async def failback(
     domain_id: str,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
     response: Response,
     spec: Annotated[FailbackRequest | None, Body()] = None,
 ) -> TaskRead:
     """At the primary site: the owner shuts the VMs down and drains its log (a failback that
     waits longer than `max_delay_minutes` pauses), then the VMs come back here and protection
     runs in its original direction. 409 before any failover."""
-    service = RecoveryService(session, platform)
+    service = recovery_service
     return accepted(
         response, await service.failback(domain_id, spec or FailbackRequest(), operator)
     )
@@ -125,12 +120,11 @@ async def failback(
 async def resume_failback(
     domain_id: str,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
     response: Response,
     spec: Annotated[FailbackRequest | None, Body()] = None,
 ) -> TaskRead:
-    service = RecoveryService(session, platform)
+    service = recovery_service
     return accepted(response, await service.resume_failback(domain_id, spec, operator))
 
 
@@ -138,13 +132,12 @@ async def resume_failback(
 async def complete_failback(
     domain_id: str,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
     response: Response,
     spec: Annotated[FailbackRequest | None, Body()] = None,
 ) -> TaskRead:
     """Hands over and fails back a continuous failback (`max_delay_minutes` as for `failback`)."""
-    service = RecoveryService(session, platform)
+    service = recovery_service
     return accepted(response, await service.complete_failback(domain_id, operator, spec))
 
 
@@ -153,22 +146,25 @@ async def release(
     domain_id: str,
     spec: ReleaseRequest,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
     response: Response,
 ) -> TaskRead:
     """Called by the peer appliance for a planned failover or a failback: shut the domain's VMs
     down, ship what the log holds, stop replicating; the task's result names the final
     recovery point. Asking again while it runs returns the same task."""
-    service = RecoveryService(session, platform)
+    service = recovery_service
     return accepted(response, await service.release(domain_id, spec, operator))
 
 
 @router.get(f"{DOMAIN}/runbook", response_model=RunbookRead)
 async def get_runbook(
-    domain_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
+    domain_id: str,
+    _user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
 ) -> RunbookRead:
-    return await RecoveryService(session, platform).runbook(domain_id)
+    return await recovery_service.runbook(domain_id)
 
 
 @router.put(f"{DOMAIN}/runbook", response_model=RunbookRead)
@@ -176,29 +172,31 @@ async def put_runbook(
     domain_id: str,
     spec: RunbookUpdate,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
 ) -> RunbookRead:
     """Startup order, delays, CPU/memory overrides, network mapping and IP settings of the
     recovered VMs; applies on failover and on failback."""
-    return await RecoveryService(session, platform).put_runbook(domain_id, spec, operator)
+    return await recovery_service.put_runbook(domain_id, spec, operator)
 
 
 @router.get("/recovery-reports", response_model=Page[RecoveryReportRead])
 async def list_reports(
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
     page: PageParams = paged(REPORT_SORT),
     domain_id: str | None = None,
     kind: str | None = None,
 ) -> Page[RecoveryReportRead]:
-    result = await RecoveryService(session, platform).reports(domain_id, kind, page)
+    result = await recovery_service.reports(domain_id, kind, page)
     return Page(items=list(result.items), meta=result.meta)
 
 
 @router.get("/recovery-reports/{report_id}", response_model=RecoveryReportRead)
 async def get_report(
-    report_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
+    report_id: str,
+    _user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    recovery_service: RecoveryServiceDep,
 ) -> RecoveryReportRead:
-    return await RecoveryService(session, platform).report(report_id)
+    return await recovery_service.report(report_id)

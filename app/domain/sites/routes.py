@@ -1,10 +1,18 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
+from app.api.deps import (
+    AdminUser,
+    CurrentUser,
+    OperatorUser,
+    PlatformDep,
+    SessionDep,
+    paged,
+    provide,
+)
 from app.core.errors import NotFound
 from app.core.pagination import PageParams
 from app.core.schemas import Page
@@ -13,6 +21,7 @@ from app.domain.sites.schemas import PeerCreate, SiteRead
 from app.domain.sites.service import SiteService
 
 router = APIRouter(prefix="/sites", tags=["sites"])
+SiteServiceDep = Annotated[SiteService, provide(SiteService)]
 
 
 @router.get("", response_model=Page[SiteRead])
@@ -36,12 +45,16 @@ async def get_site(site_id: str, _user: CurrentUser, session: SessionDep) -> Sit
 
 @router.post("", response_model=SiteRead, status_code=201)
 async def add_peer(
-    spec: PeerCreate, admin: AdminUser, session: SessionDep, platform: PlatformDep
+    spec: PeerCreate,
+    admin: AdminUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    site_service: SiteServiceDep,
 ) -> SiteRead:
     """Register a peer appliance (the other site of the pair). It must answer over HTTPS with
     these credentials (422 with the reason otherwise); the password is encrypted and never
     returned."""
-    site = await SiteService(session, platform).add_peer(
+    site = await site_service.add_peer(
         spec.url,
         spec.username,
         spec.password.get_secret_value(),
@@ -54,14 +67,22 @@ async def add_peer(
 
 @router.post("/{site_id}/actions/check", response_model=SiteRead)
 async def check_peer(
-    site_id: str, _operator: OperatorUser, session: SessionDep, platform: PlatformDep
+    site_id: str,
+    _operator: OperatorUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    site_service: SiteServiceDep,
 ) -> SiteRead:
-    return SiteRead.model_validate(await SiteService(session, platform).check(site_id))
+    return SiteRead.model_validate(await site_service.check(site_id))
 
 
 @router.delete("/{site_id}", status_code=204)
 async def remove_peer(
-    site_id: str, admin: AdminUser, session: SessionDep, platform: PlatformDep
+    site_id: str,
+    admin: AdminUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    site_service: SiteServiceDep,
 ) -> Response:
-    await SiteService(session, platform).delete(site_id, admin)
+    await site_service.delete(site_id, admin)
     return Response(status_code=204)

@@ -4,7 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from app.api.deps import AdminUser, CurrentUser, OperatorUser, PlatformDep, SessionDep, paged
+from app.api.deps import (
+    AdminUser,
+    CurrentUser,
+    OperatorUser,
+    PlatformDep,
+    SessionDep,
+    paged,
+    provide,
+)
 from app.api.responses import ACCEPTED, accepted, page_of
 from app.core.pagination import PageParams, by_attributes
 from app.core.schemas import Page
@@ -18,6 +26,7 @@ from app.domain.vcenters.service import VCenterService, to_read
 from app.tasks.schemas import TaskRead
 
 router = APIRouter(prefix="/vcenters", tags=["vcenters"])
+VCenterServiceDep = Annotated[VCenterService, provide(VCenterService)]
 
 
 SORT = by_attributes("hostname", "status", "id", "created_at")
@@ -27,44 +36,45 @@ SORT = by_attributes("hostname", "status", "id", "created_at")
 async def register_vcenter(
     spec: VCenterCreate,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    v_center_service: VCenterServiceDep,
     response: Response,
 ) -> TaskRead:
     """Register this appliance with a vCenter: connect, check version and clock skew, register
     the plugin extension and discover the inventory (task `register_vcenter`)."""
-    task = await VCenterService(session, platform).register(spec, admin)
+    task = await v_center_service.register(spec, admin)
     return accepted(response, task)
 
 
 @router.get("", response_model=Page[VCenterRead])
 async def list_vcenters(
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    v_center_service: VCenterServiceDep,
     page: PageParams = paged(SORT),
 ) -> Page[VCenterRead]:
-    items = [to_read(v) for v in await VCenterService(session, platform).all()]
+    items = [to_read(v) for v in await v_center_service.all()]
     return page_of(items, page, SORT, "hostname")
 
 
 @router.get("/{vcenter_id}", response_model=VCenterRead)
 async def get_vcenter(
-    vcenter_id: str, _user: CurrentUser, session: SessionDep, platform: PlatformDep
+    vcenter_id: str,
+    _user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    v_center_service: VCenterServiceDep,
 ) -> VCenterRead:
-    return to_read(await VCenterService(session, platform).get(vcenter_id))
+    return to_read(await v_center_service.get(vcenter_id))
 
 
 @router.delete("/{vcenter_id}", response_model=TaskRead, status_code=202, responses=ACCEPTED)
 async def unregister_vcenter(
     vcenter_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    v_center_service: VCenterServiceDep,
     response: Response,
     force: bool = False,
 ) -> TaskRead:
-    task = await VCenterService(session, platform).unregister(vcenter_id, force, admin)
+    task = await v_center_service.unregister(vcenter_id, force, admin)
     return accepted(response, task)
 
 
@@ -77,11 +87,10 @@ async def unregister_vcenter(
 async def refresh_inventory(
     vcenter_id: str,
     operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    v_center_service: VCenterServiceDep,
     response: Response,
 ) -> TaskRead:
-    task = await VCenterService(session, platform).refresh_inventory(vcenter_id, operator)
+    task = await v_center_service.refresh_inventory(vcenter_id, operator)
     return accepted(response, task)
 
 
@@ -94,11 +103,10 @@ async def refresh_inventory(
 async def register_plugin(
     vcenter_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    v_center_service: VCenterServiceDep,
     response: Response,
 ) -> TaskRead:
-    task = await VCenterService(session, platform).register_plugin(vcenter_id, admin)
+    task = await v_center_service.register_plugin(vcenter_id, admin)
     return accepted(response, task)
 
 
@@ -111,11 +119,10 @@ async def register_plugin(
 async def unregister_plugin(
     vcenter_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    v_center_service: VCenterServiceDep,
     response: Response,
 ) -> TaskRead:
-    task = await VCenterService(session, platform).unregister_plugin(vcenter_id, admin)
+    task = await v_center_service.unregister_plugin(vcenter_id, admin)
     return accepted(response, task)
 
 
@@ -128,15 +135,14 @@ async def unregister_plugin(
 async def create_service_accounts(
     vcenter_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    v_center_service: VCenterServiceDep,
     response: Response,
     spec: Annotated[ServiceAccounts | None, Body()] = None,
 ) -> TaskRead:
     """The elevated user and the IO filter REST user in vCenter: a role cloned from CloudAdmin
     (`Admin` on premises) granted to both as a global permission (what the AVS install and
     `Enable-JetStreamRESTUser` do)."""
-    service = VCenterService(session, platform)
+    service = v_center_service
     task = await service.service_accounts(vcenter_id, spec or ServiceAccounts(), admin, create=True)
     return accepted(response, task)
 
@@ -150,13 +156,12 @@ async def create_service_accounts(
 async def remove_service_accounts(
     vcenter_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
+    v_center_service: VCenterServiceDep,
     response: Response,
     spec: Annotated[ServiceAccounts | None, Body()] = None,
 ) -> TaskRead:
     """Revokes both global permissions and deletes the role once nobody holds it."""
-    service = VCenterService(session, platform)
+    service = v_center_service
     task = await service.service_accounts(
         vcenter_id, spec or ServiceAccounts(), admin, create=False
     )
@@ -165,7 +170,11 @@ async def remove_service_accounts(
 
 @router.get("/{vcenter_id}/permissions", response_model=PermissionsRead)
 async def get_permissions(
-    vcenter_id: str, _admin: AdminUser, session: SessionDep, platform: PlatformDep
+    vcenter_id: str,
+    _admin: AdminUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    v_center_service: VCenterServiceDep,
 ) -> PermissionsRead:
     """vCenter's roles and global permissions, read live."""
-    return await VCenterService(session, platform).permissions(vcenter_id)
+    return await v_center_service.permissions(vcenter_id)
