@@ -1,0 +1,498 @@
+"""Failover (regular, planned, forced, continuous and its completion): the owner's handover
+where there is one (`hand_over`), rehydration, the VMs recovered in the runbook's order
+(`recover_vms`), then ownership taken in one manifest write (`take_over`); `undo_recovery`
+removes what a failed recovery created."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+from typing import Any
+
+from sqlalchemy import select, update
+
+from app.adapters.objectstore.errors import ObjectStoreError
+from app.adapters.peer.port import PeerError
+from app.adapters.vcenter.errors import VCenterConflict, VCenterError
+from app.adapters.vcenter.port import VmSpec
+from app.domain.events import service as events
+from app.domain.inventory.models import VirtualMachine
+from app.domain.inventory.service import sync_inventory
+from app.domain.protection_domains.models import (
+    ProtectedVm,
+    ProtectionDomain,
+)
+from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
+from app.domain.protection_domains.replication_states import VmStatus
+from app.domain.protection_domains.tasks import domain_and_store, release_domain
+from app.domain.recovery.flow import (
+    GIB,
+    by_name,
+    destroy_vms,
+    is_paused,
+    is_test,
+    load_operation,
+    manifest_of,
+    pause_recovery,
+    placement_of,
+    runbook_entry,
+    runbook_of,
+    save_operation,
+    set_mode,
+    test_vm_name,
+)
+from app.domain.recovery.models import RecoveryOperation
+from app.domain.recovery.rehydration import create_helpers, rehydrate, remove_helpers
+from app.domain.replication.engine import ReplicationEngine
+from app.domain.sites.identity import site_directory
+from app.domain.sites.models import Site
+from app.domain.sites.service import endpoint_of
+from app.domain.storage_format.epochs import epoch_start
+from app.domain.storage_format.keys import vm_config_key
+from app.domain.storage_format.manifest import (
+    write_manifest,
+)
+from app.domain.vcenters.tasks import connected
+from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
+
+HANDOVER_POLL_SECONDS = 15.0
+
+
+# How long a planned failover waits for the owner to ship its log before giving up.
+PLANNED_WAIT_SECONDS = 3600.0
+
+
+async def hand_over(ctx: TaskContext) -> None:
+    """Planned failover and failback: the owner shuts the VMs down and ships its log; the
+    recovery uses the final point it reports. A failback that waits longer than its maximum
+    delay pauses (`resume-failback` waits again)."""
+    op = await load_operation(ctx)
+    if op.kind == "test_failover" or (op.kind == "failover" and op.type != "planned"):
+        return
+    if op.recovery_point_epoch is not None and op.handover_task_id is not None:
+        return
+    async with ctx.sessionmaker() as session:
+        peer = await session.scalar(
+            select(Site).where(Site.peer_site_id == op.source_site, Site.role == "remote")
+        )
+        if peer is None:
+            raise TaskFailed(
+                "peer_missing",
+                f"site {op.source_site} owns the domain but is not registered as a peer site",
+            )
+        endpoint = endpoint_of(ctx.platform, peer)
+    limit = (
+        float(ctx.params.get("max_delay_minutes", 10)) * 60.0
+        if op.kind == "failback"
+        else PLANNED_WAIT_SECONDS
+    )
+    try:
+        remote_id = op.handover_task_id or await ctx.platform.peers.release_domain(
+            endpoint, op.domain_id, op.target_site
+        )
+        if op.handover_task_id is None:
+            await save_operation(ctx, handover_task_id=remote_id)
+        waited = 0.0
+        unreachable: PeerError | None = None
+        while True:
+            try:
+                remote = await ctx.platform.peers.task(endpoint, remote_id)
+                unreachable = None
+            except PeerError as error:
+                # The owner accepted the handover and may be restarting: its task resumes
+                # there, so this keeps asking until the wait runs out.
+                unreachable = error
+            if unreachable is None and remote.status == "succeeded":
+                break
+            if unreachable is None and remote.status in ("failed", "cancelled"):
+                await save_operation(ctx, handover_task_id=None)
+                raise TaskFailed(
+                    "handover_failed",
+                    f"site {op.source_site} could not hand the domain over: "
+                    f"{remote.error_message or remote.status}",
+                )
+            if waited >= limit:
+                if op.kind == "failback":
+                    await pause_recovery(
+                        ctx,
+                        f"site {op.source_site} "
+                        + (
+                            f"cannot be reached: {unreachable.message}"
+                            if unreachable
+                            else f"has not drained its log in {limit:.0f} s"
+                        ),
+                    )
+                    return
+                if unreachable is not None:
+                    raise unreachable
+                raise TaskFailed(
+                    "handover_timeout",
+                    f"site {op.source_site} did not hand the domain over in {limit:.0f} s",
+                )
+            await ctx.clock.sleep(HANDOVER_POLL_SECONDS)
+            waited += HANDOVER_POLL_SECONDS
+            await ctx.report_progress(min(0.95, waited / limit))
+    except PeerError as error:
+        raise TaskFailed(
+            error.error_code, f"site {op.source_site} cannot be reached: {error.message}"
+        ) from error
+    final = remote.result
+    await save_operation(
+        ctx,
+        generation=int(final["generation"]),
+        recovery_point_epoch=int(final["epoch"]),
+        recovery_point_id=str(final["recovery_point_id"]),
+    )
+    ctx.result["handover"] = final
+
+
+async def _detach_local(ctx: TaskContext, vcenter_id: str, moref: str) -> None:
+    """A VM about to be destroyed must not take its domain row with it (the row's VM id
+    cascades): the row forgets the VM first."""
+    async with ctx.sessionmaker() as session:
+        vm_id = await session.scalar(
+            select(VirtualMachine.id).where(
+                VirtualMachine.vcenter_id == vcenter_id, VirtualMachine.moref == moref
+            )
+        )
+        if vm_id is not None:
+            await session.execute(
+                update(ProtectedVm).where(ProtectedVm.vm_id == vm_id).values(vm_id=None)
+            )
+            await session.commit()
+
+
+async def recover_vms(ctx: TaskContext) -> None:
+    if await is_paused(ctx):
+        return
+    op = await load_operation(ctx)
+    placement = await placement_of(ctx)
+    runbook = await runbook_of(ctx, op.domain_id)
+    async with ctx.sessionmaker() as session:
+        rows = {
+            row.replica_key: row
+            for row in await session.scalars(
+                select(ProtectedVm).where(ProtectedVm.domain_id == op.domain_id)
+            )
+        }
+        # The domain's VMs from an earlier stay at this site: obsolete now that another site
+        # owns it (what `recovery_utility_prepare_failback` cleans up).
+        obsolete = set(
+            await session.scalars(
+                select(VirtualMachine.moref)
+                .join(ProtectedVm, ProtectedVm.vm_id == VirtualMachine.id)
+                .where(
+                    ProtectedVm.domain_id == op.domain_id,
+                    VirtualMachine.vcenter_id == placement.vcenter_id,
+                )
+            )
+        )
+    vms = [dict(vm) for vm in op.vms]
+    order = sorted(
+        range(len(vms)),
+        key=lambda i: (int(runbook_entry(runbook, vms[i]).get("boot_order", 0)), vms[i]["name"]),
+    )
+    test = is_test(op)
+    try:
+        async with connected(ctx, placement.vcenter_id) as vc:
+            existing = by_name((await vc.inventory()).vms)
+            for done, index in enumerate(order):
+                vm = vms[index]
+                if vm["outcome"] in ("skipped", "recovered"):
+                    continue
+                row = rows.get(vm["key"])
+                if row is None:
+                    vm.update(outcome="skipped", error="removed from the domain meanwhile")
+                    continue
+                entry = runbook_entry(runbook, vm)
+                name = test_vm_name(vm["name"]) if test else vm["name"]
+                found = existing.get(name)
+                if found is not None and found.moref != vm.get("moref"):
+                    if found.power_state == "poweredOn" and found.moref not in obsolete:
+                        raise TaskFailed(
+                            "vm_running",
+                            f"VM {name} still runs at this site: power it off (or remove it) "
+                            f"and run the {op.kind.replace('_', ' ')} again",
+                        )
+                    await _detach_local(ctx, placement.vcenter_id, found.moref)
+                    await vc.destroy_vm(found.moref)
+                    found = None
+                config = await _config(ctx, op, vm["key"])
+                ip = entry.get("ip") or {}
+                static = ip.get("mode") == "static" and ip.get("address")
+                network = (
+                    placement.networks.get(str(entry.get("network_id")))
+                    if entry.get("network_id")
+                    else None
+                ) or ((placement.test_network or placement.network) if test else placement.network)
+                cpu = int(entry.get("cpu") or config.get("cpu") or 2)
+                memory = int(entry.get("memory_mb") or config.get("memory_mb") or 4096)
+                if found is None:
+                    found = await vc.create_vm(
+                        VmSpec(
+                            name=name,
+                            cluster_moref=placement.cluster,
+                            datastore_moref=placement.datastore,
+                            network_moref=network,
+                            cpu=cpu,
+                            memory_mb=memory,
+                            guest_os=str(config.get("guest_os") or "otherGuest64"),
+                            disks_gb=tuple(
+                                max(1, math.ceil(int(d["capacity_bytes"]) / GIB)) for d in row.disks
+                            ),
+                            disk_write_profiles=()
+                            if test
+                            else tuple(_profile(d.get("write_profile")) for d in row.disks),
+                            extra_config=(
+                                (("guestinfo.jetstream.ip", str(ip["address"])),) if static else ()
+                            ),
+                        )
+                    )
+                    vm.update(moref=found.moref, cpu=cpu, memory_mb=memory)
+                    await save_operation(ctx, vms=vms)
+                if found.power_state != "poweredOn":
+                    with contextlib.suppress(VCenterConflict):
+                        await vc.power_on_vm(found.moref)
+                running = await vc.get_vm(found.moref)
+                vm.update(
+                    outcome="recovered",
+                    ip=running.ip,
+                    powered_on_at=ctx.clock.now().isoformat(),
+                    recovered_at=ctx.clock.now().isoformat(),
+                )
+                await save_operation(ctx, vms=vms)
+                await ctx.report_progress((done + 1) / len(order))
+                delay = float(entry.get("delay_seconds") or 0)
+                if delay:
+                    await ctx.clock.sleep(delay)
+            await sync_inventory(ctx.platform, placement.vcenter_id, await vc.inventory())
+    except VCenterError as error:
+        raise TaskFailed(error.error_code, f"cannot create the recovered VMs: {error}") from error
+    async with ctx.sessionmaker() as session:
+        local_ids = {
+            vm.moref: vm.id
+            for vm in await session.scalars(
+                select(VirtualMachine).where(VirtualMachine.vcenter_id == placement.vcenter_id)
+            )
+        }
+    for vm in vms:
+        if vm.get("moref") in local_ids:
+            vm["vm_id"] = local_ids[vm["moref"]]
+    await save_operation(ctx, vms=vms)
+    recovered = sum(vm["outcome"] == "recovered" for vm in vms)
+    if recovered == 0:
+        raise TaskFailed("nothing_recovered", "no VM of the domain is in the recovery point")
+    ctx.result["recovered"] = recovered
+
+
+def _profile(raw: Any) -> dict[str, float | str]:
+    """A disk's write profile as vCenter records carry it (numbers as floats)."""
+    return {
+        str(key): float(value) if isinstance(value, int | float) else str(value)
+        for key, value in dict(raw or {}).items()
+    }
+
+
+async def _config(ctx: TaskContext, op: RecoveryOperation, key: str) -> dict[str, Any]:
+    _domain, store = await domain_and_store(ctx)
+    with contextlib.suppress(ObjectStoreError, ValueError):
+        body = json.loads(await store.get(_domain.container, vm_config_key(key)))
+        if isinstance(body, dict):
+            return body
+    return {}
+
+
+async def take_over(ctx: TaskContext) -> None:
+    """Move ownership to this site in the manifest at a new epoch (the former owner is fenced
+    at its next look), then resume protection from here into the same container."""
+    if await is_paused(ctx):
+        await release_domain(ctx)
+        return
+    op = await load_operation(ctx)
+    domain, store = await domain_and_store(ctx)
+    local = ctx.platform.state.local_site
+    manifest = await manifest_of(store, domain.container)
+    async with ctx.sessionmaker() as session:
+        sites = await site_directory(session, ctx.platform)
+    epoch = manifest.epoch
+    owner = manifest.owner(sites)
+    if not (op.claimed_epoch == epoch and owner == local):
+        assert op.generation is not None
+        if epoch != op.generation and op.type != "forced":
+            raise TaskFailed(
+                "taken_over",
+                f"site {sites.label(owner, manifest.labels)} took the domain over "
+                f"meanwhile (epoch {epoch}); nothing was changed",
+            )
+        claimed = max(epoch, op.generation) + 1
+        manifest.claim(local, claimed, ctx.clock.now(), op.kind == "failover", sites)
+        try:
+            await write_manifest(store, domain.container, manifest)
+        except ObjectStoreError as error:
+            raise TaskFailed(error.error_code, error.message) from error
+        await save_operation(ctx, claimed_epoch=claimed)
+        op.claimed_epoch = claimed
+    assert op.claimed_epoch is not None
+    placement = await placement_of(ctx)
+    async with ctx.sessionmaker() as session:
+        local_ids = {
+            vm.moref: vm.id
+            for vm in await session.scalars(
+                select(VirtualMachine).where(VirtualMachine.vcenter_id == placement.vcenter_id)
+            )
+        }
+    recovered: dict[str, tuple[str, dict[str, Any]]] = {}
+    vms = [dict(vm) for vm in op.vms]
+    for vm in vms:
+        if vm["outcome"] == "recovered" and vm.get("moref") in local_ids:
+            vm["vm_id"] = local_ids[vm["moref"]]
+            recovered[vm["key"]] = (vm["vm_id"], vm["image"])
+    failback = op.kind == "failback"
+    engine = ctx.platform.worker(ReplicationEngine)
+    try:
+        async with engine.lock:
+            origin = await engine.adopt(
+                domain.id,
+                op.claimed_epoch,
+                recovered,
+                VmStatus.PROTECTED if failback else VmStatus.RECOVERABLE,
+            )
+    except ObjectStoreError as error:
+        raise TaskFailed(error.error_code, error.message) from error
+    now = ctx.clock.now()
+    for vm in vms:
+        if vm["key"] in recovered:
+            vm["recovered_at"] = dt.datetime.fromtimestamp(epoch_start(origin), dt.UTC).isoformat()
+    async with ctx.sessionmaker() as session:
+        row = await session.get(ProtectionDomain, domain.id)
+        assert row is not None
+        row.owner_site = local
+        if not failback:
+            row.recovery_site = local
+        row.mode = move_mode(
+            row.mode, DomainMode.PROTECTING if failback else DomainMode.RUNNING_IN_FAILOVER
+        )
+        row.replication_enabled = True
+        row.status = "ready"
+        row.active_task_id = None
+        row.updated_at = now
+        operation = await session.get(RecoveryOperation, op.id)
+        assert operation is not None
+        for vm in vms:
+            vm.pop("image", None) if vm["outcome"] != "recovered" else None
+        operation.vms = vms
+        operation.status = "succeeded"
+        operation.success = True
+        operation.finished_at = now
+        operation.summary = (
+            f"{len(recovered)} of {len(vms)} VMs recovered at site {local} from recovery point "
+            f"{op.recovery_point_id}"
+        )
+        events.record(
+            session,
+            at=now,
+            actor=ctx.actor,
+            action=f"protection_domain.{op.kind}_completed",
+            message=f"protection domain {row.name}: {op.kind.replace('_', ' ')} to site {local} "
+            f"completed; {operation.summary}; protection resumed from here",
+            entity=("protection_domain", row.id, row.name),
+            task_id=ctx.task_id,
+        )
+        await session.commit()
+    ctx.result["recovered"] = len(recovered)
+    ctx.result["owner_epoch"] = op.claimed_epoch
+
+
+async def enter_continuous(ctx: TaskContext) -> None:
+    """A continuous failover or failback keeps its RocVA and rehydration VMs and waits for
+    `complete-failover` / `complete-failback`."""
+    op = await load_operation(ctx)
+    await set_mode(
+        ctx,
+        DomainMode.CONTINUOUS_FAILBACK if op.kind == "failback" else DomainMode.CONTINUOUS_FAILOVER,
+    )
+    await save_operation(ctx, status="rehydrating")
+    await release_domain(ctx)
+
+
+async def undo_recovery(ctx: TaskContext) -> None:
+    """A failed or cancelled recovery removes what it created, unless it already took the
+    domain over (then the recovered VMs are the domain's)."""
+    code, message = ctx.failure or ("failed", "the recovery failed")
+    op = await load_operation(ctx)
+    if op.claimed_epoch is None:
+        morefs = [helper["moref"] for helper in op.helper_vms]
+        keep_helpers = op.status == "rehydrating"
+        if keep_helpers:
+            morefs = []
+        morefs += [vm["moref"] for vm in op.vms if vm.get("moref")]
+        with contextlib.suppress(TaskFailed, VCenterError):
+            await destroy_vms(ctx, morefs)
+    now = ctx.clock.now()
+    async with ctx.sessionmaker() as session:
+        operation = await session.get(RecoveryOperation, op.id)
+        domain = await session.get(ProtectionDomain, ctx.entity_id)
+        if operation is not None:
+            operation.status = "failed"
+            operation.success = False
+            operation.error = f"{code}: {message}"[:1024]
+            operation.finished_at = now
+        if domain is not None:
+            if op.claimed_epoch is None:
+                with contextlib.suppress(IllegalModeMove):
+                    domain.mode = move_mode(domain.mode, DomainMode(op.previous_mode))
+            if domain.active_task_id == ctx.task_id:
+                domain.status = "ready"
+                domain.active_task_id = None
+            events.record(
+                session,
+                at=now,
+                actor=ctx.actor,
+                action=f"protection_domain.{op.kind}_failed",
+                message=f"protection domain {domain.name}: {op.kind.replace('_', ' ')} failed: "
+                f"{message}",
+                entity=("protection_domain", domain.id, domain.name),
+                task_id=ctx.task_id,
+            )
+        await session.commit()
+
+
+FAILOVER = TaskDefinition(
+    type="failover",
+    steps=(
+        Step("hand_over", hand_over, weight=2),
+        Step("create_helpers", create_helpers, weight=2),
+        Step("rehydrate", rehydrate, weight=4),
+        Step("recover_vms", recover_vms, weight=3),
+        Step("remove_helpers", remove_helpers),
+        Step("take_over", take_over),
+    ),
+    compensate=undo_recovery,
+)
+
+
+CONTINUOUS = TaskDefinition(
+    type="continuous_rehydration",
+    steps=(
+        Step("create_helpers", create_helpers, weight=2),
+        Step("rehydrate", rehydrate, weight=4),
+        Step("wait_for_completion", enter_continuous),
+    ),
+    compensate=undo_recovery,
+)
+
+
+COMPLETE = TaskDefinition(
+    type="complete_recovery",
+    steps=(
+        Step("hand_over", hand_over, weight=2),
+        Step("create_helpers", create_helpers),
+        Step("rehydrate", rehydrate, weight=2),
+        Step("recover_vms", recover_vms, weight=3),
+        Step("remove_helpers", remove_helpers),
+        Step("take_over", take_over),
+    ),
+    compensate=undo_recovery,
+)
