@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.adapters.objectstore.errors import ObjectNotFound
 from app.adapters.objectstore.port import ObjectStore
 from app.domain.protection_domains.models import (
     ProtectionDomain,
@@ -19,7 +16,8 @@ from app.domain.protection_domains.models import (
     recovery_point_id,
 )
 from app.domain.storage_format.epochs import epoch_start
-from app.domain.storage_format.keys import recovery_point_epochs, recovery_point_key
+from app.domain.storage_format.keys import recovery_point_epochs
+from app.domain.storage_format.records import RecoveryPointRecord, read_recovery_point
 
 READERS = 16
 
@@ -38,15 +36,9 @@ async def sync_points(session: AsyncSession, domain: ProtectionDomain, store: Ob
     )
     gate = asyncio.Semaphore(READERS)
 
-    async def read(epoch: int) -> tuple[int, dict[str, Any] | None]:
+    async def read(epoch: int) -> tuple[int, RecoveryPointRecord | None]:
         async with gate:
-            try:
-                body = json.loads(
-                    await store.get(domain.container, recovery_point_key(generation, epoch))
-                )
-            except (ObjectNotFound, ValueError):
-                return epoch, None
-        return epoch, body if isinstance(body, dict) else None
+            return epoch, await read_recovery_point(store, domain.container, generation, epoch)
 
     found = await asyncio.gather(*(read(epoch) for epoch in epochs if epoch not in known))
     for epoch, body in found:

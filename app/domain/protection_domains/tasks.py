@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-from typing import Any
 
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
@@ -31,6 +29,7 @@ from app.domain.storage_format.manifest import (
     Manifest,
     write_manifest,
 )
+from app.domain.storage_format.records import VM_CONFIG_FORMAT, VmConfig, encode_vm_config
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
@@ -147,10 +146,10 @@ async def release_domain(ctx: TaskContext) -> None:
             await session.commit()
 
 
-def vm_config(vm: VirtualMachine, protection_mode: str) -> dict[str, Any]:
+def vm_config(vm: VirtualMachine, protection_mode: str) -> VmConfig:
     """What a recovery site needs to recreate the VM, kept beside its replicated data."""
     return {
-        "format": 1,
+        "format": VM_CONFIG_FORMAT,
         "vm_id": vm.id,
         "moref": vm.moref,
         "name": vm.name,
@@ -184,7 +183,7 @@ async def write_vm_configs(ctx: TaskContext) -> None:
     mode = ctx.params["protection_mode"]
     try:
         for vm in await _vms(ctx):
-            body = json.dumps(vm_config(vm, mode), indent=2).encode()
+            body = encode_vm_config(vm_config(vm, mode))
             await store.put(domain.container, vm_config_key(vm.id), body)
     except ObjectStoreError as error:
         raise TaskFailed(error.error_code, error.message) from error

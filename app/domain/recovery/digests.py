@@ -13,6 +13,7 @@ from app.core.errors import InvalidState, NotFound, ServiceUnavailable, Validati
 from app.domain.platform import Platform
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
 from app.domain.recovery.models import RecoveryOperation
+from app.domain.recovery.records import recovered_vms
 from app.domain.replication.engine import generators
 from app.domain.replication.generator import DiskState, digest
 from app.domain.replication.schemas import DigestRead, DiskDigest
@@ -45,8 +46,8 @@ async def _recovered_image(session: AsyncSession, vm_id: str) -> dict[int, DiskS
         select(RecoveryOperation).order_by(RecoveryOperation.started_at.desc()).limit(100)
     )
     for operation in operations:
-        for entry in operation.vms:
-            if entry.get("vm_id") == vm_id and entry.get("image") is not None:
+        for entry in recovered_vms(operation):
+            if entry.get("vm_id") == vm_id and "image" in entry:
                 return {
                     int(key): {
                         region: (BASE_EPOCH, content) for region, content in enumerate(image)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import math
 from typing import Any
 
@@ -37,23 +36,23 @@ from app.domain.recovery.flow import (
     manifest_of,
     pause_recovery,
     placement_of,
-    runbook_entry,
     runbook_of,
     save_operation,
     set_mode,
     test_vm_name,
 )
 from app.domain.recovery.models import RecoveryOperation
+from app.domain.recovery.records import helper_vms, recovered_vms, runbook_entry
 from app.domain.recovery.rehydration import create_helpers, rehydrate, remove_helpers
 from app.domain.replication.engine import ReplicationEngine
 from app.domain.sites.identity import site_directory
 from app.domain.sites.models import Site
 from app.domain.sites.service import endpoint_of
 from app.domain.storage_format.epochs import epoch_start
-from app.domain.storage_format.keys import vm_config_key
 from app.domain.storage_format.manifest import (
     write_manifest,
 )
+from app.domain.storage_format.records import VmConfig, read_vm_config
 from app.domain.vcenters.tasks import connected
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
 
@@ -189,10 +188,10 @@ async def recover_vms(ctx: TaskContext) -> None:
                 )
             )
         )
-    vms = [dict(vm) for vm in op.vms]
+    vms = recovered_vms(op)
     order = sorted(
         range(len(vms)),
-        key=lambda i: (int(runbook_entry(runbook, vms[i]).get("boot_order", 0)), vms[i]["name"]),
+        key=lambda i: (runbook_entry(runbook, vms[i]).boot_order, vms[i]["name"]),
     )
     test = is_test(op)
     try:
@@ -204,7 +203,7 @@ async def recover_vms(ctx: TaskContext) -> None:
                     continue
                 row = rows.get(vm["key"])
                 if row is None:
-                    vm.update(outcome="skipped", error="removed from the domain meanwhile")
+                    vm["outcome"], vm["error"] = "skipped", "removed from the domain meanwhile"
                     continue
                 entry = runbook_entry(runbook, vm)
                 name = test_vm_name(vm["name"]) if test else vm["name"]
@@ -220,15 +219,13 @@ async def recover_vms(ctx: TaskContext) -> None:
                     await vc.destroy_vm(found.moref)
                     found = None
                 config = await _config(ctx, op, vm["key"])
-                ip = entry.get("ip") or {}
-                static = ip.get("mode") == "static" and ip.get("address")
+                static = entry.ip.address if entry.ip and entry.ip.mode == "static" else None
                 network = (
-                    placement.networks.get(str(entry.get("network_id")))
-                    if entry.get("network_id")
-                    else None
+                    placement.networks.get(entry.network_id) if entry.network_id else None
                 ) or ((placement.test_network or placement.network) if test else placement.network)
-                cpu = int(entry.get("cpu") or config.get("cpu") or 2)
-                memory = int(entry.get("memory_mb") or config.get("memory_mb") or 4096)
+                cpu = entry.cpu or (config.get("cpu") if config else None) or 2
+                memory = entry.memory_mb or (config.get("memory_mb") if config else None) or 4096
+                guest_os = (config.get("guest_os") if config else None) or "otherGuest64"
                 if found is None:
                     found = await vc.create_vm(
                         VmSpec(
@@ -238,33 +235,27 @@ async def recover_vms(ctx: TaskContext) -> None:
                             network_moref=network,
                             cpu=cpu,
                             memory_mb=memory,
-                            guest_os=str(config.get("guest_os") or "otherGuest64"),
+                            guest_os=guest_os,
                             disks_gb=tuple(
                                 max(1, math.ceil(int(d["capacity_bytes"]) / GIB)) for d in row.disks
                             ),
                             disk_write_profiles=()
                             if test
                             else tuple(_profile(d.get("write_profile")) for d in row.disks),
-                            extra_config=(
-                                (("guestinfo.jetstream.ip", str(ip["address"])),) if static else ()
-                            ),
+                            extra_config=((("guestinfo.jetstream.ip", static),) if static else ()),
                         )
                     )
-                    vm.update(moref=found.moref, cpu=cpu, memory_mb=memory)
+                    vm["moref"], vm["cpu"], vm["memory_mb"] = found.moref, cpu, memory
                     await save_operation(ctx, vms=vms)
                 if found.power_state != "poweredOn":
                     with contextlib.suppress(VCenterConflict):
                         await vc.power_on_vm(found.moref)
                 running = await vc.get_vm(found.moref)
-                vm.update(
-                    outcome="recovered",
-                    ip=running.ip,
-                    powered_on_at=ctx.clock.now().isoformat(),
-                    recovered_at=ctx.clock.now().isoformat(),
-                )
+                vm["outcome"], vm["ip"] = "recovered", running.ip
+                vm["powered_on_at"] = vm["recovered_at"] = ctx.clock.now().isoformat()
                 await save_operation(ctx, vms=vms)
                 await ctx.report_progress((done + 1) / len(order))
-                delay = float(entry.get("delay_seconds") or 0)
+                delay = float(entry.delay_seconds)
                 if delay:
                     await ctx.clock.sleep(delay)
             await sync_inventory(ctx.platform, placement.vcenter_id, await vc.inventory())
@@ -278,7 +269,7 @@ async def recover_vms(ctx: TaskContext) -> None:
             )
         }
     for vm in vms:
-        if vm.get("moref") in local_ids:
+        if "moref" in vm and vm["moref"] in local_ids:
             vm["vm_id"] = local_ids[vm["moref"]]
     await save_operation(ctx, vms=vms)
     recovered = sum(vm["outcome"] == "recovered" for vm in vms)
@@ -295,13 +286,11 @@ def _profile(raw: Any) -> dict[str, float | str]:
     }
 
 
-async def _config(ctx: TaskContext, op: RecoveryOperation, key: str) -> dict[str, Any]:
-    _domain, store = await domain_and_store(ctx)
-    with contextlib.suppress(ObjectStoreError, ValueError):
-        body = json.loads(await store.get(_domain.container, vm_config_key(key)))
-        if isinstance(body, dict):
-            return body
-    return {}
+async def _config(ctx: TaskContext, op: RecoveryOperation, key: str) -> VmConfig | None:
+    domain, store = await domain_and_store(ctx)
+    with contextlib.suppress(ObjectStoreError):
+        return await read_vm_config(store, domain.container, key)
+    return None
 
 
 async def take_over(ctx: TaskContext) -> None:
@@ -344,7 +333,7 @@ async def take_over(ctx: TaskContext) -> None:
             )
         }
     recovered: dict[str, tuple[str, dict[str, Any]]] = {}
-    vms = [dict(vm) for vm in op.vms]
+    vms = recovered_vms(op)
     for vm in vms:
         if vm["outcome"] == "recovered" and vm.get("moref") in local_ids:
             vm["vm_id"] = local_ids[vm["moref"]]
@@ -423,11 +412,11 @@ async def undo_recovery(ctx: TaskContext) -> None:
     code, message = ctx.failure or ("failed", "the recovery failed")
     op = await load_operation(ctx)
     if op.claimed_epoch is None:
-        morefs = [helper["moref"] for helper in op.helper_vms]
+        morefs = [helper["moref"] for helper in helper_vms(op)]
         keep_helpers = op.status == "rehydrating"
         if keep_helpers:
             morefs = []
-        morefs += [vm["moref"] for vm in op.vms if vm.get("moref")]
+        morefs += [vm["moref"] for vm in recovered_vms(op) if "moref" in vm]
         with contextlib.suppress(TaskFailed, VCenterError):
             await destroy_vms(ctx, morefs)
     now = ctx.clock.now()

@@ -20,6 +20,8 @@ from app.domain.protection_domains.models import (
 )
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
 from app.domain.recovery.models import RecoveryOperation, Runbook
+from app.domain.recovery.records import runbook_entries
+from app.domain.recovery.schemas import RunbookVm
 from app.domain.recovery_settings.models import RecoverySettings
 from app.domain.storage_format.manifest import (
     CorruptManifest,
@@ -137,16 +139,10 @@ async def placement_of(ctx: TaskContext) -> Placement:
     )
 
 
-async def runbook_of(ctx: TaskContext, domain_id: str) -> dict[str, dict[str, Any]]:
+async def runbook_of(ctx: TaskContext, domain_id: str) -> dict[str, RunbookVm]:
     """Runbook entries by VM (replica key or name)."""
     async with ctx.sessionmaker() as session:
-        runbook = await session.get(Runbook, domain_id)
-    entries = (runbook.spec if runbook else {}).get("vms", [])
-    return {str(entry["vm"]): entry for entry in entries}
-
-
-def runbook_entry(runbook: dict[str, dict[str, Any]], vm: dict[str, Any]) -> dict[str, Any]:
-    return runbook.get(vm["key"]) or runbook.get(vm["name"]) or {}
+        return runbook_entries(await session.get(Runbook, domain_id))
 
 
 def is_test(op: RecoveryOperation) -> bool:

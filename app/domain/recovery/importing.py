@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from typing import Any
 
 from sqlalchemy import select
 
-from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
+from app.adapters.objectstore.errors import ObjectStoreError
 from app.adapters.objectstore.port import ObjectStore
 from app.core.ids import new_id
 from app.domain.events import service as events
@@ -17,10 +15,11 @@ from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain
 from app.domain.protection_domains.points import sync_points
 from app.domain.protection_domains.replication_states import VmStatus
 from app.domain.protection_domains.tasks import domain_and_store
+from app.domain.storage_format.records import VmConfig, read_vm_configs
 from app.tasks.registry import TaskContext, TaskFailed
 
 
-def vm_row_from_config(domain_id: str, key: str, config: dict[str, Any], now: Any) -> ProtectedVm:
+def vm_row_from_config(domain_id: str, key: str, config: VmConfig, now: Any) -> ProtectedVm:
     disks = [
         {
             "key": int(disk["key"]),
@@ -42,16 +41,6 @@ def vm_row_from_config(domain_id: str, key: str, config: dict[str, Any], now: An
         sync_remaining_bytes=0,
         added_at=now,
     )
-
-
-async def read_vm_configs(store: ObjectStore, container: str) -> dict[str, dict[str, Any]]:
-    """replica key -> the VM configuration the protected site stored beside its data."""
-    keys = [key for key in await store.list(container, "vms/") if key.endswith("/config.json")]
-    configs: dict[str, dict[str, Any]] = {}
-    for key in keys:
-        with contextlib.suppress(ObjectNotFound, ValueError):
-            configs[key.split("/")[1]] = json.loads(await store.get(container, key))
-    return configs
 
 
 async def refresh_vms(ctx: TaskContext, domain: ProtectionDomain, store: ObjectStore) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-from typing import Any
+from typing import cast
 
 from sqlalchemy import select
 
-from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
+from app.adapters.objectstore.errors import ObjectStoreError
 from app.adapters.objectstore.port import ObjectStore
 from app.adapters.vcenter.errors import VCenterConflict, VCenterError
 from app.adapters.vcenter.port import VmSpec
@@ -35,10 +34,12 @@ from app.domain.recovery.flow import (
 )
 from app.domain.recovery.importing import refresh_vms
 from app.domain.recovery.models import RecoveryOperation
+from app.domain.recovery.records import HelperVm, RecoveredVm, helper_vms, recovered_vms
 from app.domain.replication.generator import image_of
 from app.domain.replication.segments import RecoveryPointGone, rebuild
 from app.domain.storage_format.epochs import epoch_start
-from app.domain.storage_format.keys import recovery_point_epochs, recovery_point_key
+from app.domain.storage_format.keys import recovery_point_epochs
+from app.domain.storage_format.records import RecoveryPointRecord, read_recovery_point
 from app.domain.vcenters.tasks import connected
 from app.tasks.registry import TaskContext, TaskFailed
 
@@ -65,7 +66,7 @@ async def create_helpers(ctx: TaskContext) -> None:
                     select(ProtectedVm).where(ProtectedVm.domain_id == domain.id)
                 )
             ]
-    helpers: list[dict[str, Any]] = []
+    helpers: list[HelperVm] = []
     try:
         async with connected(ctx, placement.vcenter_id) as vc:
             existing = by_name((await vc.inventory()).vms)
@@ -99,18 +100,8 @@ async def remove_helpers(ctx: TaskContext) -> None:
     if await is_paused(ctx):
         return
     op = await load_operation(ctx)
-    await destroy_vms(ctx, [helper["moref"] for helper in op.helper_vms])
+    await destroy_vms(ctx, [helper["moref"] for helper in helper_vms(op)])
     await save_operation(ctx, helper_vms=[])
-
-
-async def _point(
-    store: ObjectStore, container: str, generation: int, epoch: int
-) -> dict[str, Any] | None:
-    try:
-        body = json.loads(await store.get(container, recovery_point_key(generation, epoch)))
-    except (ObjectNotFound, ValueError):
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _point_is_chosen(ctx: TaskContext, op: RecoveryOperation) -> bool:
@@ -125,7 +116,7 @@ async def _pin(
     store: ObjectStore,
     container: str,
     latest: bool = False,
-) -> tuple[int, int, dict[str, Any]]:
+) -> tuple[int, int, RecoveryPointRecord]:
     """(generation, epoch, point) of the recovery point this recovery uses."""
     manifest = await manifest_of(store, container)
     generation = op.generation or manifest.epoch
@@ -133,7 +124,7 @@ async def _pin(
     # continuous recovery being completed takes the latest instead.
     pinned = not latest and (op.handover_task_id is not None or op.rehydrated_epoch is None)
     if op.recovery_point_epoch is not None and pinned:
-        point = await _point(store, container, generation, op.recovery_point_epoch)
+        point = await read_recovery_point(store, container, generation, op.recovery_point_epoch)
         if point is None:
             raise TaskFailed(
                 "recovery_point_gone",
@@ -150,7 +141,7 @@ async def _pin(
             )
         epochs = chosen
     for epoch in reversed(epochs):
-        point = await _point(store, container, generation, epoch)
+        point = await read_recovery_point(store, container, generation, epoch)
         if point is None:
             continue
         if point.get("consistent") or op.type == "forced" or wanted:
@@ -194,17 +185,17 @@ async def rehydrate(ctx: TaskContext) -> None:
                     raise
     except ObjectStoreError as error:
         raise TaskFailed(error.error_code, f"cannot read the container: {error.message}") from error
-    vms: list[dict[str, Any]] = []
+    vms: list[RecoveredVm] = []
     total_bytes = 0
     for row in rows:
-        entry: dict[str, Any] = {
+        entry: RecoveredVm = {
             "key": row.replica_key,
             "name": row.name,
             "outcome": "pending",
             "error": None,
         }
         if row.replica_key not in held or row.replica_key not in replica:
-            entry.update(outcome="skipped", error="not in the recovery point")
+            entry["outcome"], entry["error"] = "skipped", "not in the recovery point"
         else:
             disks = replica[row.replica_key]
             entry["image"] = {
@@ -213,12 +204,13 @@ async def rehydrate(ctx: TaskContext) -> None:
             }
             total_bytes += sum(int(disk["capacity_bytes"]) for disk in row.disks)
         vms.append(entry)
-    previous = {vm["key"]: vm for vm in op.vms}
-    for entry in vms:
+    previous = {vm["key"]: vm for vm in recovered_vms(op)}
+    for index, entry in enumerate(vms):
         # A resumed recovery keeps what it already created.
         earlier = previous.get(entry["key"])
         if earlier and earlier.get("moref"):
-            entry.update({k: v for k, v in earlier.items() if k not in ("image",)})
+            kept = {k: v for k, v in earlier.items() if k != "image"}
+            vms[index] = cast(RecoveredVm, {**entry, **kept})
     bandwidth = ctx.platform.settings.replication.rehydration_mbps * 1_000_000 / 8
     seconds = (
         INCREMENTAL_REHYDRATION_SECONDS

@@ -5,7 +5,6 @@ has rehydrated and completing it only takes what changed since."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -17,10 +16,11 @@ from app.core.periodic import Periodic
 from app.domain.protection_domains.models import ProtectionDomain, recovery_point_id
 from app.domain.recovery.models import RecoveryOperation
 from app.domain.storage_format.epochs import epoch_start
-from app.domain.storage_format.keys import recovery_point_epochs, recovery_point_key
+from app.domain.storage_format.keys import recovery_point_epochs
 from app.domain.storage_format.manifest import (
     read_manifest,
 )
+from app.domain.storage_format.records import read_recovery_point
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
 
@@ -71,10 +71,8 @@ class ContinuousRehydration:
         for epoch in reversed(await recovery_point_epochs(store, domain.container, generation)):
             if op.rehydrated_epoch is not None and epoch <= op.rehydrated_epoch:
                 return
-            point = json.loads(
-                await store.get(domain.container, recovery_point_key(generation, epoch))
-            )
-            if point.get("consistent"):
+            point = await read_recovery_point(store, domain.container, generation, epoch)
+            if point is not None and point["consistent"]:
                 # Only while the operation still waits: a completion that started meanwhile
                 # pins its own point, which this must not overwrite.
                 await session.execute(

@@ -39,6 +39,7 @@ from app.domain.protection_domains.modes import DomainMode, can_move
 from app.domain.protection_domains.ownership import refresh_ownership
 from app.domain.protection_domains.points import sync_points
 from app.domain.recovery.models import RecoveryOperation, Runbook
+from app.domain.recovery.records import recovered_vms
 from app.domain.recovery.schemas import (
     FailbackRequest,
     FailoverRequest,
@@ -74,9 +75,9 @@ def report_of(op: RecoveryOperation, sites: SiteDirectory) -> RecoveryReportRead
     if op.finished_at is not None and op.kind != "test_failover" and op.status == "succeeded":
         rto = round((op.finished_at - op.started_at).total_seconds(), 3)
     elif op.kind == "test_failover" and op.vms:
-        started = [vm.get("powered_on_at") for vm in op.vms if vm.get("powered_on_at")]
+        started = [vm["powered_on_at"] for vm in recovered_vms(op) if "powered_on_at" in vm]
         if started:
-            last = max(dt.datetime.fromisoformat(str(at)) for at in started)
+            last = max(dt.datetime.fromisoformat(at) for at in started)
             rto = round((last - op.started_at).total_seconds(), 3)
     return RecoveryReportRead(
         id=op.id,
@@ -102,7 +103,7 @@ def report_of(op: RecoveryOperation, sites: SiteDirectory) -> RecoveryReportRead
         error=op.error,
         vms=[
             RecoveredVmRead.model_validate({k: v for k, v in vm.items() if k != "image"})
-            for vm in op.vms
+            for vm in recovered_vms(op)
         ],
     )
 

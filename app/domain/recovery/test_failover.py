@@ -7,6 +7,7 @@ from app.domain.protection_domains.modes import DomainMode
 from app.domain.protection_domains.tasks import release_domain
 from app.domain.recovery.failover import recover_vms, undo_recovery
 from app.domain.recovery.flow import RUNNING, destroy_vms, load_operation, save_operation, set_mode
+from app.domain.recovery.records import recovered_vms
 from app.domain.recovery.rehydration import create_helpers, rehydrate, remove_helpers
 from app.tasks.registry import Step, TaskContext, TaskDefinition
 
@@ -19,7 +20,7 @@ async def enter_test(ctx: TaskContext) -> None:
 
 async def remove_test_vms(ctx: TaskContext) -> None:
     op = await load_operation(ctx)
-    await destroy_vms(ctx, [vm["moref"] for vm in op.vms if vm.get("moref")])
+    await destroy_vms(ctx, [vm["moref"] for vm in recovered_vms(op) if "moref" in vm])
 
 
 async def end_test(ctx: TaskContext) -> None:
@@ -33,7 +34,10 @@ async def end_test(ctx: TaskContext) -> None:
         success=success,
         summary=str(ctx.params.get("summary") or "")[:4096] or None,
         finished_at=now,
-        vms=[{**vm, "outcome": "removed" if vm.get("moref") else vm["outcome"]} for vm in op.vms],
+        vms=[
+            {**vm, "outcome": "removed" if "moref" in vm else vm["outcome"]}
+            for vm in recovered_vms(op)
+        ],
     )
     await release_domain(ctx)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -59,6 +58,7 @@ from app.domain.storage_format.keys import recovery_point_key
 from app.domain.storage_format.manifest import (
     read_manifest,
 )
+from app.domain.storage_format.records import encode_recovery_point, recovery_point
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
 
@@ -564,12 +564,8 @@ class ReplicationEngine:
             return
         at = _at(epoch_start(epoch))
         consistent = len(covered) == len(run.vms)
-        body = {"epoch": epoch, "timestamp": at.isoformat(), "consistent": consistent}
-        await self._put(
-            run,
-            recovery_point_key(domain.epoch, epoch),
-            json.dumps({**body, "generation": domain.epoch, "vm_ids": covered}).encode(),
-        )
+        record = recovery_point(domain.epoch, epoch, at, consistent, covered)
+        await self._put(run, recovery_point_key(domain.epoch, epoch), encode_recovery_point(record))
         session.add(
             RecoveryPoint(
                 id=recovery_point_id(domain.id, domain.epoch, epoch),
@@ -901,17 +897,11 @@ class ReplicationEngine:
                 await store.put(domain.container, segment.key, segment.encode(domain.id))
                 at = _at(epoch_start(origin))
                 covered = [vm.row.replica_key for vm in kept]
-                body = {
-                    "epoch": origin,
-                    "timestamp": at.isoformat(),
-                    "consistent": True,
-                    "generation": generation,
-                    "vm_ids": covered,
-                }
+                record = recovery_point(generation, origin, at, True, covered)
                 await store.put(
                     domain.container,
                     recovery_point_key(generation, origin),
-                    json.dumps(body).encode(),
+                    encode_recovery_point(record),
                 )
                 session.add(
                     RecoveryPoint(

@@ -3,7 +3,6 @@ the appliance could connect to it with the given credentials."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -21,11 +20,12 @@ from app.core.schemas import EntityRef
 from app.domain.events import service as events
 from app.domain.platform import Platform
 from app.domain.sites.identity import site_directory
-from app.domain.storage_format.keys import RECOVERY_POINTS
+from app.domain.storage_format.keys import RECOVERY_POINTS, epochs_of, generation_of
 from app.domain.storage_format.manifest import (
     CorruptManifest,
     read_manifest,
 )
+from app.domain.storage_format.records import read_recovery_point
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.schemas import FoundDomain, StorageSiteCreate, StorageSiteRead
 from app.domain.usage import Used, refuse_in_use
@@ -67,11 +67,9 @@ async def latest_recovery_point(store: ObjectStore, container: str) -> str | Non
     keys = sorted(await store.list(container, RECOVERY_POINTS))
     if not keys:
         return None
-    try:
-        timestamp = json.loads(await store.get(container, keys[-1])).get("timestamp")
-    except (ObjectNotFound, ValueError):
-        return None
-    return str(timestamp) if timestamp else None
+    newest = keys[-1]
+    point = await read_recovery_point(store, container, generation_of(newest), epochs_of(newest)[0])
+    return str(point["timestamp"]) if point and point.get("timestamp") else None
 
 
 async def scan(platform: Platform, site: StorageSite) -> list[FoundDomain]:
