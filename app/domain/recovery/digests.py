@@ -14,8 +14,8 @@ from app.domain.platform import Platform
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
 from app.domain.recovery.models import RecoveryOperation
 from app.domain.recovery.records import recovered_vms
-from app.domain.replication.engine import generators
 from app.domain.replication.generator import DiskState, digest
+from app.domain.replication.run import generators
 from app.domain.replication.schemas import DigestRead, DiskDigest
 from app.domain.replication.segments import rebuild
 from app.domain.storage_format.epochs import BASE_EPOCH, epoch_at, epoch_start
