@@ -81,8 +81,7 @@ async def get_drva(
     platform: PlatformDep,
     drva_service: DrvaServiceDep,
 ) -> DrvaRead:
-    service = drva_service
-    return (await service.reads([await service.get(drva_id)]))[0]
+    return (await drva_service.reads([await drva_service.get(drva_id)]))[0]
 
 
 @router.delete("/drvas/{drva_id}", response_model=TaskRead, status_code=202, responses=ACCEPTED)
@@ -151,8 +150,7 @@ async def list_log_volumes(
     drva_service: DrvaServiceDep,
     page: PageParams = paged(VOLUME_SORT),
 ) -> Page[VolumeRead]:
-    service = drva_service
-    drva = (await service.reads([await service.get(drva_id)]))[0]
+    drva = (await drva_service.reads([await drva_service.get(drva_id)]))[0]
     return page_of(drva.replication_log_volumes, page, VOLUME_SORT, "created_at")
 
 

@@ -54,8 +54,9 @@ async def list_domains(
     domain_service: DomainServiceDep,
     page: PageParams = paged(DOMAIN_SORT),
 ) -> Page[DomainRead]:
-    service = domain_service
-    return page_of(await service.reads(await service.all()), page, DOMAIN_SORT, "name")
+    return page_of(
+        await domain_service.reads(await domain_service.all()), page, DOMAIN_SORT, "name"
+    )
 
 
 @router.get("/{domain_id}", response_model=DomainRead)
@@ -76,9 +77,8 @@ async def update_domain(
     operator: OperatorUser,
     domain_service: DomainServiceDep,
 ) -> DomainRead:
-    service = domain_service
-    await service.update(domain_id, change, operator)
-    return await service.read(domain_id)
+    await domain_service.update(domain_id, change, operator)
+    return await domain_service.read(domain_id)
 
 
 @router.delete("/{domain_id}", response_model=TaskRead, status_code=202, responses=ACCEPTED)
@@ -100,8 +100,7 @@ async def add_vms(
     response: Response,
 ) -> TaskRead:
     """Task `add_vms`. While the domain protects, each VM starts its initial sync at once."""
-    service = domain_service
-    return accepted(response, await service.add_vms(domain_id, spec, operator))
+    return accepted(response, await domain_service.add_vms(domain_id, spec, operator))
 
 
 @router.get("/{domain_id}/vms", response_model=Page[ProtectedVmRead])
@@ -125,8 +124,7 @@ async def remove_vm(
     domain_service: DomainServiceDep,
     response: Response,
 ) -> TaskRead:
-    service = domain_service
-    return accepted(response, await service.remove_vm(domain_id, vm_id, operator))
+    return accepted(response, await domain_service.remove_vm(domain_id, vm_id, operator))
 
 
 @router.post(
@@ -143,8 +141,7 @@ async def start_protection(
 ) -> TaskRead:
     """ "Replication Enabled: Yes". VMs never synced start their initial sync; after a stop,
     the changes made meanwhile are resynced."""
-    service = domain_service
-    return accepted(response, await service.start_protection(domain_id, operator))
+    return accepted(response, await domain_service.start_protection(domain_id, operator))
 
 
 @router.post(
@@ -160,8 +157,7 @@ async def stop_protection(
     response: Response,
 ) -> TaskRead:
     """ "Replication Enabled: No": the RPO grows and a `replication_disabled` alarm is raised."""
-    service = domain_service
-    return accepted(response, await service.stop_protection(domain_id, operator))
+    return accepted(response, await domain_service.stop_protection(domain_id, operator))
 
 
 @router.get("/{domain_id}/recovery-points", response_model=RecoveryPointList)

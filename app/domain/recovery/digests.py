@@ -12,7 +12,7 @@ from app.adapters.objectstore.errors import ObjectStoreError
 from app.core.errors import InvalidState, NotFound, ServiceUnavailable, ValidationFailed
 from app.domain.platform import Platform
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
-from app.domain.recovery.models import RecoveryOperation
+from app.domain.recovery import repository
 from app.domain.recovery.records import recovered_vms
 from app.domain.replication.generator import DiskState, digest
 from app.domain.replication.run import generators
@@ -42,10 +42,7 @@ def _read(vm_id: str, at: dt.datetime, disks: dict[int, DiskState], source: str)
 
 async def _recovered_image(session: AsyncSession, vm_id: str) -> dict[int, DiskState] | None:
     """The disks a recovery gave a VM it created and nothing writes to (a test VM)."""
-    operations = await session.scalars(
-        select(RecoveryOperation).order_by(RecoveryOperation.started_at.desc()).limit(100)
-    )
-    for operation in operations:
+    for operation in await repository.recent_operations(session, 100):
         for entry in recovered_vms(operation):
             if entry.get("vm_id") == vm_id and "image" in entry:
                 return {

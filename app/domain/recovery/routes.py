@@ -11,6 +11,9 @@ from app.api.deps import CurrentUser, OperatorUser, PlatformDep, SessionDep, pag
 from app.api.responses import ACCEPTED, accepted
 from app.core.pagination import PageParams
 from app.core.schemas import Page
+from app.domain.recovery.imports import ImportService
+from app.domain.recovery.reports import REPORT_SORT, ReportService
+from app.domain.recovery.runbooks import RunbookService
 from app.domain.recovery.schemas import (
     FailbackRequest,
     FailoverRequest,
@@ -22,11 +25,14 @@ from app.domain.recovery.schemas import (
     StopTestFailoverRequest,
     TestFailoverRequest,
 )
-from app.domain.recovery.service import REPORT_SORT, RecoveryService
+from app.domain.recovery.service import RecoveryService
 from app.tasks.schemas import TaskRead
 
 router = APIRouter(tags=["recovery"])
+ImportServiceDep = Annotated[ImportService, provide(ImportService)]
 RecoveryServiceDep = Annotated[RecoveryService, provide(RecoveryService)]
+ReportServiceDep = Annotated[ReportService, provide(ReportService)]
+RunbookServiceDep = Annotated[RunbookService, provide(RunbookService)]
 DOMAIN = "/protection-domains/{domain_id}"
 ACTION = {"response_model": TaskRead, "status_code": 202, "responses": ACCEPTED}
 
@@ -36,13 +42,12 @@ async def import_domain(
     domain_id: str,
     spec: ImportRequest,
     operator: OperatorUser,
-    recovery_service: RecoveryServiceDep,
+    import_service: ImportServiceDep,
     response: Response,
 ) -> TaskRead:
     """At a recovery site, for a domain `scan-domains` found: the domain keeps its id and its
     owner; its VMs and recovery points are read from the container. Mode `imported`."""
-    service = recovery_service
-    return accepted(response, await service.import_domain(domain_id, spec, operator))
+    return accepted(response, await import_service.import_domain(domain_id, spec, operator))
 
 
 @router.post(f"{DOMAIN}/actions/failover", **ACTION)  # type: ignore[arg-type]
@@ -57,8 +62,7 @@ async def failover(
     named), `forced` accepts an inconsistent one and a manifest that moved, `planned` first has
     the owner shut its VMs down and ship its log. `continuous` keeps rehydrating until
     `complete-failover`. 409 while another recovery runs or when this site owns the domain."""
-    service = recovery_service
-    return accepted(response, await service.failover(domain_id, spec, operator))
+    return accepted(response, await recovery_service.failover(domain_id, spec, operator))
 
 
 @router.post(f"{DOMAIN}/actions/complete-failover", **ACTION)  # type: ignore[arg-type]
@@ -68,8 +72,7 @@ async def complete_failover(
     recovery_service: RecoveryServiceDep,
     response: Response,
 ) -> TaskRead:
-    service = recovery_service
-    return accepted(response, await service.complete_failover(domain_id, operator))
+    return accepted(response, await recovery_service.complete_failover(domain_id, operator))
 
 
 @router.post(f"{DOMAIN}/actions/test-failover", **ACTION)  # type: ignore[arg-type]
@@ -81,9 +84,9 @@ async def start_test_failover(
     spec: Annotated[TestFailoverRequest | None, Body()] = None,
 ) -> TaskRead:
     """`jss-tvm-*` VMs from a recovery point on the test network; ownership does not move."""
-    service = recovery_service
     return accepted(
-        response, await service.test_failover(domain_id, spec or TestFailoverRequest(), operator)
+        response,
+        await recovery_service.test_failover(domain_id, spec or TestFailoverRequest(), operator),
     )
 
 
@@ -95,8 +98,7 @@ async def stop_test_failover(
     recovery_service: RecoveryServiceDep,
     response: Response,
 ) -> TaskRead:
-    service = recovery_service
-    return accepted(response, await service.stop_test_failover(domain_id, spec, operator))
+    return accepted(response, await recovery_service.stop_test_failover(domain_id, spec, operator))
 
 
 @router.post(f"{DOMAIN}/actions/failback", **ACTION)  # type: ignore[arg-type]
@@ -110,9 +112,8 @@ async def failback(
     """At the primary site: the owner shuts the VMs down and drains its log (a failback that
     waits longer than `max_delay_minutes` pauses), then the VMs come back here and protection
     runs in its original direction. 409 before any failover."""
-    service = recovery_service
     return accepted(
-        response, await service.failback(domain_id, spec or FailbackRequest(), operator)
+        response, await recovery_service.failback(domain_id, spec or FailbackRequest(), operator)
     )
 
 
@@ -124,8 +125,7 @@ async def resume_failback(
     response: Response,
     spec: Annotated[FailbackRequest | None, Body()] = None,
 ) -> TaskRead:
-    service = recovery_service
-    return accepted(response, await service.resume_failback(domain_id, spec, operator))
+    return accepted(response, await recovery_service.resume_failback(domain_id, spec, operator))
 
 
 @router.post(f"{DOMAIN}/actions/complete-failback", **ACTION)  # type: ignore[arg-type]
@@ -137,8 +137,7 @@ async def complete_failback(
     spec: Annotated[FailbackRequest | None, Body()] = None,
 ) -> TaskRead:
     """Hands over and fails back a continuous failback (`max_delay_minutes` as for `failback`)."""
-    service = recovery_service
-    return accepted(response, await service.complete_failback(domain_id, operator, spec))
+    return accepted(response, await recovery_service.complete_failback(domain_id, operator, spec))
 
 
 @router.post(f"{DOMAIN}/actions/release", **ACTION)  # type: ignore[arg-type]
@@ -152,8 +151,7 @@ async def release(
     """Called by the peer appliance for a planned failover or a failback: shut the domain's VMs
     down, ship what the log holds, stop replicating; the task's result names the final
     recovery point. Asking again while it runs returns the same task."""
-    service = recovery_service
-    return accepted(response, await service.release(domain_id, spec, operator))
+    return accepted(response, await recovery_service.release(domain_id, spec, operator))
 
 
 @router.get(f"{DOMAIN}/runbook", response_model=RunbookRead)
@@ -162,9 +160,9 @@ async def get_runbook(
     _user: CurrentUser,
     session: SessionDep,
     platform: PlatformDep,
-    recovery_service: RecoveryServiceDep,
+    runbook_service: RunbookServiceDep,
 ) -> RunbookRead:
-    return await recovery_service.runbook(domain_id)
+    return await runbook_service.runbook(domain_id)
 
 
 @router.put(f"{DOMAIN}/runbook", response_model=RunbookRead)
@@ -172,22 +170,22 @@ async def put_runbook(
     domain_id: str,
     spec: RunbookUpdate,
     operator: OperatorUser,
-    recovery_service: RecoveryServiceDep,
+    runbook_service: RunbookServiceDep,
 ) -> RunbookRead:
     """Startup order, delays, CPU/memory overrides, network mapping and IP settings of the
     recovered VMs; applies on failover and on failback."""
-    return await recovery_service.put_runbook(domain_id, spec, operator)
+    return await runbook_service.put_runbook(domain_id, spec, operator)
 
 
 @router.get("/recovery-reports", response_model=Page[RecoveryReportRead])
 async def list_reports(
     _user: CurrentUser,
-    recovery_service: RecoveryServiceDep,
+    report_service: ReportServiceDep,
     page: PageParams = paged(REPORT_SORT),
     domain_id: str | None = None,
     kind: str | None = None,
 ) -> Page[RecoveryReportRead]:
-    result = await recovery_service.reports(domain_id, kind, page)
+    result = await report_service.reports(domain_id, kind, page)
     return Page(items=list(result.items), meta=result.meta)
 
 
@@ -197,6 +195,6 @@ async def get_report(
     _user: CurrentUser,
     session: SessionDep,
     platform: PlatformDep,
-    recovery_service: RecoveryServiceDep,
+    report_service: ReportServiceDep,
 ) -> RecoveryReportRead:
-    return await recovery_service.report(report_id)
+    return await report_service.report(report_id)

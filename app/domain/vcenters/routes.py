@@ -142,8 +142,9 @@ async def create_service_accounts(
     """The elevated user and the IO filter REST user in vCenter: a role cloned from CloudAdmin
     (`Admin` on premises) granted to both as a global permission (what the AVS install and
     `Enable-JetStreamRESTUser` do)."""
-    service = v_center_service
-    task = await service.service_accounts(vcenter_id, spec or ServiceAccounts(), admin, create=True)
+    task = await v_center_service.service_accounts(
+        vcenter_id, spec or ServiceAccounts(), admin, create=True
+    )
     return accepted(response, task)
 
 
@@ -161,8 +162,7 @@ async def remove_service_accounts(
     spec: Annotated[ServiceAccounts | None, Body()] = None,
 ) -> TaskRead:
     """Revokes both global permissions and deletes the role once nobody holds it."""
-    service = v_center_service
-    task = await service.service_accounts(
+    task = await v_center_service.service_accounts(
         vcenter_id, spec or ServiceAccounts(), admin, create=False
     )
     return accepted(response, task)
