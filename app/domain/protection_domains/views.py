@@ -1,0 +1,143 @@
+"""How a protection domain, its VMs and its replication statistics read in the API (shaped from
+the rows and the replication state, never stored)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from app.domain.protection_domains.health import health
+from app.domain.protection_domains.models import DomainReplication, ProtectedVm, ProtectionDomain
+from app.domain.protection_domains.replication_states import VmStatus
+from app.domain.protection_domains.schemas import (
+    DomainRead,
+    PitrRead,
+    ProtectedDiskRead,
+    ProtectedVmRead,
+    StatisticsRead,
+    StatisticsSample,
+)
+from app.domain.protection_domains.service import STATISTICS_WINDOW
+from app.domain.sites.identity import SiteDirectory
+
+
+def to_read(
+    domain: ProtectionDomain,
+    repl: DomainReplication | None,
+    vm_count: int,
+    now: float,
+    sites: SiteDirectory,
+) -> DomainRead:
+    last = repl.last_recovery_point_at if repl is not None else None
+    return DomainRead(
+        id=domain.id,
+        name=domain.name,
+        status=domain.status,
+        mode=domain.mode,
+        health=health(repl, domain, now),
+        primary_site=domain.primary_site,
+        recovery_site=domain.recovery_site,
+        owner_site=domain.owner_site,
+        primary_site_name=sites.label(domain.primary_site, domain.site_names) or "",
+        recovery_site_name=sites.label(domain.recovery_site, domain.site_names),
+        owner_site_name=sites.label(domain.owner_site, domain.site_names) or "",
+        replication_enabled=domain.replication_enabled,
+        rpo_seconds=None if last is None else round(now - last.timestamp(), 3),
+        rpo_target_seconds=domain.rpo_target_seconds,
+        priority=domain.priority,
+        vms=vm_count,
+        storage_site_id=domain.storage_site_id,
+        drva_id=domain.drva_id,
+        replication_log_volume_id=domain.replication_log_volume_id,
+        container=domain.container,
+        pitr=PitrRead(enabled=domain.pitr_enabled, window_days=domain.pitr_window_days),
+        last_recovery_point_at=last,
+        active_task_id=domain.active_task_id,
+        created_at=domain.created_at,
+    )
+
+
+def vm_to_read(vm: ProtectedVm, latest: dt.datetime | None, now: float) -> ProtectedVmRead:
+    """`latest`: the domain's latest recovery point, which holds every VM it ever held."""
+    last = latest if vm.first_recovery_point_at is not None else None
+    progress = 100.0
+    if vm.status == VmStatus.INITIAL_SYNC.value:
+        done = vm.sync_total_bytes - vm.sync_remaining_bytes
+        progress = 100.0 * done / vm.sync_total_bytes if vm.sync_total_bytes else 0.0
+    return ProtectedVmRead(
+        vm_id=vm.vm_id,
+        replica_key=vm.replica_key,
+        name=vm.name,
+        protection_mode=vm.protection_mode,
+        status=vm.status,
+        rpo_seconds=None if last is None else round(now - last.timestamp(), 3),
+        sync_progress=round(progress, 2),
+        disks=[ProtectedDiskRead.model_validate(disk) for disk in vm.disks],
+        added_at=vm.added_at,
+        protected_at=vm.protected_at,
+        last_recovery_point_at=last,
+    )
+
+
+def statistics_of(
+    domain: ProtectionDomain, repl: DomainReplication | None, now: float
+) -> StatisticsRead:
+    if repl is None:
+        return StatisticsRead(
+            replication_state="not_started",
+            incoming_mbps=0.0,
+            outgoing_mbps=0.0,
+            log_used_bytes=0,
+            log_capacity_bytes=0,
+            log_usage_percent=0.0,
+            backpressure_percent=0.0,
+            bitmap_percent=0.0,
+            put_latency_ms=None,
+            puts=0,
+            bytes_in=0,
+            bytes_out=0,
+            rpo_seconds=None,
+            last_error=None,
+            samples=[],
+        )
+    samples = [_sample(raw, repl.log_capacity_bytes) for raw in repl.samples]
+    recent, seconds = [], 0.0
+    for raw in reversed(repl.samples):
+        if seconds >= STATISTICS_WINDOW:
+            break
+        recent.append(raw)
+        seconds += float(raw["seconds"])
+    window = seconds or 1.0
+    observed = repl.observed_seconds or 1.0
+    capacity = repl.log_capacity_bytes
+    last = repl.last_recovery_point_at
+    return StatisticsRead(
+        replication_state=repl.state,
+        incoming_mbps=round(sum(r["in_bytes"] for r in recent) / window / 1e6, 3),
+        outgoing_mbps=round(sum(r["out_bytes"] for r in recent) / window / 1e6, 3),
+        log_used_bytes=repl.log_used_bytes,
+        log_capacity_bytes=capacity,
+        log_usage_percent=round(100.0 * repl.log_used_bytes / capacity, 2) if capacity else 0.0,
+        backpressure_percent=round(100.0 * repl.backpressure_seconds / observed, 2),
+        bitmap_percent=round(100.0 * repl.bitmap_seconds / observed, 2),
+        put_latency_ms=round(1000.0 * repl.put_seconds / repl.puts, 3) if repl.puts else None,
+        puts=repl.puts,
+        bytes_in=repl.bytes_in,
+        bytes_out=repl.bytes_out,
+        rpo_seconds=None if last is None else round(now - last.timestamp(), 3),
+        last_error=repl.last_error,
+        samples=samples,
+    )
+
+
+def _sample(raw: dict[str, Any], capacity: int) -> StatisticsSample:
+    seconds = float(raw["seconds"]) or 1.0
+    return StatisticsSample(
+        at=dt.datetime.fromisoformat(raw["at"]),
+        seconds=float(raw["seconds"]),
+        incoming_mbps=round(raw["in_bytes"] / seconds / 1e6, 3),
+        outgoing_mbps=round(raw["out_bytes"] / seconds / 1e6, 3),
+        log_usage_percent=round(100.0 * raw["log_used_bytes"] / capacity, 2) if capacity else 0.0,
+        backpressure=bool(raw["backpressure"]),
+        bitmap=bool(raw["bitmap"]),
+    )
