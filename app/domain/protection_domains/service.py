@@ -415,6 +415,3 @@ class DomainService:
             sources=["ready"],
             actor=actor.username,
         )
-
-
-STATISTICS_WINDOW = 300.0

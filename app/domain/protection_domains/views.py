@@ -17,8 +17,9 @@ from app.domain.protection_domains.schemas import (
     StatisticsRead,
     StatisticsSample,
 )
-from app.domain.protection_domains.service import STATISTICS_WINDOW
 from app.domain.sites.identity import SiteDirectory
+
+STATISTICS_WINDOW = 300.0
 
 
 def to_read(
