@@ -5,13 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import insert_of
 from app.core.errors import Conflict, NotFound
-from app.core.ids import new_id
 from app.core.pagination import PageParams, PageResult, paginate
+from app.domain.alarms import repository
 from app.domain.alarms.models import Alarm
 from app.domain.events import service as events
 
@@ -39,17 +37,6 @@ SEVERITY = {
 SORTABLE = {"raised_at": Alarm.raised_at, "type": Alarm.type, "severity": Alarm.severity}
 
 
-async def active(session: AsyncSession, alarm_type: AlarmType, entity_id: str) -> Alarm | None:
-    alarm: Alarm | None = await session.scalar(
-        select(Alarm).where(
-            Alarm.type == alarm_type.value,
-            Alarm.entity_id == entity_id,
-            Alarm.cleared_at.is_(None),
-        )
-    )
-    return alarm
-
-
 async def raise_alarm(
     session: AsyncSession,
     *,
@@ -64,26 +51,16 @@ async def raise_alarm(
     The insert does nothing when another transaction raised the same alarm first (the partial
     unique index `uq_alarm_active`), so two writers seeing the same condition leave one alarm
     that one clear ends, and neither transaction fails."""
-    entity_type, entity_id, entity_name = entity
-    if await active(session, alarm_type, entity_id) is not None:
+    _entity_type, entity_id, _entity_name = entity
+    if await repository.active(session, alarm_type.value, entity_id) is not None:
         return False
-    inserted = await session.scalar(
-        insert_of(session.get_bind().dialect.name)(Alarm)
-        .values(
-            id=new_id("alarm"),
-            type=alarm_type.value,
-            severity=SEVERITY[alarm_type],
-            entity_type=entity_type,
-            entity_id=entity_id,
-            entity_name=entity_name,
-            message=message,
-            raised_at=at,
-            acknowledged=False,
-        )
-        .on_conflict_do_nothing(
-            index_elements=[Alarm.type, Alarm.entity_id], index_where=Alarm.cleared_at.is_(None)
-        )
-        .returning(Alarm.id)
+    inserted = await repository.insert_active(
+        session,
+        alarm_type=alarm_type.value,
+        severity=SEVERITY[alarm_type],
+        entity=entity,
+        message=message,
+        at=at,
     )
     if inserted is None:
         return False
@@ -101,7 +78,7 @@ async def raise_alarm(
 async def clear_alarm(
     session: AsyncSession, *, alarm_type: AlarmType, entity_id: str, at: dt.datetime
 ) -> None:
-    existing = await active(session, alarm_type, entity_id)
+    existing = await repository.active(session, alarm_type.value, entity_id)
     if existing is not None:
         existing.cleared_at = at
 
@@ -114,20 +91,12 @@ async def list_alarms(
     alarm_type: str | None,
     entity_id: str | None,
 ) -> PageResult[Alarm]:
-    query = select(Alarm)
-    if is_active is not None:
-        query = query.where(
-            Alarm.cleared_at.is_(None) if is_active else Alarm.cleared_at.is_not(None)
-        )
-    if alarm_type is not None:
-        query = query.where(Alarm.type == alarm_type)
-    if entity_id is not None:
-        query = query.where(Alarm.entity_id == entity_id)
+    query = repository.alarms(is_active=is_active, alarm_type=alarm_type, entity_id=entity_id)
     return await paginate(session, query, params, SORTABLE, "raised_at")
 
 
 async def acknowledge(session: AsyncSession, alarm_id: str, actor: str, at: dt.datetime) -> Alarm:
-    alarm = await session.get(Alarm, alarm_id)
+    alarm = await repository.get(session, alarm_id)
     if alarm is None:
         raise NotFound(f"alarm {alarm_id} does not exist")
     if alarm.acknowledged:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict
 from app.core.principal import Principal
+from app.domain.appliance import repository
 from app.domain.appliance.models import Appliance
 from app.domain.appliance.schemas import ApplianceRead, ApplianceUpdate
 from app.domain.events import service as events
@@ -18,11 +18,7 @@ class ApplianceService:
         self.platform = platform
 
     async def _load(self) -> tuple[Appliance, Site]:
-        appliance = await self.session.get(Appliance, 1)
-        assert appliance is not None, "the appliance row is created at first boot"
-        site = await self.session.get(Site, appliance.local_site_id)
-        assert site is not None
-        return appliance, site
+        return await repository.appliance_and_site(self.session)
 
     @staticmethod
     def _read(appliance: Appliance, site: Site) -> ApplianceRead:
@@ -50,9 +46,7 @@ class ApplianceService:
             if fields.get(required, "") is None:
                 fields.pop(required)
         if "site_name" in fields and fields["site_name"] != site.name:
-            taken = await self.session.scalar(
-                select(Site.id).where(Site.name == fields["site_name"])
-            )
+            taken = await repository.site_named(self.session, fields["site_name"])
             if taken is not None:
                 raise Conflict(f"a site named {fields['site_name']!r} already exists")
             site.name = fields.pop("site_name")
@@ -80,7 +74,5 @@ class ApplianceService:
 async def remember_clock(platform: Platform) -> None:
     """Record the virtual time, so that a restart does not take the clock back."""
     async with platform.sessionmaker() as session:
-        await session.execute(
-            update(Appliance).where(Appliance.id == 1).values(clock_at=platform.clock.now())
-        )
+        await repository.set_clock(session, platform.clock.now())
         await session.commit()

@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import VirtualClock
@@ -22,6 +21,7 @@ from app.core.principal import Principal, Role
 from app.core.security import new_session_token, token_digest, verify_password_off_loop
 from app.domain.auth.throttle import LoginThrottle
 from app.domain.events import service as events
+from app.domain.users import repository as users
 from app.domain.users.models import User, UserSession
 
 TOUCH_INTERVAL = dt.timedelta(seconds=30)
@@ -86,7 +86,7 @@ class AuthService:
     ) -> User:
         """The user these credentials open, or 401; 429 while failed tries must wait."""
         self._cache.throttle.check(username, address)
-        user = await session.scalar(select(User).where(User.username == username))
+        user = await users.by_username(session, username)
         # Hash even for unknown users so timing does not reveal which usernames exist.
         encoded = user.password_hash if user is not None else _DUMMY_HASH
         matches = await verify_password_off_loop(password, encoded)
@@ -172,7 +172,7 @@ class AuthService:
         if now - live.touched_at >= TOUCH_INTERVAL:
             live.touched_at = now
             async with self._sessionmaker() as session:
-                row = await session.get(UserSession, digest)
+                row = await users.session_row(session, digest)
                 if row is None:
                     self._cache.sessions.pop(digest, None)
                     raise NotAuthenticated(
@@ -185,10 +185,10 @@ class AuthService:
 
     async def _load_session(self, digest: str) -> _LiveSession | None:
         async with self._sessionmaker() as session:
-            row = await session.get(UserSession, digest)
+            row = await users.session_row(session, digest)
             if row is None:
                 return None
-            user = await session.get(User, row.user_id)
+            user = await users.get(session, row.user_id)
             if user is None:
                 return None
             live = _LiveSession(_principal(user, digest), row.expires_at, row.last_seen_at)
@@ -202,16 +202,14 @@ class AuthService:
     async def logout(self, session: AsyncSession, digest: str) -> bool:
         """Ends the session in the caller's transaction; False when it had already ended (of
         parallel logouts of one session, one ends it)."""
-        result = await session.execute(
-            delete(UserSession).where(UserSession.token_digest == digest)
-        )
+        ended = await users.end_session(session, digest)
         self._cache.sessions.pop(digest, None)
-        return int(getattr(result, "rowcount", 0) or 0) == 1
+        return ended
 
     async def purge_expired(self, session: AsyncSession) -> int:
-        result = await session.execute(delete(UserSession).where(UserSession.expires_at <= _now()))
+        purged = await users.purge_sessions(session, _now())
         await session.commit()
-        return int(getattr(result, "rowcount", 0) or 0)
+        return purged
 
 
 # A well-formed hash of nothing anyone can type, checked when the username is unknown.

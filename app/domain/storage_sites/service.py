@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
@@ -26,6 +25,7 @@ from app.domain.storage_format.manifest import (
     read_manifest,
 )
 from app.domain.storage_format.records import read_recovery_point
+from app.domain.storage_sites import repository
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.schemas import FoundDomain, StorageSiteCreate, StorageSiteRead
 from app.domain.usage import Used, refuse_in_use
@@ -141,18 +141,16 @@ class StorageSiteService:
         self.platform = platform
 
     async def all(self) -> list[StorageSite]:
-        return list(
-            (await self.session.scalars(select(StorageSite).order_by(StorageSite.name))).all()
-        )
+        return list(await repository.all_(self.session))
 
     async def get(self, site_id: str) -> StorageSite:
-        site = await self.session.get(StorageSite, site_id)
+        site = await repository.get(self.session, site_id)
         if site is None:
             raise NotFound(f"storage site {site_id} does not exist")
         return site
 
     async def create(self, spec: StorageSiteCreate, actor: Principal) -> StorageSite:
-        if await self.session.scalar(select(StorageSite.id).where(StorageSite.name == spec.name)):
+        if await repository.name_taken(self.session, spec.name):
             raise Conflict(
                 f"a storage site named {spec.name!r} exists", error_code="already_exists"
             )

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import commit_unique, delete_once
@@ -13,7 +12,7 @@ from app.domain.events import service as events
 from app.domain.platform import Platform
 from app.domain.users import repository
 from app.domain.users.credentials import CREDENTIAL_CACHE
-from app.domain.users.models import User, UserSession
+from app.domain.users.models import User
 from app.domain.users.schemas import UserCreate, UserUpdate
 
 
@@ -86,11 +85,8 @@ class UserService:
                 await self._check_current_password(user, change)
             user.password_hash = await hash_password_off_loop(change.password.get_secret_value())
             # A new password ends every session opened with the old one but the caller's own.
-            await self.session.execute(
-                delete(UserSession).where(
-                    UserSession.user_id == user.id,
-                    UserSession.token_digest != (actor.session_digest or ""),
-                )
+            await repository.end_sessions_of(
+                self.session, user.id, keep_digest=actor.session_digest or ""
             )
         if change.description is not None:
             user.description = change.description
