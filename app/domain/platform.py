@@ -73,7 +73,8 @@ class RuntimeState:
 
     @property
     def local_site_label(self) -> str:
-        return self.local_site_name or self.local_site_id or "local"
+        """How the local site is shown: its name (a label that may change), else its id."""
+        return self.local_site_name or self.local_site
 
     @property
     def uptime_seconds(self) -> float:

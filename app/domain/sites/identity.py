@@ -47,5 +47,5 @@ async def site_directory(session: AsyncSession, platform: Platform) -> SiteDirec
             continue
         labels[site.peer_site_id or site.id] = site.name
     local = platform.state.local_site
-    labels[local] = platform.state.local_site_name or local
+    labels[local] = platform.state.local_site_label
     return SiteDirectory(labels, {name: site_id for site_id, name in labels.items()})
