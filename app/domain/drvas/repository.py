@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.drvas.models import Drva, ReplicationLogVolume
+from app.domain.drvas.states import DrvaStatus, VolumeStatus
 from app.domain.inventory.models import VirtualMachine
 
 
@@ -43,3 +44,30 @@ async def vm_ids(session: AsyncSession, morefs: Sequence[str]) -> dict[str, str]
         select(VirtualMachine.moref, VirtualMachine.id).where(VirtualMachine.moref.in_(morefs))
     )
     return dict(rows.all())
+
+
+async def ready_volumes_of_running_drvas(session: AsyncSession) -> Sequence[ReplicationLogVolume]:
+    return (
+        await session.scalars(
+            select(ReplicationLogVolume)
+            .join(Drva, Drva.id == ReplicationLogVolume.drva_id)
+            .where(
+                Drva.status == DrvaStatus.RUNNING.value,
+                ReplicationLogVolume.status == VolumeStatus.READY.value,
+            )
+        )
+    ).all()
+
+
+async def mark_volume_deleting(session: AsyncSession, volume_id: str) -> bool:
+    """Moves a ready volume to `deleting`; False when it was not ready (a concurrent change)."""
+    moved = await session.execute(
+        update(ReplicationLogVolume)
+        .where(
+            ReplicationLogVolume.id == volume_id,
+            ReplicationLogVolume.status == VolumeStatus.READY.value,
+        )
+        .values(status=VolumeStatus.DELETING.value)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(moved, "rowcount", 0))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import commit_unique
@@ -309,16 +308,7 @@ class DrvaService:
     async def delete_volume(self, drva_id: str, volume_id: str, actor: Principal) -> Task:
         volume = await self.volume(drva_id, volume_id)
         await refuse_in_use(self.session, self.platform, Used.LOG_VOLUME, volume.id)
-        moved = await self.session.execute(
-            update(ReplicationLogVolume)
-            .where(
-                ReplicationLogVolume.id == volume.id,
-                ReplicationLogVolume.status == VolumeStatus.READY.value,
-            )
-            .values(status=VolumeStatus.DELETING.value)
-            .execution_options(synchronize_session=False)
-        )
-        if not getattr(moved, "rowcount", 0):
+        if not await repository.mark_volume_deleting(self.session, volume.id):
             await self.session.rollback()
             current = await self.volume(drva_id, volume_id)
             raise InvalidState(

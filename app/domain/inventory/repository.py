@@ -74,3 +74,11 @@ async def configured_clusters(session: AsyncSession, vcenter_id: str) -> Sequenc
 async def delete_all(session: AsyncSession, vcenter_id: str) -> None:
     for model in (VirtualMachine, Host, Datastore, Network, Cluster):
         await session.execute(delete(model).where(model.vcenter_id == vcenter_id))
+
+
+async def by_ids(
+    session: AsyncSession, model: type[Model], object_ids: Sequence[str]
+) -> dict[str, Model]:
+    """The rows of `model` with these ids, by id (missing ids are absent)."""
+    rows = await session.scalars(select(model).where(model.id.in_(list(object_ids))))
+    return {row.id: row for row in rows}

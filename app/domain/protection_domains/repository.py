@@ -106,3 +106,12 @@ async def names_protecting_cluster(session: AsyncSession, cluster_id: str) -> Se
             .where(VirtualMachine.cluster_id == cluster_id)
         )
     ).all()
+
+
+async def all_by_name(session: AsyncSession) -> Sequence[ProtectionDomain]:
+    return (await session.scalars(select(ProtectionDomain).order_by(ProtectionDomain.name))).all()
+
+
+async def name_taken(session: AsyncSession, name: str) -> bool:
+    found = await session.scalar(select(ProtectionDomain.id).where(ProtectionDomain.name == name))
+    return found is not None

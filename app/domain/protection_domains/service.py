@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError
@@ -26,6 +25,7 @@ from app.domain.clusters.states import ClusterStatus
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus, VolumeStatus
 from app.domain.events import service as events
+from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster, VirtualMachine
 from app.domain.platform import Platform
 from app.domain.protection_domains import repository
@@ -56,8 +56,7 @@ class DomainService:
         self.platform = platform
 
     async def all(self) -> list[ProtectionDomain]:
-        rows = await self.session.scalars(select(ProtectionDomain).order_by(ProtectionDomain.name))
-        return list(rows.all())
+        return list(await repository.all_by_name(self.session))
 
     async def reads(self, domains: Sequence[ProtectionDomain]) -> list[DomainRead]:
         ids = [domain.id for domain in domains]
@@ -107,9 +106,7 @@ class DomainService:
                 entity="replication_log_volume",
                 state=volume.status,
             )
-        if await self.session.scalar(
-            select(ProtectionDomain.id).where(ProtectionDomain.name == spec.name)
-        ):
+        if await repository.name_taken(self.session, spec.name):
             raise Conflict(f"a domain named {spec.name!r} exists", error_code="already_exists")
         now = self.platform.clock.now()
         local = self.platform.state.local_site
@@ -190,12 +187,7 @@ class DomainService:
         domain = await self.get(domain_id)
         self._require_owned(domain, "adding VMs")
         vm_ids = list(dict.fromkeys(spec.vm_ids))
-        found = {
-            vm.id: vm
-            for vm in await self.session.scalars(
-                select(VirtualMachine).where(VirtualMachine.id.in_(vm_ids))
-            )
-        }
+        found = await inventory.by_ids(self.session, VirtualMachine, vm_ids)
         missing = [vm_id for vm_id in vm_ids if vm_id not in found]
         if missing:
             raise ValidationFailed(
@@ -232,12 +224,7 @@ class DomainService:
                 error_code="already_protected",
             )
         cluster_ids = {vm.cluster_id for vm in found.values()}
-        clusters = {
-            c.id: c
-            for c in await self.session.scalars(
-                select(Cluster).where(Cluster.id.in_([c for c in cluster_ids if c]))
-            )
-        }
+        clusters = await inventory.by_ids(self.session, Cluster, [c for c in cluster_ids if c])
         unready = sorted(
             vm.name
             for vm in found.values()

@@ -3,7 +3,6 @@ checked before the `import_domain` task reads the container."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
@@ -15,10 +14,11 @@ from app.core.errors import (
 )
 from app.core.principal import Principal
 from app.core.schemas import EntityRef
+from app.domain.drvas import repository as drvas
 from app.domain.drvas.models import Drva, ReplicationLogVolume
-from app.domain.drvas.states import DrvaStatus, VolumeStatus
 from app.domain.events import service as events
 from app.domain.platform import Platform
+from app.domain.protection_domains import repository as domains
 from app.domain.protection_domains.models import (
     ProtectionDomain,
 )
@@ -80,9 +80,7 @@ class ImportService:
                 error_code="invalid_state",
             )
         name = manifest.name or domain_id
-        if await self.session.scalar(
-            select(ProtectionDomain.id).where(ProtectionDomain.name == name)
-        ):
+        if await domains.name_taken(self.session, name):
             raise Conflict(f"a domain named {name!r} exists here", error_code="already_exists")
         drva, volume = await self._drva_and_volume(spec)
         now = self.platform.clock.now()
@@ -135,16 +133,7 @@ class ImportService:
     async def _drva_and_volume(self, spec: ImportRequest) -> tuple[Drva, ReplicationLogVolume]:
         """The DRVA and log that protect the domain once it runs here: the ones named, or the
         only running DRVA with a ready log volume."""
-        volumes = list(
-            await self.session.scalars(
-                select(ReplicationLogVolume)
-                .join(Drva, Drva.id == ReplicationLogVolume.drva_id)
-                .where(
-                    Drva.status == DrvaStatus.RUNNING.value,
-                    ReplicationLogVolume.status == VolumeStatus.READY.value,
-                )
-            )
-        )
+        volumes = list(await drvas.ready_volumes_of_running_drvas(self.session))
         if spec.drva_id is not None:
             volumes = [v for v in volumes if v.drva_id == spec.drva_id]
         if spec.replication_log_volume_id is not None:

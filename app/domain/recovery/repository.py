@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import NotFound
 from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain
 from app.domain.recovery.models import RecoveryOperation, Runbook
+from app.domain.recovery_settings.models import RecoverySettings
 
 
 async def domain_or_404(session: AsyncSession, domain_id: str) -> ProtectionDomain:
@@ -44,3 +45,22 @@ async def recent_operations(session: AsyncSession, limit: int) -> Sequence[Recov
             select(RecoveryOperation).order_by(RecoveryOperation.started_at.desc()).limit(limit)
         )
     ).all()
+
+
+async def latest_operation(
+    session: AsyncSession, domain_id: str, *, statuses: Sequence[str], kind: str | None = None
+) -> RecoveryOperation | None:
+    """The domain's newest operation in one of these statuses (of this kind)."""
+    query = select(RecoveryOperation).where(
+        RecoveryOperation.domain_id == domain_id, RecoveryOperation.status.in_(list(statuses))
+    )
+    if kind is not None:
+        query = query.where(RecoveryOperation.kind == kind)
+    found: RecoveryOperation | None = await session.scalar(
+        query.order_by(RecoveryOperation.started_at.desc()).limit(1)
+    )
+    return found
+
+
+async def settings_exist(session: AsyncSession) -> bool:
+    return await session.scalar(select(RecoverySettings)) is not None

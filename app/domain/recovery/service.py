@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError
@@ -38,9 +37,8 @@ from app.domain.recovery.schemas import (
     StopTestFailoverRequest,
     TestFailoverRequest,
 )
-from app.domain.recovery_settings.models import RecoverySettings
+from app.domain.sites import repository as sites
 from app.domain.sites.identity import site_directory
-from app.domain.sites.models import Site
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
 from app.tasks.models import Task
@@ -68,7 +66,7 @@ class RecoveryService:
         return store_of(self.platform, site)
 
     async def _require_settings(self) -> None:
-        if await self.session.scalar(select(RecoverySettings)) is None:
+        if not await repository.settings_exist(self.session):
             raise InvalidState(
                 "set the recovery settings (RocVA cluster, datastore, network) first",
                 entity="recovery_settings",
@@ -77,9 +75,7 @@ class RecoveryService:
 
     async def _require_peer(self, domain: ProtectionDomain, purpose: str) -> None:
         site_id = domain.owner_site
-        peer = await self.session.scalar(
-            select(Site).where(Site.peer_site_id == site_id, Site.role == "remote")
-        )
+        peer = await sites.peer_of(self.session, site_id)
         if peer is None:
             name = await self._label(domain, site_id)
             raise ValidationFailed(
@@ -215,14 +211,8 @@ class RecoveryService:
         )
 
     async def _continuous_operation(self, domain: ProtectionDomain) -> RecoveryOperation:
-        op = await self.session.scalar(
-            select(RecoveryOperation)
-            .where(
-                RecoveryOperation.domain_id == domain.id,
-                RecoveryOperation.status.in_(["rehydrating", "paused"]),
-            )
-            .order_by(RecoveryOperation.started_at.desc())
-            .limit(1)
+        op = await repository.latest_operation(
+            self.session, domain.id, statuses=["rehydrating", "paused"]
         )
         if op is None:
             raise self._refuse(domain, "no continuous recovery or paused failback to continue")
@@ -274,15 +264,8 @@ class RecoveryService:
         domain = await repository.domain_or_404(self.session, domain_id)
         if domain.mode != DomainMode.TEST_FAILOVER:
             raise self._refuse(domain, "no test failover runs")
-        op = await self.session.scalar(
-            select(RecoveryOperation)
-            .where(
-                RecoveryOperation.domain_id == domain.id,
-                RecoveryOperation.kind == "test_failover",
-                RecoveryOperation.status == "running",
-            )
-            .order_by(RecoveryOperation.started_at.desc())
-            .limit(1)
+        op = await repository.latest_operation(
+            self.session, domain.id, statuses=["running"], kind="test_failover"
         )
         if op is None:
             raise self._refuse(domain, "no test failover runs")

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.sites.models import Site
+from app.domain.sites import repository
 
 if TYPE_CHECKING:
     from app.domain.platform import Platform
@@ -42,7 +41,7 @@ class SiteDirectory:
 
 async def site_directory(session: AsyncSession, platform: Platform) -> SiteDirectory:
     labels: dict[str, str] = {}
-    for site in await session.scalars(select(Site)):
+    for site in await repository.all_(session):
         if site.role == "local":
             continue
         labels[site.peer_site_id or site.id] = site.name

@@ -20,3 +20,28 @@ async def list_page(
 
 async def get(session: AsyncSession, site_id: str) -> Site | None:
     return await session.get(Site, site_id)
+
+
+async def clashing_peer(session: AsyncSession, site_id: str, url: str, name: str) -> Site | None:
+    """A site already registered under this id, URL or name."""
+    found: Site | None = await session.scalar(
+        select(Site).where(
+            (Site.peer_site_id == site_id)
+            | (Site.url == url)
+            | (Site.name == name)
+            | (Site.id == site_id)
+        )
+    )
+    return found
+
+
+async def peer_of(session: AsyncSession, site_id: str) -> Site | None:
+    """The registered peer that is site `site_id`."""
+    found: Site | None = await session.scalar(
+        select(Site).where(Site.peer_site_id == site_id, Site.role == "remote")
+    )
+    return found
+
+
+async def all_(session: AsyncSession) -> list[Site]:
+    return list(await session.scalars(select(Site)))

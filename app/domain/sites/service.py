@@ -3,7 +3,6 @@ peer is saved only after it answered over HTTPS with the given credentials."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.peer.port import PeerEndpoint, PeerError, PeerInfo
@@ -13,6 +12,7 @@ from app.core.ids import new_id
 from app.core.principal import Principal
 from app.domain.events import service as events
 from app.domain.platform import Platform
+from app.domain.sites import repository
 from app.domain.sites.models import Site
 
 
@@ -64,14 +64,7 @@ class SiteService:
                 error_code="peer_is_local",
             )
         name = label or info.site_name
-        existing = await self.session.scalar(
-            select(Site).where(
-                (Site.peer_site_id == info.site_id)
-                | (Site.url == endpoint.url)
-                | (Site.name == name)
-                | (Site.id == info.site_id)
-            )
-        )
+        existing = await repository.clashing_peer(self.session, info.site_id, endpoint.url, name)
         if existing is not None:
             raise Conflict(
                 f"site {existing.name} at {existing.url} is already registered",
