@@ -25,7 +25,6 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import StorageUnreachable
@@ -35,7 +34,6 @@ from app.core.db import advisory_lock
 from app.core.periodic import Periodic
 from app.domain.alarms.service import AlarmType, clear_alarm
 from app.domain.appliance.service import remember_clock
-from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.drvas.states import DrvaStatus
 from app.domain.protection_domains.models import (
     DomainReplication,
@@ -45,6 +43,7 @@ from app.domain.protection_domains.models import (
     recovery_point_id,
 )
 from app.domain.protection_domains.replication_states import ReplicationState, VmStatus, move
+from app.domain.replication import repository
 from app.domain.replication.run import (
     GIB,
     DomainRun,
@@ -123,7 +122,7 @@ class ReplicationEngine:
 
     async def _run_all(self, until: float) -> None:
         async with self._platform.sessionmaker() as session:
-            domain_ids = list(await session.scalars(select(DomainReplication.domain_id)))
+            domain_ids = await repository.replicated_domain_ids(session)
         # Domains are independent: while one waits on its database or its store, another runs.
         gate = asyncio.Semaphore(PARALLEL_DOMAINS)
 
@@ -156,49 +155,16 @@ class ReplicationEngine:
     # -- loading -------------------------------------------------------------------------
 
     async def _load(self, session: AsyncSession, domain_id: str) -> DomainRun | None:
-        found = (
-            await session.execute(
-                select(
-                    ProtectionDomain,
-                    DomainReplication,
-                    StorageSite,
-                    Drva.status,
-                    ReplicationLogVolume.size_gb,
-                )
-                .join(DomainReplication, DomainReplication.domain_id == ProtectionDomain.id)
-                .outerjoin(StorageSite, StorageSite.id == ProtectionDomain.storage_site_id)
-                .outerjoin(Drva, Drva.id == ProtectionDomain.drva_id)
-                .outerjoin(
-                    ReplicationLogVolume,
-                    ReplicationLogVolume.id == ProtectionDomain.replication_log_volume_id,
-                )
-                .where(ProtectionDomain.id == domain_id)
-            )
-        ).first()
+        found = await repository.step_rows(session, domain_id)
         if found is None:
             return None
         domain, repl, site, drva_status, volume_gb = found
         if domain.status == "deleting":
             return None
-        rows = await session.scalars(
-            select(ProtectedVm)
-            .where(ProtectedVm.domain_id == domain_id)
-            .order_by(ProtectedVm.added_at, ProtectedVm.id)
-        )
+        rows = await repository.vms_in_order(session, domain_id)
         vms = [ReplicatedVm(row, generators(row)) for row in rows]
         # The log volume is shared by the domains on it, the DRVA's bandwidth by those it ships.
-        peers = (
-            await session.execute(
-                select(ProtectionDomain.replication_log_volume_id, DomainReplication.domain_id)
-                .outerjoin(DomainReplication, DomainReplication.domain_id == ProtectionDomain.id)
-                .where(
-                    (ProtectionDomain.replication_log_volume_id == domain.replication_log_volume_id)
-                    | (ProtectionDomain.drva_id == domain.drva_id)
-                )
-            )
-        ).all()
-        sharing_volume = sum(volume == domain.replication_log_volume_id for volume, _ in peers)
-        sharing_drva = sum(replicating is not None for _, replicating in peers)
+        sharing_volume, sharing_drva = await repository.sharing(session, domain)
         if volume_gb is not None:
             repl.log_capacity_bytes = volume_gb * GIB // max(sharing_volume, 1)
         bandwidth = self._platform.settings.replication.drva_bandwidth_mbps * 1_000_000 / 8
@@ -255,11 +221,7 @@ class ReplicationEngine:
             elif repl.state == R.STOPPED:
                 repl.state = move(repl.state, R.BITMAP)
                 repl.bitmap_since = at_timestamp(now)
-            await session.execute(
-                update(ProtectedVm)
-                .where(ProtectedVm.domain_id == domain_id, ProtectedVm.origin_epoch.is_(None))
-                .values(origin_epoch=origin_epoch_at(now))
-            )
+            await repository.mark_origin(session, domain_id, origin_epoch_at(now))
             await session.commit()
 
     @_exclusive
@@ -308,11 +270,7 @@ class ReplicationEngine:
         now = self._platform.clock.timestamp()
         await self._advance(domain_id, now)
         async with self._platform.sessionmaker() as session:
-            await session.execute(
-                delete(ProtectedVm).where(
-                    ProtectedVm.domain_id == domain_id, ProtectedVm.vm_id.in_(list(vm_ids))
-                )
-            )
+            await repository.remove_vms(session, domain_id, vm_ids)
             await session.commit()
 
     @_exclusive
@@ -323,17 +281,9 @@ class ReplicationEngine:
         await self._advance(domain_id, now)
         stopped = epoch_at(now)
         async with self._platform.sessionmaker() as session:
-            await session.execute(
-                update(ProtectedVm)
-                .where(ProtectedVm.domain_id == domain_id, ProtectedVm.stopped_epoch.is_(None))
-                .values(stopped_epoch=stopped)
-            )
+            await repository.stop_writes(session, domain_id, stopped)
             await session.commit()
-            found = await session.scalar(
-                select(func.max(ProtectedVm.stopped_epoch)).where(
-                    ProtectedVm.domain_id == domain_id
-                )
-            )
+            found = await repository.last_stopped_epoch(session, domain_id)
         return int(found if found is not None else stopped)
 
     @_exclusive
@@ -370,13 +320,7 @@ class ReplicationEngine:
                     )
                 await session.delete(previous)
                 await session.flush()
-            rows = list(
-                await session.scalars(
-                    select(ProtectedVm)
-                    .where(ProtectedVm.domain_id == domain_id)
-                    .order_by(ProtectedVm.added_at, ProtectedVm.id)
-                )
-            )
+            rows = await repository.vms_in_order(session, domain_id)
             kept: list[ReplicatedVm] = []
             for row in rows:
                 if row.replica_key not in vms:

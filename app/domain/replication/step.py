@@ -7,7 +7,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError, StorageUnreachable
@@ -20,6 +19,7 @@ from app.domain.protection_domains.models import (
 )
 from app.domain.protection_domains.modes import DomainMode, can_move
 from app.domain.protection_domains.replication_states import ReplicationState, VmStatus, move
+from app.domain.replication import repository
 from app.domain.replication.run import (
     RECOVERABLE_STATUSES,
     DomainRun,
@@ -346,13 +346,7 @@ class DomainStep:
         # The newest consistent point survives every compaction: a failover that completes at
         # the recovery site while this runs still finds one (a newer inconsistent one does not
         # replace it).
-        latest = await session.scalar(
-            select(func.max(RecoveryPoint.epoch)).where(
-                RecoveryPoint.domain_id == domain.id,
-                RecoveryPoint.generation == domain.epoch,
-                RecoveryPoint.consistent.is_(True),
-            )
-        )
+        latest = await repository.newest_consistent_point(session, domain.id, domain.epoch)
         if latest is None:
             latest = epoch_at(timestamp_of(repl.last_recovery_point_at))
         cutoff = latest
@@ -360,13 +354,7 @@ class DomainStep:
             cutoff = min(latest, epoch_at(t1 - domain.pitr_window_days * 86400))
         merged = await compact(run.store, domain.container, domain.id, domain.epoch, cutoff)
         if merged:
-            await session.execute(
-                delete(RecoveryPoint).where(
-                    RecoveryPoint.domain_id == domain.id,
-                    (RecoveryPoint.generation < domain.epoch)
-                    | ((RecoveryPoint.generation == domain.epoch) & (RecoveryPoint.epoch < cutoff)),
-                )
-            )
+            await repository.forget_points_before(session, domain.id, domain.epoch, cutoff)
 
     # -- health --------------------------------------------------------------------------
 
