@@ -6,8 +6,6 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from app.core.ids import ids, new_id
 from app.core.principal import Role
 from app.core.security import generate_password, hash_password_off_loop, write_private_file
@@ -15,6 +13,7 @@ from app.domain.appliance.models import Appliance
 from app.domain.auth.service import AuthCache, AuthService
 from app.domain.events import service as events
 from app.domain.sites.models import Site
+from app.domain.users import repository as users
 from app.domain.users.models import User
 from app.domain.vcenters.service import refresh_cors_origins
 
@@ -89,7 +88,7 @@ async def seed_first_boot(platform: Platform) -> None:
         platform.state.local_site_id = site.id
         platform.state.local_site_name = site.name
 
-        root = await session.scalar(select(User).where(User.username == ROOT_USERNAME))
+        root = await users.by_username(session, ROOT_USERNAME)
         if root is None:
             password, generated = await asyncio.to_thread(root_password, platform)
             root = User(

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.port import ObjectStore
+from app.domain.protection_domains import repository
 from app.domain.protection_domains.models import (
     ProtectionDomain,
     RecoveryPoint,
@@ -27,13 +27,7 @@ async def sync_points(session: AsyncSession, domain: ProtectionDomain, store: Ob
     caller commits."""
     generation = domain.epoch
     epochs = await recovery_point_epochs(store, domain.container, generation)
-    known = set(
-        await session.scalars(
-            select(RecoveryPoint.epoch).where(
-                RecoveryPoint.domain_id == domain.id, RecoveryPoint.generation == generation
-            )
-        )
-    )
+    known = await repository.point_epochs(session, domain.id, generation)
     gate = asyncio.Semaphore(READERS)
 
     async def read(epoch: int) -> tuple[int, RecoveryPointRecord | None]:
@@ -55,10 +49,5 @@ async def sync_points(session: AsyncSession, domain: ProtectionDomain, store: Ob
                 vm_ids=list(body.get("vm_ids") or []),
             )
         )
-    await session.execute(
-        delete(RecoveryPoint).where(
-            RecoveryPoint.domain_id == domain.id,
-            (RecoveryPoint.generation != generation) | RecoveryPoint.epoch.not_in(epochs),
-        )
-    )
+    await repository.keep_only_points(session, domain.id, generation, epochs)
     return len(epochs)

@@ -4,7 +4,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.inventory.models import VirtualMachine
@@ -115,3 +115,31 @@ async def all_by_name(session: AsyncSession) -> Sequence[ProtectionDomain]:
 async def name_taken(session: AsyncSession, name: str) -> bool:
     found = await session.scalar(select(ProtectionDomain.id).where(ProtectionDomain.name == name))
     return found is not None
+
+
+async def forget_domain_rows(session: AsyncSession, domain_id: str) -> None:
+    """The domain's points, VMs and replication state (the domain row is the caller's)."""
+    for model in (RecoveryPoint, ProtectedVm, DomainReplication):
+        await session.execute(delete(model).where(model.domain_id == domain_id))
+
+
+async def point_epochs(session: AsyncSession, domain_id: str, generation: int) -> set[int]:
+    return set(
+        await session.scalars(
+            select(RecoveryPoint.epoch).where(
+                RecoveryPoint.domain_id == domain_id, RecoveryPoint.generation == generation
+            )
+        )
+    )
+
+
+async def keep_only_points(
+    session: AsyncSession, domain_id: str, generation: int, epochs: Sequence[int]
+) -> None:
+    """Drops the index rows of points no longer in the container."""
+    await session.execute(
+        delete(RecoveryPoint).where(
+            RecoveryPoint.domain_id == domain_id,
+            (RecoveryPoint.generation != generation) | RecoveryPoint.epoch.not_in(list(epochs)),
+        )
+    )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 
-from sqlalchemy import delete as sa_delete
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
@@ -13,12 +11,12 @@ from app.adapters.objectstore.port import ObjectStore
 from app.core.ids import new_id
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.events import service as events
+from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import VirtualMachine
+from app.domain.protection_domains import repository
 from app.domain.protection_domains.models import (
-    DomainReplication,
     ProtectedVm,
     ProtectionDomain,
-    RecoveryPoint,
 )
 from app.domain.protection_domains.modes import DomainMode
 from app.domain.protection_domains.replication_control import REPLICATION_CONTROL
@@ -116,8 +114,7 @@ async def forget_domain(ctx: TaskContext) -> None:
         domain = await session.get(ProtectionDomain, ctx.entity_id)
         if domain is None:
             return
-        for model in (RecoveryPoint, ProtectedVm, DomainReplication):
-            await session.execute(sa_delete(model).where(model.domain_id == domain.id))
+        await repository.forget_domain_rows(session, domain.id)
         await session.delete(domain)
         events.record(
             session,
@@ -172,10 +169,8 @@ def vm_config(vm: VirtualMachine, protection_mode: str) -> VmConfig:
 
 async def _vms(ctx: TaskContext) -> list[VirtualMachine]:
     async with ctx.sessionmaker() as session:
-        rows = await session.scalars(
-            select(VirtualMachine).where(VirtualMachine.id.in_(ctx.params["vm_ids"]))
-        )
-        return list(rows.all())
+        found = await inventory.by_ids(session, VirtualMachine, ctx.params["vm_ids"])
+        return list(found.values())
 
 
 async def write_vm_configs(ctx: TaskContext) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError
 from app.core.errors import InvalidState, NotFound, ServiceUnavailable, ValidationFailed
 from app.domain.platform import Platform
-from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain, RecoveryPoint
+from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain
 from app.domain.recovery import repository
 from app.domain.recovery.records import recovered_vms
 from app.domain.replication.generator import DiskState, digest
@@ -24,7 +23,7 @@ from app.domain.storage_sites.service import store_of
 
 
 async def _protected(session: AsyncSession, vm_id: str) -> ProtectedVm:
-    vm = await session.scalar(select(ProtectedVm).where(ProtectedVm.vm_id == vm_id))
+    vm = await repository.protected_vm(session, vm_id)
     if vm is None:
         raise NotFound(f"VM {vm_id} is not in a protection domain")
     return vm
@@ -57,7 +56,7 @@ async def _recovered_image(session: AsyncSession, vm_id: str) -> dict[int, DiskS
 async def source_digest(
     session: AsyncSession, platform: Platform, vm_id: str, at: dt.datetime | None
 ) -> DigestRead:
-    if await session.scalar(select(ProtectedVm.id).where(ProtectedVm.vm_id == vm_id)) is None:
+    if await repository.protected_vm(session, vm_id) is None:
         image = await _recovered_image(session, vm_id)
         if image is not None:
             return _read(vm_id, at or platform.clock.now(), image, "recovery")
@@ -83,12 +82,7 @@ async def replica_digest(
     session: AsyncSession, platform: Platform, vm_id: str, recovery_point_id: str | None
 ) -> DigestRead:
     vm = await _protected(session, vm_id)
-    query = select(RecoveryPoint).where(RecoveryPoint.domain_id == vm.domain_id)
-    if recovery_point_id is not None:
-        query = query.where(RecoveryPoint.id == recovery_point_id)
-    point = await session.scalar(
-        query.order_by(RecoveryPoint.generation.desc(), RecoveryPoint.epoch.desc()).limit(1)
-    )
+    point = await repository.point_of_vm(session, vm.domain_id, recovery_point_id)
     if point is None:
         raise NotFound("no such recovery point" if recovery_point_id else "no recovery point yet")
     if vm.replica_key not in point.vm_ids:

@@ -10,22 +10,19 @@ import datetime as dt
 import math
 from typing import Any
 
-from sqlalchemy import select, update
-
 from app.adapters.objectstore.errors import ObjectStoreError
 from app.adapters.peer.port import PeerError
 from app.adapters.vcenter.errors import VCenterConflict, VCenterError
 from app.adapters.vcenter.port import VmSpec
 from app.domain.events import service as events
-from app.domain.inventory.models import VirtualMachine
 from app.domain.inventory.service import sync_inventory
 from app.domain.protection_domains.models import (
-    ProtectedVm,
     ProtectionDomain,
 )
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
 from app.domain.protection_domains.replication_states import VmStatus
 from app.domain.protection_domains.tasks import domain_and_store, release_domain
+from app.domain.recovery import repository
 from app.domain.recovery.flow import (
     GIB,
     by_name,
@@ -45,8 +42,8 @@ from app.domain.recovery.models import RecoveryOperation
 from app.domain.recovery.records import helper_vms, recovered_vms, runbook_entry
 from app.domain.recovery.rehydration import create_helpers, rehydrate, remove_helpers
 from app.domain.replication.engine import ReplicationEngine
+from app.domain.sites import repository as sites
 from app.domain.sites.identity import site_directory
-from app.domain.sites.models import Site
 from app.domain.sites.service import endpoint_of
 from app.domain.storage_format.epochs import epoch_start
 from app.domain.storage_format.manifest import (
@@ -73,9 +70,7 @@ async def hand_over(ctx: TaskContext) -> None:
     if op.recovery_point_epoch is not None and op.handover_task_id is not None:
         return
     async with ctx.sessionmaker() as session:
-        peer = await session.scalar(
-            select(Site).where(Site.peer_site_id == op.source_site, Site.role == "remote")
-        )
+        peer = await sites.peer_of(session, op.source_site)
         if peer is None:
             raise TaskFailed(
                 "peer_missing",
@@ -151,15 +146,7 @@ async def _detach_local(ctx: TaskContext, vcenter_id: str, moref: str) -> None:
     """A VM about to be destroyed must not take its domain row with it (the row's VM id
     cascades): the row forgets the VM first."""
     async with ctx.sessionmaker() as session:
-        vm_id = await session.scalar(
-            select(VirtualMachine.id).where(
-                VirtualMachine.vcenter_id == vcenter_id, VirtualMachine.moref == moref
-            )
-        )
-        if vm_id is not None:
-            await session.execute(
-                update(ProtectedVm).where(ProtectedVm.vm_id == vm_id).values(vm_id=None)
-            )
+        if await repository.forget_local_vm(session, vcenter_id, moref):
             await session.commit()
 
 
@@ -170,24 +157,10 @@ async def recover_vms(ctx: TaskContext) -> None:
     placement = await placement_of(ctx)
     runbook = await runbook_of(ctx, op.domain_id)
     async with ctx.sessionmaker() as session:
-        rows = {
-            row.replica_key: row
-            for row in await session.scalars(
-                select(ProtectedVm).where(ProtectedVm.domain_id == op.domain_id)
-            )
-        }
+        rows = await repository.vms_by_replica_key(session, op.domain_id)
         # The domain's VMs from an earlier stay at this site: obsolete now that another site
         # owns it (what `recovery_utility_prepare_failback` cleans up).
-        obsolete = set(
-            await session.scalars(
-                select(VirtualMachine.moref)
-                .join(ProtectedVm, ProtectedVm.vm_id == VirtualMachine.id)
-                .where(
-                    ProtectedVm.domain_id == op.domain_id,
-                    VirtualMachine.vcenter_id == placement.vcenter_id,
-                )
-            )
-        )
+        obsolete = await repository.local_morefs_of(session, op.domain_id, placement.vcenter_id)
     vms = recovered_vms(op)
     order = sorted(
         range(len(vms)),
@@ -262,12 +235,7 @@ async def recover_vms(ctx: TaskContext) -> None:
     except VCenterError as error:
         raise TaskFailed(error.error_code, f"cannot create the recovered VMs: {error}") from error
     async with ctx.sessionmaker() as session:
-        local_ids = {
-            vm.moref: vm.id
-            for vm in await session.scalars(
-                select(VirtualMachine).where(VirtualMachine.vcenter_id == placement.vcenter_id)
-            )
-        }
+        local_ids = await repository.vm_ids_by_moref(session, placement.vcenter_id)
     for vm in vms:
         if "moref" in vm and vm["moref"] in local_ids:
             vm["vm_id"] = local_ids[vm["moref"]]
@@ -326,12 +294,7 @@ async def take_over(ctx: TaskContext) -> None:
     assert op.claimed_epoch is not None
     placement = await placement_of(ctx)
     async with ctx.sessionmaker() as session:
-        local_ids = {
-            vm.moref: vm.id
-            for vm in await session.scalars(
-                select(VirtualMachine).where(VirtualMachine.vcenter_id == placement.vcenter_id)
-            )
-        }
+        local_ids = await repository.vm_ids_by_moref(session, placement.vcenter_id)
     recovered: dict[str, tuple[str, dict[str, Any]]] = {}
     vms = recovered_vms(op)
     for vm in vms:

@@ -7,8 +7,6 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
-
 from app.adapters.objectstore.errors import ObjectNotFound, ObjectStoreError
 from app.adapters.objectstore.port import ObjectStore
 from app.adapters.vcenter.errors import VCenterNotFound
@@ -19,10 +17,10 @@ from app.domain.protection_domains.models import (
     ProtectionDomain,
 )
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
+from app.domain.recovery import repository
 from app.domain.recovery.models import RecoveryOperation, Runbook
 from app.domain.recovery.records import runbook_entries
 from app.domain.recovery.schemas import RunbookVm
-from app.domain.recovery_settings.models import RecoverySettings
 from app.domain.storage_format.manifest import (
     CorruptManifest,
     Manifest,
@@ -63,11 +61,7 @@ async def load_operation(ctx: TaskContext) -> RecoveryOperation:
 
 async def save_operation(ctx: TaskContext, **changes: Any) -> None:
     async with ctx.sessionmaker() as session:
-        await session.execute(
-            update(RecoveryOperation)
-            .where(RecoveryOperation.id == ctx.params["operation_id"])
-            .values(**changes)
-        )
+        await repository.update_operation(session, ctx.params["operation_id"], **changes)
         await session.commit()
 
 
@@ -105,7 +99,7 @@ class Placement:
 
 async def placement_of(ctx: TaskContext) -> Placement:
     async with ctx.sessionmaker() as session:
-        settings = await session.scalar(select(RecoverySettings))
+        settings = await repository.settings(session)
         if settings is None:
             raise TaskFailed(
                 "recovery_settings_missing", "set the recovery settings (RocVA placement) first"
@@ -123,12 +117,7 @@ async def placement_of(ctx: TaskContext) -> Placement:
                 "recovery_settings_stale",
                 "the recovery settings name a cluster, datastore or network that is gone",
             )
-        networks = {
-            n.id: n.moref
-            for n in await session.scalars(
-                select(Network).where(Network.vcenter_id == cluster.vcenter_id)
-            )
-        }
+        networks = await repository.network_morefs(session, cluster.vcenter_id)
     return Placement(
         cluster.vcenter_id,
         cluster.moref,

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import contextlib
 
-from sqlalchemy import select
-
 from app.adapters.vcenter.errors import VCenterConflict, VCenterError, VCenterNotFound
 from app.domain.events import service as events
-from app.domain.inventory.models import VirtualMachine
 from app.domain.inventory.service import sync_inventory
 from app.domain.protection_domains.models import (
     DomainReplication,
-    ProtectedVm,
     ProtectionDomain,
-    RecoveryPoint,
 )
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
+from app.domain.recovery import repository
 from app.domain.replication.engine import ReplicationEngine
 from app.domain.storage_format.epochs import epoch_start
 from app.domain.vcenters.tasks import connected
@@ -32,13 +28,7 @@ DRAIN_POLL_SECONDS = 15.0
 async def shut_down_vms(ctx: TaskContext) -> None:
     """Gracefully power the domain's VMs off; their writes end here."""
     async with ctx.sessionmaker() as session:
-        found = (
-            await session.execute(
-                select(VirtualMachine.vcenter_id, VirtualMachine.moref)
-                .join(ProtectedVm, ProtectedVm.vm_id == VirtualMachine.id)
-                .where(ProtectedVm.domain_id == ctx.entity_id)
-            )
-        ).all()
+        found = await repository.running_vms(session, ctx.entity_id)
     by_vcenter: dict[str, list[str]] = {}
     for vcenter_id, moref in found:
         by_vcenter.setdefault(vcenter_id, []).append(moref)
@@ -90,12 +80,7 @@ async def stop_for_handover(ctx: TaskContext) -> None:
         domain = await session.get(ProtectionDomain, ctx.entity_id)
         if domain is None:
             raise TaskFailed("not_found", "the domain no longer exists")
-        point = await session.scalar(
-            select(RecoveryPoint)
-            .where(RecoveryPoint.domain_id == domain.id, RecoveryPoint.generation == domain.epoch)
-            .order_by(RecoveryPoint.epoch.desc())
-            .limit(1)
-        )
+        point = await repository.newest_point(session, domain.id, domain.epoch)
         if point is None:
             raise TaskFailed("no_recovery_point", "the domain has no recovery point")
         with contextlib.suppress(IllegalModeMove):

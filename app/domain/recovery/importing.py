@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from app.adapters.objectstore.errors import ObjectStoreError
 from app.adapters.objectstore.port import ObjectStore
 from app.core.ids import new_id
@@ -15,6 +13,7 @@ from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain
 from app.domain.protection_domains.points import sync_points
 from app.domain.protection_domains.replication_states import VmStatus
 from app.domain.protection_domains.tasks import domain_and_store
+from app.domain.recovery import repository
 from app.domain.storage_format.records import VmConfig, read_vm_configs
 from app.tasks.registry import TaskContext, TaskFailed
 
@@ -51,12 +50,7 @@ async def refresh_vms(ctx: TaskContext, domain: ProtectionDomain, store: ObjectS
     except ObjectStoreError as error:
         raise TaskFailed(error.error_code, error.message) from error
     async with ctx.sessionmaker() as session:
-        rows = {
-            row.replica_key: row
-            for row in await session.scalars(
-                select(ProtectedVm).where(ProtectedVm.domain_id == domain.id)
-            )
-        }
+        rows = await repository.vms_by_replica_key(session, domain.id)
         for key, config in configs.items():
             if key not in rows:
                 session.add(vm_row_from_config(domain.id, key, config, ctx.clock.now()))
@@ -86,13 +80,7 @@ async def finish_import(ctx: TaskContext) -> None:
             raise TaskFailed("not_found", "the domain no longer exists")
         domain.status = "ready"
         domain.active_task_id = None
-        count = len(
-            list(
-                await session.scalars(
-                    select(ProtectedVm.id).where(ProtectedVm.domain_id == domain.id)
-                )
-            )
-        )
+        count = len(await repository.domain_vms(session, domain.id))
         ctx.result["vms"] = count
         events.record(
             session,

@@ -8,18 +8,16 @@ import contextlib
 import datetime as dt
 from typing import cast
 
-from sqlalchemy import select
-
 from app.adapters.objectstore.errors import ObjectStoreError
 from app.adapters.objectstore.port import ObjectStore
 from app.adapters.vcenter.errors import VCenterConflict, VCenterError
 from app.adapters.vcenter.port import VmSpec
 from app.domain.inventory.service import sync_inventory
 from app.domain.protection_domains.models import (
-    ProtectedVm,
     recovery_point_id,
 )
 from app.domain.protection_domains.tasks import domain_and_store
+from app.domain.recovery import repository
 from app.domain.recovery.flow import (
     by_name,
     destroy_vms,
@@ -62,9 +60,7 @@ async def create_helpers(ctx: TaskContext) -> None:
         if not is_test(op):
             names += [
                 rehydration_vm_name(row.name)
-                for row in await session.scalars(
-                    select(ProtectedVm).where(ProtectedVm.domain_id == domain.id)
-                )
+                for row in await repository.domain_vms(session, domain.id)
             ]
     helpers: list[HelperVm] = []
     try:
@@ -163,13 +159,7 @@ async def rehydrate(ctx: TaskContext) -> None:
     await refresh_vms(ctx, domain, store)
     try:
         async with ctx.sessionmaker() as session:
-            rows = list(
-                await session.scalars(
-                    select(ProtectedVm)
-                    .where(ProtectedVm.domain_id == domain.id)
-                    .order_by(ProtectedVm.name)
-                )
-            )
+            rows = await repository.vms_by_name(session, domain.id)
         for attempt in range(REPIN_ATTEMPTS):
             generation, epoch, point = await _pin(
                 ctx, op, store, domain.container, latest=attempt > 0

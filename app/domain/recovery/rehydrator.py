@@ -8,12 +8,12 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError
 from app.core.periodic import Periodic
 from app.domain.protection_domains.models import ProtectionDomain, recovery_point_id
+from app.domain.recovery import repository
 from app.domain.recovery.models import RecoveryOperation
 from app.domain.storage_format.epochs import epoch_start
 from app.domain.storage_format.keys import recovery_point_epochs
@@ -46,11 +46,7 @@ class ContinuousRehydration:
 
     async def follow_all(self) -> None:
         async with self._platform.sessionmaker() as session:
-            waiting = list(
-                await session.scalars(
-                    select(RecoveryOperation).where(RecoveryOperation.status == "rehydrating")
-                )
-            )
+            waiting = await repository.rehydrating(session)
             # Read once; every change below is a guarded UPDATE, never a flush of these objects.
             session.expunge_all()
             for op in waiting:
@@ -73,21 +69,13 @@ class ContinuousRehydration:
                 return
             point = await read_recovery_point(store, domain.container, generation, epoch)
             if point is not None and point["consistent"]:
-                # Only while the operation still waits: a completion that started meanwhile
-                # pins its own point, which this must not overwrite.
-                await session.execute(
-                    update(RecoveryOperation)
-                    .where(
-                        RecoveryOperation.id == op.id,
-                        RecoveryOperation.status == "rehydrating",
-                    )
-                    .values(
-                        generation=generation,
-                        rehydrated_epoch=epoch,
-                        recovery_point_epoch=epoch,
-                        recovery_point_id=recovery_point_id(domain.id, generation, epoch),
-                        recovery_point_at=dt.datetime.fromtimestamp(epoch_start(epoch), dt.UTC),
-                    )
-                    .execution_options(synchronize_session=False)
+                await repository.follow_point(
+                    session,
+                    op.id,
+                    generation=generation,
+                    rehydrated_epoch=epoch,
+                    recovery_point_epoch=epoch,
+                    recovery_point_id=recovery_point_id(domain.id, generation, epoch),
+                    recovery_point_at=dt.datetime.fromtimestamp(epoch_start(epoch), dt.UTC),
                 )
                 return
