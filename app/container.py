@@ -167,9 +167,9 @@ def build_container(settings: Settings) -> Container:
         ),
         registry=registry,
         runner=runner,
-        monitor=DrvaMonitor(platform),
+        monitor=DrvaMonitor(sessionmaker, clock, platform.vcenter, platform.secrets),
         replication=replication,
-        rehydration=ContinuousRehydration(platform),
+        rehydration=ContinuousRehydration(sessionmaker, clock, platform.secrets),
         leadership=Leadership(
             sessionmaker,
             platform.state.node_id,

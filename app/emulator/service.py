@@ -128,7 +128,7 @@ async def crash_drvas(platform: Platform, target: str) -> list[str]:
         for drva, vcenter in found:
             assert drva.vm_moref is not None
             try:
-                vc = await platform.vcenter.connect(endpoint_of(platform, vcenter))
+                vc = await platform.vcenter.connect(endpoint_of(platform.secrets, vcenter))
                 try:
                     await vc.power_off_vm(drva.vm_moref)
                 finally:

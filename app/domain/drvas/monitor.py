@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from app.adapters.vcenter.errors import VCenterError, VCenterNotFound
+from app.adapters.vcenter.port import VCenterPort
+from app.core.clock import VirtualClock
+from app.core.db import SessionMaker
 from app.core.periodic import Periodic
+from app.core.security import SecretBox
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.drvas import repository
 from app.domain.drvas.models import Drva
@@ -18,9 +21,6 @@ from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster
 from app.domain.vcenters.models import VCenter
 from app.domain.vcenters.service import endpoint_of
-
-if TYPE_CHECKING:
-    from app.domain.platform import Platform
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +31,21 @@ WATCHED = {DrvaStatus.RUNNING.value, DrvaStatus.DEGRADED.value, DrvaStatus.STOPP
 
 
 class DrvaMonitor:
-    def __init__(self, platform: Platform) -> None:
-        self._platform = platform
+    def __init__(
+        self,
+        sessionmaker: SessionMaker,
+        clock: VirtualClock,
+        vcenter: VCenterPort,
+        secrets: SecretBox,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._vcenter = vcenter
+        self._secrets = secrets
         # A fault (`drva_crash`) asks for a check of its own; it waits for the heartbeat's.
         self._checking = asyncio.Lock()
         self._loop = Periodic(
-            "drva-monitor", platform.clock, HEARTBEAT_SECONDS, self.check, MINIMUM_REAL_INTERVAL
+            "drva-monitor", clock, HEARTBEAT_SECONDS, self.check, MINIMUM_REAL_INTERVAL
         )
 
     def start(self) -> None:
@@ -50,8 +59,7 @@ class DrvaMonitor:
             await self._check()
 
     async def _check(self) -> None:
-        platform = self._platform
-        async with platform.sessionmaker() as session:
+        async with self._sessionmaker() as session:
             drvas = [
                 d
                 for d in await repository.all_(session)
@@ -76,9 +84,9 @@ class DrvaMonitor:
 
     async def _power_states(self, vcenter: VCenter, drvas: list[Drva]) -> dict[str, str | None]:
         """VM power state per DRVA id; None when the VM is gone, `unknown` when vCenter is."""
-        endpoint = endpoint_of(self._platform, vcenter)
+        endpoint = endpoint_of(self._secrets, vcenter)
         try:
-            vc = await self._platform.vcenter.connect(endpoint)
+            vc = await self._vcenter.connect(endpoint)
         except VCenterError:
             return {d.id: "unknown" for d in drvas}
         states: dict[str, str | None] = {}
@@ -96,8 +104,8 @@ class DrvaMonitor:
         return states
 
     async def _record(self, drvas: list[Drva], states: dict[str, str | None]) -> None:
-        now = self._platform.clock.now()
-        async with self._platform.sessionmaker() as session:
+        now = self._clock.now()
+        async with self._sessionmaker() as session:
             for stale in drvas:
                 drva = await repository.get(session, stale.id)
                 if drva is None or drva.active_task_id is not None or drva.status not in WATCHED:

@@ -56,7 +56,7 @@ class PreflightService:
             return endpoint, any(v.hostname == given.hostname for v in registered)
         if not registered:
             return None, False
-        return endpoint_of(self.platform, registered[0]), True
+        return endpoint_of(self.platform.secrets, registered[0]), True
 
     async def _read(
         self, checks: _Checks, endpoint: Endpoint | None, want_plugin: bool

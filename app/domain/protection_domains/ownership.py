@@ -27,7 +27,7 @@ async def refresh_ownership(
         raise InvalidState(
             "the domain's storage site is gone", entity="storage_site", state="missing"
         )
-    store = store_of(platform, site)
+    store = store_of(platform.secrets, site)
     local = platform.state.local_site
     try:
         manifest = await read_manifest(store, domain.container)

@@ -364,7 +364,7 @@ class DomainService:
         if site is None:
             return
         try:
-            await sync_points(self.session, domain, store_of(self.platform, site))
+            await sync_points(self.session, domain, store_of(self.platform.secrets, site))
         except ObjectStoreError as error:
             raise ServiceUnavailable(f"cannot list the recovery points: {error.message}") from error
         await self.session.commit()

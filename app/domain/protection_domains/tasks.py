@@ -41,7 +41,7 @@ async def domain_and_store(ctx: TaskContext) -> tuple[ProtectionDomain, ObjectSt
         site = await session.get(StorageSite, domain.storage_site_id)
     if site is None:
         raise TaskFailed("not_found", "the domain's storage site no longer exists")
-    return domain, store_of(ctx.platform, site)
+    return domain, store_of(ctx.platform.secrets, site)
 
 
 def manifest(domain: ProtectionDomain, sites: SiteDirectory) -> Manifest:

@@ -98,7 +98,7 @@ async def replica_digest(
         raise NotFound("the domain's storage site is gone")
     try:
         replica = await rebuild(
-            store_of(platform, site),
+            store_of(platform.secrets, site),
             domain.container,
             point.generation,
             point.epoch,

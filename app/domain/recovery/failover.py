@@ -76,7 +76,7 @@ async def hand_over(ctx: TaskContext) -> None:
                 "peer_missing",
                 f"site {op.source_site} owns the domain but is not registered as a peer site",
             )
-        endpoint = endpoint_of(ctx.platform, peer)
+        endpoint = endpoint_of(ctx.platform.secrets, peer)
     limit = (
         float(ctx.params.get("max_delay_minutes", 10)) * 60.0
         if op.kind == "failback"

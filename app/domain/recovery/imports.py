@@ -60,7 +60,7 @@ class ImportService:
                 field_errors=[FieldError("storage_site_id", "no such storage site")],
             )
         container_name = f"{site.bucket_prefix}-{domain_id}"
-        store = store_of(self.platform, site)
+        store = store_of(self.platform.secrets, site)
         try:
             manifest = await read_manifest(store, container_name)
         except (ObjectNotFound, CorruptManifest) as error:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError
+from app.core.clock import VirtualClock
+from app.core.db import SessionMaker
 from app.core.periodic import Periodic
+from app.core.security import SecretBox
 from app.domain.protection_domains.models import ProtectionDomain, recovery_point_id
 from app.domain.recovery import repository
 from app.domain.recovery.models import RecoveryOperation
@@ -24,19 +26,15 @@ from app.domain.storage_format.records import read_recovery_point
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
 
-if TYPE_CHECKING:
-    from app.domain.platform import Platform
-
 logger = logging.getLogger(__name__)
 EVERY_SECONDS = 60.0
 
 
 class ContinuousRehydration:
-    def __init__(self, platform: Platform) -> None:
-        self._platform = platform
-        self._loop = Periodic(
-            "continuous-rehydration", platform.clock, EVERY_SECONDS, self.follow_all
-        )
+    def __init__(self, sessionmaker: SessionMaker, clock: VirtualClock, secrets: SecretBox) -> None:
+        self._sessionmaker = sessionmaker
+        self._secrets = secrets
+        self._loop = Periodic("continuous-rehydration", clock, EVERY_SECONDS, self.follow_all)
 
     def start(self) -> None:
         self._loop.start()
@@ -45,7 +43,7 @@ class ContinuousRehydration:
         await self._loop.stop()
 
     async def follow_all(self) -> None:
-        async with self._platform.sessionmaker() as session:
+        async with self._sessionmaker() as session:
             waiting = await repository.rehydrating(session)
             # Read once; every change below is a guarded UPDATE, never a flush of these objects.
             session.expunge_all()
@@ -62,7 +60,7 @@ class ContinuousRehydration:
         site = await session.get(StorageSite, domain.storage_site_id) if domain else None
         if domain is None or site is None:
             return
-        store = store_of(self._platform, site)
+        store = store_of(self._secrets, site)
         generation = (await read_manifest(store, domain.container)).epoch
         for epoch in reversed(await recovery_point_epochs(store, domain.container, generation)):
             if op.rehydrated_epoch is not None and epoch <= op.rehydrated_epoch:

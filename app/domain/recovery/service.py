@@ -63,7 +63,7 @@ class RecoveryService:
             raise InvalidState(
                 "the domain's storage site is gone", entity="storage_site", state="missing"
             )
-        return store_of(self.platform, site)
+        return store_of(self.platform.secrets, site)
 
     async def _require_settings(self) -> None:
         if not await repository.settings_exist(self.session):

@@ -190,7 +190,7 @@ class ReplicationEngine:
         key = (site.id, site.created_at)
         store = self._stores.get(key)
         if store is None:
-            store = self._stores[key] = store_of(self._platform, site)
+            store = self._stores[key] = store_of(self._platform.secrets, site)
         return store
 
     # -- one step ------------------------------------------------------------------------

@@ -10,18 +10,19 @@ from app.core.db import commit_unique, delete_once
 from app.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.core.principal import Principal
+from app.core.security import SecretBox
 from app.domain.events import service as events
 from app.domain.platform import Platform
 from app.domain.sites import repository
 from app.domain.sites.models import Site
 
 
-def endpoint_of(platform: Platform, site: Site) -> PeerEndpoint:
+def endpoint_of(secrets: SecretBox, site: Site) -> PeerEndpoint:
     assert site.url is not None and site.username is not None
     return PeerEndpoint(
         url=site.url,
         username=site.username,
-        password=platform.secrets.decrypt(site.password_encrypted or ""),
+        password=secrets.decrypt(site.password_encrypted or ""),
         certificate_sha256=site.certificate_sha256,
     )
 
@@ -105,7 +106,7 @@ class SiteService:
         if site.role != "remote":
             raise InvalidState("the local site is not a peer", entity="site", state=site.role)
         try:
-            await self.platform.peers.describe(endpoint_of(self.platform, site))
+            await self.platform.peers.describe(endpoint_of(self.platform.secrets, site))
         except PeerError as error:
             site.reachable, site.last_error = False, error.message[:1024]
         else:

@@ -16,6 +16,7 @@ from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.core.ids import new_id
 from app.core.principal import Principal
 from app.core.schemas import EntityRef
+from app.core.security import SecretBox
 from app.domain.events import service as events
 from app.domain.platform import Platform
 from app.domain.sites.identity import site_directory
@@ -48,8 +49,8 @@ def to_read(site: StorageSite) -> StorageSiteRead:
     )
 
 
-def store_of(platform: Platform, site: StorageSite) -> ObjectStore:
-    key = platform.secrets.decrypt(site.access_key_encrypted) if site.access_key_encrypted else None
+def store_of(secrets: SecretBox, site: StorageSite) -> ObjectStore:
+    key = secrets.decrypt(site.access_key_encrypted) if site.access_key_encrypted else None
     return build_store(
         StoreSpec(
             type=site.type,
@@ -74,7 +75,7 @@ async def latest_recovery_point(store: ObjectStore, container: str) -> str | Non
 
 async def scan(platform: Platform, site: StorageSite) -> list[FoundDomain]:
     """Domains found in the store: every `<prefix>-*` container with a readable manifest."""
-    store = store_of(platform, site)
+    store = store_of(platform.secrets, site)
     async with platform.sessionmaker() as session:
         sites = await site_directory(session, platform)
     found = []

@@ -13,6 +13,7 @@ from app.core.errors import AppError, Conflict, InvalidState, NotFound, ServiceU
 from app.core.ids import new_id
 from app.core.principal import Principal
 from app.core.schemas import EntityRef
+from app.core.security import SecretBox
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
 from app.domain.platform import Platform
@@ -31,13 +32,13 @@ from app.tasks.models import Task
 from app.tasks.service import enqueue, start_guarded
 
 
-def endpoint_of(platform: Platform, vcenter: VCenter) -> Endpoint:
+def endpoint_of(secrets: SecretBox, vcenter: VCenter) -> Endpoint:
     """How to log in to a registered vCenter (its password decrypted for the call only)."""
     return Endpoint(
         hostname=vcenter.hostname,
         port=vcenter.port,
         username=vcenter.username,
-        password=platform.secrets.decrypt(vcenter.password_encrypted),
+        password=secrets.decrypt(vcenter.password_encrypted),
     )
 
 
@@ -180,7 +181,9 @@ class VCenterService:
     async def permissions(self, vcenter_id: str) -> PermissionsRead:
         vcenter = await self.get(vcenter_id)
         try:
-            session = await self.platform.vcenter.connect(endpoint_of(self.platform, vcenter))
+            session = await self.platform.vcenter.connect(
+                endpoint_of(self.platform.secrets, vcenter)
+            )
             try:
                 roles = await session.role_names()
                 granted = await session.global_permissions()

@@ -56,7 +56,7 @@ async def connected(
         vcenter = await session.get(VCenter, vcenter_id or ctx.entity_id)
         if vcenter is None:
             raise TaskFailed("not_found", "the vCenter is no longer registered")
-        endpoint = endpoint_of(ctx.platform, vcenter)
+        endpoint = endpoint_of(ctx.platform.secrets, vcenter)
     await ctx.clock.sleep(CONNECT_SECONDS)
     connection = await ctx.platform.vcenter.connect(endpoint)
     try:
