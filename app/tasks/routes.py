@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 
-from app.api.deps import CurrentUser, OperatorUser, PlatformDep, SessionDep, paged, provide
+from app.api.deps import CurrentUser, OperatorUser, paged, provide
 from app.core.pagination import PageParams
 from app.core.schemas import Page
 from app.tasks.repository import SORTABLE
@@ -33,8 +33,6 @@ async def list_tasks(
 async def get_task(
     task_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     task_service: TaskServiceDep,
 ) -> TaskRead:
     return to_read(await task_service.get(task_id))
@@ -44,8 +42,6 @@ async def get_task(
 async def list_task_events(
     task_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     task_service: TaskServiceDep,
 ) -> list[TaskEventRead]:
     rows = await task_service.events(task_id)
@@ -58,8 +54,6 @@ async def list_task_events(
 async def cancel_task(
     task_id: str,
     user: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
     task_service: TaskServiceDep,
 ) -> TaskRead:
     return to_read(await task_service.cancel(task_id, user))

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from app.api.deps import AdminUser, CurrentUser, PlatformDep, SessionDep, provide
+from app.api.deps import AdminUser, CurrentUser, provide
 from app.domain.appliance.schemas import ApplianceRead, ApplianceUpdate
 from app.domain.appliance.service import ApplianceService
 
@@ -15,8 +15,6 @@ ApplianceServiceDep = Annotated[ApplianceService, provide(ApplianceService)]
 @router.get("", response_model=ApplianceRead)
 async def get_appliance(
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     appliance_service: ApplianceServiceDep,
 ) -> ApplianceRead:
     return await appliance_service.get()
@@ -26,8 +24,6 @@ async def get_appliance(
 async def update_appliance(
     change: ApplianceUpdate,
     user: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
     appliance_service: ApplianceServiceDep,
 ) -> ApplianceRead:
     return await appliance_service.update(change, user)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import AdminUser, CurrentUser, PlatformDep, SessionDep, provide
+from app.api.deps import AdminUser, CurrentUser, provide
 from app.api.responses import ACCEPTED, accepted
 from app.domain.clusters.schemas import ClusterAction, ClusterIssues, HostIssue
 from app.domain.clusters.service import ClusterService
@@ -85,8 +85,6 @@ async def resolve_cluster_issues(
 async def list_cluster_issues(
     cluster_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     cluster_service: ClusterServiceDep,
 ) -> ClusterIssues:
     cluster, hosts = await cluster_service.issues(cluster_id)

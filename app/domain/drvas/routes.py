@@ -9,7 +9,6 @@ from app.api.deps import (
     CurrentUser,
     OperatorUser,
     PlatformDep,
-    SessionDep,
     paged,
     provide,
 )
@@ -77,8 +76,6 @@ async def list_drvas(
 async def get_drva(
     drva_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     drva_service: DrvaServiceDep,
 ) -> DrvaRead:
     return (await drva_service.reads([await drva_service.get(drva_id)]))[0]
@@ -88,8 +85,6 @@ async def get_drva(
 async def delete_drva(
     drva_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
     response: Response,
     drva_service: DrvaServiceDep,
 ) -> TaskRead:
@@ -117,8 +112,6 @@ async def restart_drva(
 async def redeploy_drva(
     drva_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
     response: Response,
     drva_service: DrvaServiceDep,
 ) -> TaskRead:
@@ -159,8 +152,6 @@ async def get_log_volume(
     drva_id: str,
     volume_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     drva_service: DrvaServiceDep,
 ) -> VolumeRead:
     return volume_read(await drva_service.volume(drva_id, volume_id))

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from app.api.deps import OperatorUser, PlatformDep, SessionDep, provide
+from app.api.deps import OperatorUser, provide
 from app.domain.preflight.schemas import ClusterPreflight, InstallPreflight, PreflightResult
 from app.domain.preflight.service import PreflightService
 
@@ -16,8 +16,6 @@ PreflightServiceDep = Annotated[PreflightService, provide(PreflightService)]
 async def preflight_install(
     spec: InstallPreflight,
     _user: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
     preflight_service: PreflightServiceDep,
 ) -> PreflightResult:
     """What Invoke-PreflightJetDRInstall checks; nothing is changed."""
@@ -28,8 +26,6 @@ async def preflight_install(
 async def preflight_uninstall(
     spec: ClusterPreflight,
     _user: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
     preflight_service: PreflightServiceDep,
 ) -> PreflightResult:
     return await preflight_service.uninstall(spec.protected_cluster)
@@ -39,8 +35,6 @@ async def preflight_uninstall(
 async def preflight_enable_cluster(
     spec: ClusterPreflight,
     _user: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
     preflight_service: PreflightServiceDep,
 ) -> PreflightResult:
     return await preflight_service.enable_cluster(spec.protected_cluster)

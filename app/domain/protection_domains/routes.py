@@ -8,8 +8,6 @@ from app.api.deps import (
     AdminUser,
     CurrentUser,
     OperatorUser,
-    PlatformDep,
-    SessionDep,
     paged,
     provide,
 )
@@ -63,8 +61,6 @@ async def list_domains(
 async def get_domain(
     domain_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     domain_service: DomainServiceDep,
 ) -> DomainRead:
     return await domain_service.read(domain_id)
@@ -164,8 +160,6 @@ async def stop_protection(
 async def list_recovery_points(
     domain_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     domain_service: DomainServiceDep,
 ) -> RecoveryPointList:
     """Newest first: every point within the PITR window, or only the latest without PITR."""
@@ -177,8 +171,6 @@ async def list_recovery_points(
 async def get_statistics(
     domain_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     domain_service: DomainServiceDep,
 ) -> StatisticsRead:
     return await domain_service.statistics(domain_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from app.api.deps import CurrentUser, OperatorUser, PlatformDep, SessionDep, paged, provide
+from app.api.deps import CurrentUser, OperatorUser, paged, provide
 from app.api.responses import ACCEPTED, accepted
 from app.core.pagination import PageParams
 from app.core.schemas import Page
@@ -158,8 +158,6 @@ async def release(
 async def get_runbook(
     domain_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     runbook_service: RunbookServiceDep,
 ) -> RunbookRead:
     return await runbook_service.runbook(domain_id)
@@ -193,8 +191,6 @@ async def list_reports(
 async def get_report(
     report_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     report_service: ReportServiceDep,
 ) -> RecoveryReportRead:
     return await report_service.report(report_id)

@@ -8,7 +8,6 @@ from app.api.deps import (
     AdminUser,
     CurrentUser,
     OperatorUser,
-    PlatformDep,
     SessionDep,
     paged,
     provide,
@@ -47,8 +46,6 @@ async def get_site(site_id: str, _user: CurrentUser, session: SessionDep) -> Sit
 async def add_peer(
     spec: PeerCreate,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
     site_service: SiteServiceDep,
 ) -> SiteRead:
     """Register a peer appliance (the other site of the pair). It must answer over HTTPS with
@@ -69,8 +66,6 @@ async def add_peer(
 async def check_peer(
     site_id: str,
     _operator: OperatorUser,
-    session: SessionDep,
-    platform: PlatformDep,
     site_service: SiteServiceDep,
 ) -> SiteRead:
     return SiteRead.model_validate(await site_service.check(site_id))
@@ -80,8 +75,6 @@ async def check_peer(
 async def remove_peer(
     site_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
     site_service: SiteServiceDep,
 ) -> Response:
     await site_service.delete(site_id, admin)

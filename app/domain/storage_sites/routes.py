@@ -8,8 +8,6 @@ from app.api.deps import (
     AdminUser,
     CurrentUser,
     OperatorUser,
-    PlatformDep,
-    SessionDep,
     paged,
     provide,
 )
@@ -31,8 +29,6 @@ SORT = by_attributes("name", "type", "id", "created_at")
 async def create_storage_site(
     spec: StorageSiteCreate,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
     storage_site_service: StorageSiteServiceDep,
 ) -> StorageSiteRead:
     """Add an Azure Blob, S3 or local storage site; it is saved only if the appliance can
@@ -54,8 +50,6 @@ async def list_storage_sites(
 async def get_storage_site(
     site_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     storage_site_service: StorageSiteServiceDep,
 ) -> StorageSiteRead:
     return to_read(await storage_site_service.get(site_id))
@@ -65,8 +59,6 @@ async def get_storage_site(
 async def delete_storage_site(
     site_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
     storage_site_service: StorageSiteServiceDep,
 ) -> Response:
     await storage_site_service.delete(site_id, admin)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import AdminUser, CurrentUser, PlatformDep, SessionDep, paged, provide
+from app.api.deps import AdminUser, CurrentUser, paged, provide
 from app.core.pagination import PageParams
 from app.core.principal import Role
 from app.core.schemas import Page
@@ -31,8 +31,6 @@ async def list_users(
 async def create_user(
     spec: UserCreate,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
     user_service: UserServiceDep,
 ) -> UserRead:
     return UserRead.model_validate(await user_service.create(spec, admin))
@@ -42,8 +40,6 @@ async def create_user(
 async def get_user(
     user_id: str,
     user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     user_service: UserServiceDep,
 ) -> UserRead:
     return UserRead.model_validate(await user_service.get(user_id, user))
@@ -64,8 +60,6 @@ async def update_user(
 async def delete_user(
     user_id: str,
     admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
     user_service: UserServiceDep,
 ) -> Response:
     await user_service.delete(user_id, admin)

@@ -8,8 +8,6 @@ from app.api.deps import (
     AdminUser,
     CurrentUser,
     OperatorUser,
-    PlatformDep,
-    SessionDep,
     paged,
     provide,
 )
@@ -59,8 +57,6 @@ async def list_vcenters(
 async def get_vcenter(
     vcenter_id: str,
     _user: CurrentUser,
-    session: SessionDep,
-    platform: PlatformDep,
     v_center_service: VCenterServiceDep,
 ) -> VCenterRead:
     return to_read(await v_center_service.get(vcenter_id))
@@ -172,8 +168,6 @@ async def remove_service_accounts(
 async def get_permissions(
     vcenter_id: str,
     _admin: AdminUser,
-    session: SessionDep,
-    platform: PlatformDep,
     v_center_service: VCenterServiceDep,
 ) -> PermissionsRead:
     """vCenter's roles and global permissions, read live."""
