@@ -47,7 +47,9 @@ from app.domain.replication import repository
 from app.domain.replication.run import (
     GIB,
     DomainRun,
+    GeneratorCache,
     ReplicatedVm,
+    StepVm,
     at_timestamp,
     base_segment,
     generators,
@@ -106,6 +108,7 @@ class ReplicationEngine:
         # Held while domains are stepped and while tasks change what replicates.
         self.lock = asyncio.Lock()
         self._stores: dict[tuple[str, dt.datetime], ObjectStore] = {}
+        self._generators = GeneratorCache()
 
     def start(self) -> None:
         self._loop.start()
@@ -113,6 +116,7 @@ class ReplicationEngine:
     async def stop(self) -> None:
         await self._loop.stop()
         self._stores.clear()
+        self._generators.clear()
 
     async def settle(self) -> None:
         """Run every domain up to the clock's present."""
@@ -123,6 +127,7 @@ class ReplicationEngine:
     async def _run_all(self, until: float) -> None:
         async with self._platform.sessionmaker() as session:
             domain_ids = await repository.replicated_domain_ids(session)
+        self._generators.keep_only(domain_ids)
         # Domains are independent: while one waits on its database or its store, another runs.
         gate = asyncio.Semaphore(PARALLEL_DOMAINS)
 
@@ -150,6 +155,9 @@ class ReplicationEngine:
                 gap = until - cursor
                 step = CATCH_UP_STEP if gap > CATCH_UP_AFTER else STEP
                 await self._stepper.step(session, run, min(until, cursor + step))
+                await repository.save_vms(
+                    session, [vm.row for vm in run.vms if isinstance(vm.row, StepVm)]
+                )
                 await session.commit()
 
     # -- loading -------------------------------------------------------------------------
@@ -161,8 +169,7 @@ class ReplicationEngine:
         domain, repl, site, drva_status, volume_gb = found
         if domain.status == "deleting":
             return None
-        rows = await repository.vms_in_order(session, domain_id)
-        vms = [ReplicatedVm(row, generators(row)) for row in rows]
+        vms = self._generators.of(domain_id, await repository.step_vms(session, domain_id))
         # The log volume is shared by the domains on it, the DRVA's bandwidth by those it ships.
         sharing_volume, sharing_drva = await repository.sharing(session, domain)
         if volume_gb is not None:

@@ -4,9 +4,10 @@ its VMs' capture marks, and its recovery points' index."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Text, bindparam, delete, func, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.drvas.models import Drva, ReplicationLogVolume
@@ -16,6 +17,7 @@ from app.domain.protection_domains.models import (
     ProtectionDomain,
     RecoveryPoint,
 )
+from app.domain.replication.run import StepVm
 from app.domain.storage_sites.models import StorageSite
 
 
@@ -26,27 +28,30 @@ async def replicated_domain_ids(session: AsyncSession) -> list[str]:
 StepRows = tuple[ProtectionDomain, DomainReplication, StorageSite | None, str | None, int | None]
 
 
+# A step's statements are built once (with bind parameters): building one costs about as much
+# as running it.
+_STEP_ROWS = (
+    select(
+        ProtectionDomain,
+        DomainReplication,
+        StorageSite,
+        Drva.status,
+        ReplicationLogVolume.size_gb,
+    )
+    .join(DomainReplication, DomainReplication.domain_id == ProtectionDomain.id)
+    .outerjoin(StorageSite, StorageSite.id == ProtectionDomain.storage_site_id)
+    .outerjoin(Drva, Drva.id == ProtectionDomain.drva_id)
+    .outerjoin(
+        ReplicationLogVolume,
+        ReplicationLogVolume.id == ProtectionDomain.replication_log_volume_id,
+    )
+    .where(ProtectionDomain.id == bindparam("domain_id"))
+)
+
+
 async def step_rows(session: AsyncSession, domain_id: str) -> StepRows | None:
     """(domain, replication state, storage site, DRVA status, log volume size) of a step."""
-    found = (
-        await session.execute(
-            select(
-                ProtectionDomain,
-                DomainReplication,
-                StorageSite,
-                Drva.status,
-                ReplicationLogVolume.size_gb,
-            )
-            .join(DomainReplication, DomainReplication.domain_id == ProtectionDomain.id)
-            .outerjoin(StorageSite, StorageSite.id == ProtectionDomain.storage_site_id)
-            .outerjoin(Drva, Drva.id == ProtectionDomain.drva_id)
-            .outerjoin(
-                ReplicationLogVolume,
-                ReplicationLogVolume.id == ProtectionDomain.replication_log_volume_id,
-            )
-            .where(ProtectionDomain.id == domain_id)
-        )
-    ).first()
+    found = (await session.execute(_STEP_ROWS, {"domain_id": domain_id})).first()
     return None if found is None else cast(StepRows, tuple(found))
 
 
@@ -60,16 +65,70 @@ async def vms_in_order(session: AsyncSession, domain_id: str) -> list[ProtectedV
     )
 
 
+_STEP_VMS = (
+    select(
+        ProtectedVm.id,
+        ProtectedVm.vm_id,
+        ProtectedVm.replica_key,
+        ProtectedVm.status,
+        ProtectedVm.origin_epoch,
+        ProtectedVm.stopped_epoch,
+        ProtectedVm.sync_remaining_bytes,
+        ProtectedVm.protected_at,
+        ProtectedVm.first_recovery_point_at,
+        sql_cast(ProtectedVm.disks, Text),
+        sql_cast(ProtectedVm.base_image, Text),
+    )
+    .where(ProtectedVm.domain_id == bindparam("domain_id"))
+    .order_by(ProtectedVm.added_at, ProtectedVm.id)
+)
+
+
+async def step_vms(session: AsyncSession, domain_id: str) -> list[tuple[StepVm, str, str | None]]:
+    """A step's VMs in order, each with its disks and recovered image as the stored JSON text
+    (the engine keeps their generators while that text stays the same)."""
+    rows = await session.execute(_STEP_VMS, {"domain_id": domain_id})
+    return [(StepVm(*row[:9]), row[9], row[10]) for row in rows]
+
+
+_VM_TABLE = ProtectedVm.__table__
+_SAVED_COLUMNS = ("status", "sync_remaining_bytes", "protected_at", "first_recovery_point_at")
+_SAVE_VM = (
+    update(_VM_TABLE)  # type: ignore[arg-type]
+    .where(_VM_TABLE.c.id == bindparam("saved_id"))
+    .values(
+        {name: bindparam(f"saved_{name}", type_=_VM_TABLE.c[name].type) for name in _SAVED_COLUMNS}
+    )
+)
+
+
+async def save_vms(session: AsyncSession, vms: Sequence[StepVm]) -> None:
+    """Writes back, in one statement, what a step changed in its VMs."""
+    changed: list[dict[str, Any]] = []
+    for vm in vms:
+        values = vm.changes()
+        if values is not None:
+            changed.append({f"saved_{name}": value for name, value in values.items()})
+    if changed:
+        await session.execute(_SAVE_VM, changed)
+
+
+_SHARING = (
+    select(ProtectionDomain.replication_log_volume_id, DomainReplication.domain_id)
+    .outerjoin(DomainReplication, DomainReplication.domain_id == ProtectionDomain.id)
+    .where(
+        (ProtectionDomain.replication_log_volume_id == bindparam("volume_id"))
+        | (ProtectionDomain.drva_id == bindparam("drva_id"))
+    )
+)
+
+
 async def sharing(session: AsyncSession, domain: ProtectionDomain) -> tuple[int, int]:
     """(domains on the domain's log volume, replicating domains its DRVA ships)."""
     peers = (
         await session.execute(
-            select(ProtectionDomain.replication_log_volume_id, DomainReplication.domain_id)
-            .outerjoin(DomainReplication, DomainReplication.domain_id == ProtectionDomain.id)
-            .where(
-                (ProtectionDomain.replication_log_volume_id == domain.replication_log_volume_id)
-                | (ProtectionDomain.drva_id == domain.drva_id)
-            )
+            _SHARING,
+            {"volume_id": domain.replication_log_volume_id, "drva_id": domain.drva_id},
         )
     ).all()
     on_volume = sum(volume == domain.replication_log_volume_id for volume, _ in peers)
