@@ -25,7 +25,7 @@ from app.adapters.vcenter.topology import load_topology
 from app.api.observer import RequestObserver
 from app.catalog import build_registry
 from app.core.clock import ClockMode, VirtualClock
-from app.core.db import create_engine, create_sessionmaker
+from app.core.db import Reader, create_engine, create_sessionmaker
 from app.core.faults import FaultRegistry
 from app.core.ids import ids, start_generation
 from app.core.security import SecretBox, ensure_private_dir
@@ -117,6 +117,7 @@ class Container:
                 await remember_clock(self.platform)
             except Exception:
                 logger.exception("could not record the virtual clock at shutdown")
+        self.platform.reader.dispose()
         await self.platform.engine.dispose()
 
 
@@ -138,6 +139,7 @@ def build_container(settings: Settings) -> Container:
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
+        reader=Reader(settings.database_url, engine),
         clock=clock,
         secrets=(
             SecretBox(settings.secret_key.get_secret_value().encode())

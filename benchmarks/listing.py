@@ -65,7 +65,8 @@ def measure(db_url_option: str | None, seconds: float, connections: int) -> dict
             fill(db_url, domain, 10_000)
             more_domains(db_url, domain, 499)
             assert api.call("GET", "/api/v1/vms", limit=1)["_meta"]["total"] >= 10_000
-            assert len(api.call("GET", "/api/v1/protection-domains")["items"]) == 500
+            listed = api.call("GET", "/api/v1/protection-domains", limit=500)
+            assert len(listed["items"]) == 500
             headers = {"x-jetdr-session": login(port, cafile)}
 
             def load(path: str) -> dict[str, float]:
@@ -83,7 +84,7 @@ def measure(db_url_option: str | None, seconds: float, connections: int) -> dict
 
             load("/api/v1/vms?limit=100")  # warm-up
             page = load("/api/v1/vms?limit=100&offset=5000")
-            domains = load("/api/v1/protection-domains")
+            domains = load("/api/v1/protection-domains?limit=500")
         finally:
             server.stop()
     return {

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from app.core.db import Reader
 from app.core.errors import AppError, NotAuthenticated
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, PageParams, SortOrder
 from app.core.principal import Principal, Role
@@ -41,6 +42,13 @@ async def get_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_reader(platform: PlatformDep) -> Reader:
+    return platform.reader
+
+
+ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 
 def provide(service: Callable[[AsyncSession, Platform], S]) -> Any:

@@ -3,9 +3,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import pydantic_core
 from fastapi import Response
 
-from app.core.pagination import PageParams, page_items
+from app.core.pagination import PageParams, PageResult, page_items
 from app.core.schemas import Page
 from app.tasks.models import Task
 from app.tasks.schemas import TaskRead
@@ -35,3 +36,11 @@ def page_of(
     """A list answer from items built in memory, paged and sorted like the SQL-backed lists."""
     result = page_items(items, params, sortable, default_sort)
     return Page(items=list(result.items), meta=result.meta)
+
+
+def json_page(result: PageResult[dict[str, Any]]) -> Response:
+    """A list answer written straight from the columns a query selected, already in the shape
+    of the route's `response_model` (which still documents it): no model is built per row."""
+    meta = {"total": result.total, "limit": result.limit, "offset": result.offset}
+    body = pydantic_core.to_json({"items": result.items, "_meta": meta})
+    return Response(body, media_type="application/json")

@@ -8,7 +8,7 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import FieldError, ValidationFailed
@@ -66,14 +66,58 @@ async def paginate(
     sortable: dict[str, Any],
     default_sort: str,
 ) -> PageResult[Row]:
-    column = sort_key_of(params, sortable, default_sort)
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    ordering = column.desc() if params.order is SortOrder.DESC else column.asc()
-    tiebreak = sortable[default_sort]
-    rows = await session.scalars(
-        query.order_by(ordering, tiebreak).limit(params.limit).offset(params.offset)
+    total, ordered = await _count_and_order(session, query, params, sortable, default_sort)
+    rows = await session.scalars(ordered)
+    return PageResult(items=rows.all(), total=total, limit=params.limit, offset=params.offset)
+
+
+def paginate_columns(
+    connection: Connection,
+    query: Select[Any],
+    params: PageParams,
+    sortable: dict[str, Any],
+    default_sort: str,
+) -> PageResult[dict[str, Any]]:
+    """`paginate` for a select of columns, run by a `Reader`: each item a plain dict of them, no
+    ORM object (a read path that answers with what it selected)."""
+    total = connection.scalar(_counted(query))
+    rows = connection.execute(_ordered(query, params, sortable, default_sort))
+    return PageResult(
+        items=[dict(row) for row in rows.mappings()],
+        total=total or 0,
+        limit=params.limit,
+        offset=params.offset,
     )
-    return PageResult(items=rows.all(), total=total or 0, limit=params.limit, offset=params.offset)
+
+
+async def _count_and_order(
+    session: AsyncSession,
+    query: Select[Any],
+    params: PageParams,
+    sortable: dict[str, Any],
+    default_sort: str,
+) -> tuple[int, Select[Any]]:
+    total = await session.scalar(_counted(query))
+    return total or 0, _ordered(query, params, sortable, default_sort)
+
+
+def _counted(query: Select[Any]) -> Select[int]:
+    return select(func.count()).select_from(query.order_by(None).subquery())
+
+
+def _ordered(
+    query: Select[Any], params: PageParams, sortable: dict[str, Any], default_sort: str
+) -> Select[Any]:
+    """The page's order: the key asked for, then the default key and the id as tie-breaks
+    (ascending), each named once, so equal keys cannot move an item between pages and an index
+    on (key, id) serves the default order."""
+    sort_key = params.sort_by or default_sort
+    column = sort_key_of(params, sortable, default_sort)
+    terms = [column.desc() if params.order is SortOrder.DESC else column.asc()]
+    for tiebreak in dict.fromkeys((default_sort, "id")):
+        if tiebreak != sort_key and tiebreak in sortable:
+            terms.append(sortable[tiebreak].asc())
+    return query.order_by(*terms).limit(params.limit).offset(params.offset)
 
 
 def page_items(

@@ -25,7 +25,7 @@ from app.adapters.vcenter.port import VCenterPort
 from app.adapters.vcenter.simulated import SimulatedVCenter
 from app.adapters.vcenter.topology import Topology
 from app.core.clock import VirtualClock
-from app.core.db import SessionMaker
+from app.core.db import Reader, SessionMaker
 from app.core.faults import FaultRegistry
 from app.core.security import SecretBox
 from app.settings import Settings
@@ -112,6 +112,8 @@ class Platform:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: SessionMaker
+    # Short reads without a thread hand-off (the read paths a client polls).
+    reader: Reader
     clock: VirtualClock
     secrets: SecretBox
     topology: Topology

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import String, cast, delete, select
+from sqlalchemy import Connection, String, cast, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.pagination import PageParams, PageResult, paginate
+from app.core.db import read_one
+from app.core.pagination import PageParams, PageResult, paginate, paginate_columns
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
 
 Model = TypeVar("Model", Cluster, Host, Datastore, Network, VirtualMachine)
@@ -26,7 +27,38 @@ async def list_page(
     cluster_id: str | None = None,
     extra_sort: dict[str, Any] | None = None,
 ) -> PageResult[Model]:
-    query = select(model)
+    query = _filtered(select(model), model, name, cluster_id)
+    sortable: dict[str, Any] = {"name": model.name, "id": model.id, **(extra_sort or {})}
+    return await paginate(session, query, params, sortable, "name")
+
+
+VM_COLUMNS = (
+    VirtualMachine.id,
+    VirtualMachine.name,
+    VirtualMachine.moref,
+    VirtualMachine.cluster_id,
+    VirtualMachine.host_id,
+    VirtualMachine.power_state,
+    VirtualMachine.cpu,
+    VirtualMachine.memory_mb,
+    VirtualMachine.guest_os,
+    VirtualMachine.ip,
+    VirtualMachine.iso_path,
+    VirtualMachine.disks,
+)
+
+
+def vm_page(
+    connection: Connection, params: PageParams, name: str | None, cluster_id: str | None
+) -> PageResult[dict[str, Any]]:
+    """A page of VMs as the columns their answer shows (the list a plugin grid polls; run by
+    a `Reader`)."""
+    query = _filtered(select(*VM_COLUMNS), VirtualMachine, name, cluster_id)
+    sortable: dict[str, Any] = {"name": VirtualMachine.name, "id": VirtualMachine.id}
+    return paginate_columns(connection, query, params, sortable, "name")
+
+
+def _filtered(query: Any, model: type[Model], name: str | None, cluster_id: str | None) -> Any:
     if name is not None:
         query = query.where(model.name == name)
     if cluster_id is not None:
@@ -38,8 +70,14 @@ async def list_page(
         elif model is Datastore:
             # cluster_ids is a JSON list of opaque ids (no quotes inside), stored as text.
             query = query.where(cast(Datastore.cluster_ids, String).contains(f'"{cluster_id}"'))
-    sortable: dict[str, Any] = {"name": model.name, "id": model.id, **(extra_sort or {})}
-    return await paginate(session, query, params, sortable, "name")
+    return query
+
+
+def read(
+    connection: Connection, model: type[Model], fields: Iterable[str], object_id: str
+) -> dict[str, Any] | None:
+    """One inventory object's columns named `fields` (a `Reader`'s work)."""
+    return read_one(connection, model, fields, object_id)
 
 
 async def get(session: AsyncSession, model: type[Model], object_id: str) -> Model | None:

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from app.api.deps import CurrentUser, SessionDep, paged
+from app.api.deps import CurrentUser, ReaderDep, SessionDep, paged
+from app.api.responses import json_page
 from app.core.pagination import PageParams
 from app.core.schemas import Page
 from app.domain.inventory.models import Datastore, Host, Network, VirtualMachine
 from app.domain.inventory.repository import BASE_SORT
 from app.domain.inventory.schemas import ClusterRead, DatastoreRead, HostRead, NetworkRead, VmRead
-from app.domain.inventory.service import InventoryService
+from app.domain.inventory.service import InventoryReads, InventoryService
 
 router = APIRouter(tags=["inventory"])
 
@@ -43,8 +44,8 @@ async def list_hosts(
 
 
 @router.get("/hosts/{host_id}", response_model=HostRead)
-async def get_host(host_id: str, _user: CurrentUser, session: SessionDep) -> HostRead:
-    return HostRead.model_validate(await InventoryService(session).one(Host, host_id))
+async def get_host(host_id: str, _user: CurrentUser, reader: ReaderDep) -> HostRead:
+    return await InventoryReads(reader).one(Host, HostRead, host_id)
 
 
 @router.get("/datastores", response_model=Page[DatastoreRead])
@@ -60,12 +61,8 @@ async def list_datastores(
 
 
 @router.get("/datastores/{datastore_id}", response_model=DatastoreRead)
-async def get_datastore(
-    datastore_id: str, _user: CurrentUser, session: SessionDep
-) -> DatastoreRead:
-    return DatastoreRead.model_validate(
-        await InventoryService(session).one(Datastore, datastore_id)
-    )
+async def get_datastore(datastore_id: str, _user: CurrentUser, reader: ReaderDep) -> DatastoreRead:
+    return await InventoryReads(reader).one(Datastore, DatastoreRead, datastore_id)
 
 
 @router.get("/networks", response_model=Page[NetworkRead])
@@ -80,22 +77,21 @@ async def list_networks(
 
 
 @router.get("/networks/{network_id}", response_model=NetworkRead)
-async def get_network(network_id: str, _user: CurrentUser, session: SessionDep) -> NetworkRead:
-    return NetworkRead.model_validate(await InventoryService(session).one(Network, network_id))
+async def get_network(network_id: str, _user: CurrentUser, reader: ReaderDep) -> NetworkRead:
+    return await InventoryReads(reader).one(Network, NetworkRead, network_id)
 
 
 @router.get("/vms", response_model=Page[VmRead])
 async def list_vms(
     _user: CurrentUser,
-    session: SessionDep,
+    reader: ReaderDep,
     page: PageParams = paged(BASE_SORT),
     name: str | None = None,
     cluster_id: str | None = None,
-) -> Page[VmRead]:
-    result = await InventoryService(session).page(VirtualMachine, page, name, cluster_id)
-    return Page(items=[InventoryService.vm(v) for v in result.items], meta=result.meta)
+) -> Response:
+    return json_page(await InventoryReads(reader).vm_page(page, name, cluster_id))
 
 
 @router.get("/vms/{vm_id}", response_model=VmRead)
-async def get_vm(vm_id: str, _user: CurrentUser, session: SessionDep) -> VmRead:
-    return InventoryService.vm(await InventoryService(session).one(VirtualMachine, vm_id))
+async def get_vm(vm_id: str, _user: CurrentUser, reader: ReaderDep) -> VmRead:
+    return await InventoryReads(reader).one(VirtualMachine, VmRead, vm_id)

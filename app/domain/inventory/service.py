@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.vcenter.port import Inventory
+from app.core.db import Reader
 from app.core.errors import NotFound
 from app.core.ids import new_id
 from app.core.pagination import PageParams, PageResult
@@ -15,9 +16,11 @@ from app.domain.inventory import repository
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
 from app.domain.inventory.schemas import (
     ClusterRead,
+    DatastoreRead,
     DiskRead,
     HostRead,
     IoFilterState,
+    NetworkRead,
     VmRead,
 )
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 
 Model = TypeVar("Model", Cluster, Host, Datastore, Network, VirtualMachine)
 Record = TypeVar("Record")
+ReadModel = TypeVar("ReadModel", HostRead, DatastoreRead, NetworkRead, VmRead)
 
 
 async def sync_inventory(
@@ -37,6 +41,39 @@ async def sync_inventory(
         counts = await InventoryService(session).sync(vcenter_id, inventory)
         await session.commit()
     return counts
+
+
+DISK_FIELDS = tuple(DiskRead.model_fields)
+
+
+class InventoryReads:
+    """The inventory reads a client polls, answered as plain data in their read models' shape
+    (no ORM object or model per row) through the platform's `Reader`."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    async def vm_page(
+        self, params: PageParams, name: str | None, cluster_id: str | None
+    ) -> PageResult[dict[str, Any]]:
+        """A page of VMs in `VmRead`'s shape."""
+        result = await self.reader.run(
+            lambda connection: repository.vm_page(connection, params, name, cluster_id)
+        )
+        for item in result.items:
+            item["disks"] = [
+                {field: disk[field] for field in DISK_FIELDS} for disk in item["disks"]
+            ]
+        return result
+
+    async def one(self, model: type[Model], read: type[ReadModel], object_id: str) -> ReadModel:
+        """One object as its read model (`read`'s fields are columns of `model`)."""
+        found = await self.reader.run(
+            lambda connection: repository.read(connection, model, read.model_fields, object_id)
+        )
+        if found is None:
+            raise NotFound(f"{model.__tablename__} {object_id} does not exist")
+        return read.model_validate(found)
 
 
 class InventoryService:
@@ -90,29 +127,6 @@ class InventoryService:
     ) -> PageResult[Model]:
         return await repository.list_page(
             self.session, model, params, name=name, cluster_id=cluster_id
-        )
-
-    async def one(self, model: type[Model], object_id: str) -> Model:
-        found = await repository.get(self.session, model, object_id)
-        if found is None:
-            raise NotFound(f"{model.__tablename__} {object_id} does not exist")
-        return found
-
-    @staticmethod
-    def vm(vm: VirtualMachine) -> VmRead:
-        return VmRead(
-            id=vm.id,
-            name=vm.name,
-            moref=vm.moref,
-            cluster_id=vm.cluster_id,
-            host_id=vm.host_id,
-            power_state=vm.power_state,
-            cpu=vm.cpu,
-            memory_mb=vm.memory_mb,
-            guest_os=vm.guest_os,
-            ip=vm.ip,
-            iso_path=vm.iso_path,
-            disks=[DiskRead.model_validate(disk) for disk in vm.disks],
         )
 
     async def sync(self, vcenter_id: str, inventory: Inventory) -> dict[str, int]:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import read_one
 from app.core.pagination import PageParams, PageResult, paginate
 from app.domain.sites.models import Site
+from app.domain.sites.schemas import SiteRead
 
 SORTABLE = {"name": Site.name, "role": Site.role, "created_at": Site.created_at, "id": Site.id}
 
@@ -16,6 +20,11 @@ async def list_page(
     if role is not None:
         query = query.where(Site.role == role)
     return await paginate(session, query, params, SORTABLE, "name")
+
+
+def read(connection: Connection, site_id: str) -> dict[str, Any] | None:
+    """A site's `SiteRead` columns (a `Reader`'s work)."""
+    return read_one(connection, Site, SiteRead.model_fields, site_id)
 
 
 async def get(session: AsyncSession, site_id: str) -> Site | None:

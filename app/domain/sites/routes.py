@@ -8,6 +8,7 @@ from app.api.deps import (
     AdminUser,
     CurrentUser,
     OperatorUser,
+    ReaderDep,
     SessionDep,
     paged,
     provide,
@@ -35,8 +36,8 @@ async def list_sites(
 
 
 @router.get("/{site_id}", response_model=SiteRead)
-async def get_site(site_id: str, _user: CurrentUser, session: SessionDep) -> SiteRead:
-    site = await repository.get(session, site_id)
+async def get_site(site_id: str, _user: CurrentUser, reader: ReaderDep) -> SiteRead:
+    site = await reader.run(lambda connection: repository.read(connection, site_id))
     if site is None:
         raise NotFound(f"site {site_id} does not exist")
     return SiteRead.model_validate(site)
