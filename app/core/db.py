@@ -157,10 +157,12 @@ class Reader:
     connection of its own that may only read (WAL: it never waits for a writer, and sees every
     committed write). Only bounded reads belong here (an indexed row, a page of at most
     `MAX_LIMIT` rows). On PostgreSQL the driver is asynchronous already: the work runs on a
-    pooled connection of the appliance's engine."""
+    pooled connection of the appliance's engine, in autocommit (each statement sees what was
+    committed when it ran, as on SQLite)."""
 
     def __init__(self, url: str, engine: AsyncEngine) -> None:
-        self._engine = engine
+        # Autocommit: a read needs no BEGIN and no ROLLBACK, two round trips of four.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._inline: Engine | None = None
         if is_sqlite(url):
             self._inline = create_sync_engine(
