@@ -66,9 +66,9 @@ async def paginate(
     sortable: dict[str, Any],
     default_sort: str,
 ) -> PageResult[Row]:
-    total, ordered = await _count_and_order(session, query, params, sortable, default_sort)
-    rows = await session.scalars(ordered)
-    return PageResult(items=rows.all(), total=total, limit=params.limit, offset=params.offset)
+    total = await session.scalar(_counted(query))
+    rows = await session.scalars(_ordered(query, params, sortable, default_sort))
+    return PageResult(items=rows.all(), total=total or 0, limit=params.limit, offset=params.offset)
 
 
 def paginate_columns(
@@ -88,17 +88,6 @@ def paginate_columns(
         limit=params.limit,
         offset=params.offset,
     )
-
-
-async def _count_and_order(
-    session: AsyncSession,
-    query: Select[Any],
-    params: PageParams,
-    sortable: dict[str, Any],
-    default_sort: str,
-) -> tuple[int, Select[Any]]:
-    total = await session.scalar(_counted(query))
-    return total or 0, _ordered(query, params, sortable, default_sort)
 
 
 def _counted(query: Select[Any]) -> Select[int]:
