@@ -228,7 +228,7 @@ def main() -> None:
                         "raw",
                         "-o",
                         args.py_spy,
-                        "-r",
+                        "--gil", "-r",
                         "50",
                     ],
                     stdout=subprocess.DEVNULL,

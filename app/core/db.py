@@ -316,20 +316,24 @@ __all__ = [
 
 
 @contextlib.asynccontextmanager
-async def advisory_lock(engine: AsyncEngine, name: str) -> AsyncIterator[None]:
-    """Held by one process at a time among those sharing a PostgreSQL database (a session-level
-    advisory lock on a connection of its own). SQLite serves one process: nothing to take."""
-    if engine.dialect.name != "postgresql":
+async def advisory_lock(engine: AsyncEngine, *names: str) -> AsyncIterator[None]:
+    """Held by one process at a time among those sharing a PostgreSQL database (session-level
+    advisory locks on a connection of their own; several are taken in one order, so two
+    holders of overlapping sets cannot wait on each other). SQLite serves one process: nothing
+    to take."""
+    if engine.dialect.name != "postgresql" or not names:
         yield
         return
-    key = _lock_key(name)
+    keys = sorted({_lock_key(name) for name in names})
     async with engine.connect() as connection:
-        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        for key in keys:
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
         await connection.commit()
         try:
             yield
         finally:
-            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            for key in reversed(keys):
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
             await connection.commit()
 
 

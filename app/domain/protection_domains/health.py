@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-from app.domain.protection_domains.models import DomainReplication, ProtectionDomain
+import datetime as dt
+from typing import Protocol
+
 from app.domain.protection_domains.replication_states import ReplicationState
 
 
-def health(repl: DomainReplication | None, domain: ProtectionDomain, now: float) -> str:
+class ReplicationHealth(Protocol):
+    """What health reads of a replication row (the ORM row, or the engine's plain record)."""
+
+    @property
+    def fenced(self) -> bool: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def backpressure_since(self) -> dt.datetime | None: ...
+    @property
+    def last_recovery_point_at(self) -> dt.datetime | None: ...
+
+
+class DomainHealth(Protocol):
+    @property
+    def rpo_target_seconds(self) -> int: ...
+
+
+def health(repl: ReplicationHealth | None, domain: DomainHealth, now: float) -> str:
     if repl is None:
         return "ok"
     if repl.fenced:

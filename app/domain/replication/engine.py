@@ -32,9 +32,10 @@ from app.adapters.objectstore.faulty import FaultInjectingStore
 from app.adapters.objectstore.port import ObjectStore
 from app.core.db import advisory_lock
 from app.core.periodic import Periodic
-from app.domain.alarms.service import AlarmType, clear_alarm
+from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.appliance.service import remember_clock
 from app.domain.drvas.states import DrvaStatus
+from app.domain.events import service as events
 from app.domain.protection_domains.models import (
     DomainReplication,
     ProtectedVm,
@@ -49,9 +50,10 @@ from app.domain.replication.run import (
     DomainRun,
     GeneratorCache,
     ReplicatedVm,
-    StepVm,
+    SampleCache,
     at_timestamp,
     base_segment,
+    encoded_samples,
     generators,
     timestamp_of,
 )
@@ -109,6 +111,7 @@ class ReplicationEngine:
         self.lock = asyncio.Lock()
         self._stores: dict[tuple[str, dt.datetime], ObjectStore] = {}
         self._generators = GeneratorCache()
+        self._samples = SampleCache()
 
     def start(self) -> None:
         self._loop.start()
@@ -117,6 +120,7 @@ class ReplicationEngine:
         await self._loop.stop()
         self._stores.clear()
         self._generators.clear()
+        self._samples.clear()
 
     async def settle(self) -> None:
         """Run every domain up to the clock's present."""
@@ -126,72 +130,121 @@ class ReplicationEngine:
 
     async def _run_all(self, until: float) -> None:
         async with self._platform.sessionmaker() as session:
-            domain_ids = await repository.replicated_domain_ids(session)
-        self._generators.keep_only(domain_ids)
-        # Domains are independent: while one waits on its database or its store, another runs.
-        gate = asyncio.Semaphore(PARALLEL_DOMAINS)
-
-        async def run(domain_id: str) -> None:
-            async with gate:
-                try:
-                    await self.run_domain(domain_id, until)
-                except Exception:
-                    logger.exception("replication step of domain %s failed", domain_id)
-
-        await asyncio.gather(*(run(domain_id) for domain_id in domain_ids))
+            cursors = await repository.replication_cursors(session)
+        self._generators.keep_only(list(cursors))
+        self._samples.keep_only(list(cursors))
+        # A domain already at `until` (the engine's own tick when the clock stood still) is
+        # not even read. Another process may move a cursor meanwhile: `_advance` reads it again.
+        domain_ids = [
+            domain_id
+            for domain_id, cursor in cursors.items()
+            if timestamp_of(cursor) < until - MINIMUM_STEP
+        ]
+        names = [f"domain:{domain_id}" for domain_id in domain_ids]
+        async with advisory_lock(self._platform.engine, *names):
+            await self._advance(domain_ids, until)
 
     async def run_domain(self, domain_id: str, until: float) -> None:
         """Step one domain up to `until`; the caller holds `lock`."""
         async with advisory_lock(self._platform.engine, f"domain:{domain_id}"):
-            await self._advance(domain_id, until)
+            await self._advance([domain_id], until)
 
-    async def _advance(self, domain_id: str, until: float) -> None:
+    async def _advance(self, domain_ids: Sequence[str], until: float) -> None:
+        """Steps the domains up to `until` and writes what changed in one transaction. Domains
+        are independent: while one waits on its store, another runs; one that fails is left
+        as it was (logged) and the others are written."""
+        if not domain_ids:
+            return
         async with self._platform.sessionmaker() as session:
-            run = await self._load(session, domain_id)
-            if run is None:
-                return
-            # Stored times have microsecond precision: a step shorter than this is no step.
-            while (cursor := timestamp_of(run.repl.cursor_at)) < until - MINIMUM_STEP:
-                gap = until - cursor
-                step = CATCH_UP_STEP if gap > CATCH_UP_AFTER else STEP
-                await self._stepper.step(session, run, min(until, cursor + step))
-                await repository.save_vms(
-                    session, [vm.row for vm in run.vms if isinstance(vm.row, StepVm)]
-                )
+            runs = await self._load(session, domain_ids)
+        gate = asyncio.Semaphore(PARALLEL_DOMAINS)
+
+        async def advance(run: DomainRun) -> DomainRun | None:
+            async with gate:
+                try:
+                    # Stored times have microsecond precision: a shorter step is no step.
+                    while (cursor := timestamp_of(run.repl.cursor_at)) < until - MINIMUM_STEP:
+                        step = CATCH_UP_STEP if until - cursor > CATCH_UP_AFTER else STEP
+                        await self._stepper.step(run, min(until, cursor + step))
+                except Exception:
+                    logger.exception("replication step of domain %s failed", run.domain.id)
+                    self._samples.forget(run.domain.id)
+                    return None
+                return run
+
+        stepped = [run for run in await asyncio.gather(*map(advance, runs)) if run is not None]
+        moved = [run for run in stepped if run.repl.changes()]
+        if not moved:
+            return
+        try:
+            async with self._platform.sessionmaker() as session:
+                await self._save(session, moved)
                 await session.commit()
+        except Exception:
+            for run in moved:
+                self._samples.forget(run.domain.id)
+            raise
+        for run in moved:
+            self._samples.put(run.domain.id, run.repl.cursor_at, run.samples)
+
+    async def _save(self, session: AsyncSession, runs: Sequence[DomainRun]) -> None:
+        await repository.save_tick(session, runs)
+        for run in runs:
+            domain = run.domain
+            for event in run.writes.events:
+                events.record(session, **event)
+            entity = ("protection_domain", domain.id, domain.name)
+            for alarm_type, message, at in run.writes.alarms:
+                if message is None:
+                    await clear_alarm(session, alarm_type=alarm_type, entity_id=domain.id, at=at)
+                else:
+                    await raise_alarm(
+                        session, alarm_type=alarm_type, entity=entity, message=message, at=at
+                    )
 
     # -- loading -------------------------------------------------------------------------
 
-    async def _load(self, session: AsyncSession, domain_id: str) -> DomainRun | None:
-        found = await repository.step_rows(session, domain_id)
-        if found is None:
-            return None
-        domain, repl, site, drva_status, volume_gb = found
-        if domain.status == "deleting":
-            return None
-        vms = self._generators.of(domain_id, await repository.step_vms(session, domain_id))
-        # The log volume is shared by the domains on it, the DRVA's bandwidth by those it ships.
-        sharing_volume, sharing_drva = await repository.sharing(session, domain)
-        if volume_gb is not None:
-            repl.log_capacity_bytes = volume_gb * GIB // max(sharing_volume, 1)
+    async def _load(self, session: AsyncSession, domain_ids: Sequence[str]) -> list[DomainRun]:
+        rows = await repository.tick_rows(session, domain_ids)
+        missing = [
+            repl.domain_id
+            for _, repl, _, _ in rows.domains
+            if self._samples.get(repl.domain_id, repl.cursor_at) is None
+        ]
+        loaded = await repository.samples_of(session, missing) if missing else {}
         bandwidth = self._platform.settings.replication.drva_bandwidth_mbps * 1_000_000 / 8
-        store, error = None, None
-        if site is not None:
-            try:
-                store = FaultInjectingStore(
-                    self._store(site), self._platform.faults, site.id, domain.id
+        runs = []
+        for domain, repl, drva_status, volume_gb in rows.domains:
+            if domain.status == "deleting":
+                continue
+            samples = self._samples.get(domain.id, repl.cursor_at)
+            if samples is None:
+                samples = encoded_samples(loaded.get(domain.id, []))
+            on_volume, on_drva = rows.sharing[domain.id]
+            if volume_gb is not None:
+                repl.log_capacity_bytes = volume_gb * GIB // max(on_volume, 1)
+            site = rows.sites.get(domain.storage_site_id)
+            store, error = None, None
+            if site is not None:
+                try:
+                    store = FaultInjectingStore(
+                        self._store(site), self._platform.faults, site.id, domain.id
+                    )
+                except Exception as failure:  # a store that cannot even be built is unreachable
+                    error = f"storage site {site.name} cannot be used: {failure}"
+            runs.append(
+                DomainRun(
+                    domain=domain,
+                    repl=repl,
+                    vms=self._generators.of(domain.id, rows.vms[domain.id]),
+                    samples=samples,
+                    store=store,
+                    store_error=error,
+                    drva_running=drva_status == DrvaStatus.RUNNING.value,
+                    bandwidth=bandwidth / max(on_drva, 1),
                 )
-            except Exception as failure:  # a store that cannot even be built is unreachable
-                error = f"storage site {site.name} cannot be used: {failure}"
-        return DomainRun(
-            domain=domain,
-            repl=repl,
-            vms=vms,
-            store=store,
-            store_error=error,
-            drva_running=drva_status == DrvaStatus.RUNNING.value,
-            bandwidth=bandwidth / max(sharing_drva, 1),
-        )
+            )
+        return runs
 
     def _store(self, site: StorageSite) -> ObjectStore:
         key = (site.id, site.created_at)
@@ -209,7 +262,8 @@ class ReplicationEngine:
         """Start (or restart) protection: new VMs begin their initial sync; after a stop the
         changes made meanwhile are resynced."""
         now = self._platform.clock.timestamp()
-        await self._advance(domain_id, now)
+        await self._advance([domain_id], now)
+        self._samples.forget(domain_id)
         async with self._platform.sessionmaker() as session:
             repl = await session.get(DomainReplication, domain_id)
             if repl is None:
@@ -235,7 +289,7 @@ class ReplicationEngine:
     async def halt(self, domain_id: str) -> None:
         """Stop protection: nothing is captured or shipped; changes are tracked as dirty."""
         now = self._platform.clock.timestamp()
-        await self._advance(domain_id, now)
+        await self._advance([domain_id], now)
         async with self._platform.sessionmaker() as session:
             repl = await session.get(DomainReplication, domain_id)
             if repl is None or repl.state == R.STOPPED:
@@ -263,7 +317,7 @@ class ReplicationEngine:
     async def attach(self, domain_id: str, rows: Sequence[ProtectedVm]) -> None:
         """Add VMs: while the domain protects, their writes are tracked from now on."""
         now = self._platform.clock.timestamp()
-        await self._advance(domain_id, now)
+        await self._advance([domain_id], now)
         async with self._platform.sessionmaker() as session:
             repl = await session.get(DomainReplication, domain_id)
             for row in rows:
@@ -275,7 +329,7 @@ class ReplicationEngine:
     @_exclusive
     async def detach(self, domain_id: str, vm_ids: Sequence[str]) -> None:
         now = self._platform.clock.timestamp()
-        await self._advance(domain_id, now)
+        await self._advance([domain_id], now)
         async with self._platform.sessionmaker() as session:
             await repository.remove_vms(session, domain_id, vm_ids)
             await session.commit()
@@ -285,7 +339,7 @@ class ReplicationEngine:
         """The domain's VMs were shut down for a handover: their writes end now. Returns the
         epoch the final recovery point must reach."""
         now = self._platform.clock.timestamp()
-        await self._advance(domain_id, now)
+        await self._advance([domain_id], now)
         stopped = epoch_at(now)
         async with self._platform.sessionmaker() as session:
             await repository.stop_writes(session, domain_id, stopped)
@@ -308,6 +362,7 @@ class ReplicationEngine:
         VMs' writes start at."""
         now = self._platform.clock.timestamp()
         origin = epoch_at(now)
+        self._samples.forget(domain_id)
         async with self._platform.sessionmaker() as session:
             domain = await session.get(ProtectionDomain, domain_id)
             if domain is None:

@@ -3,10 +3,12 @@ its VMs' capture marks, and its recovery points' index."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Text, bindparam, delete, func, select, update
+from sqlalchemy import Table, Text, bindparam, delete, func, insert, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,42 +19,124 @@ from app.domain.protection_domains.models import (
     ProtectionDomain,
     RecoveryPoint,
 )
-from app.domain.replication.run import StepVm
+from app.domain.replication.run import (
+    DOMAIN_COLUMNS,
+    REPLICATION_COLUMNS,
+    DomainRun,
+    StepDomain,
+    StepReplication,
+    StepVm,
+    samples_text,
+)
 from app.domain.storage_sites.models import StorageSite
 
 
-async def replicated_domain_ids(session: AsyncSession) -> list[str]:
-    return list(await session.scalars(select(DomainReplication.domain_id)))
+async def replication_cursors(session: AsyncSession) -> dict[str, dt.datetime]:
+    """Each replicating domain's cursor: how far the engine has run it."""
+    found = await session.execute(select(DomainReplication.domain_id, DomainReplication.cursor_at))
+    return {domain_id: cursor for domain_id, cursor in found}
 
 
-StepRows = tuple[ProtectionDomain, DomainReplication, StorageSite | None, str | None, int | None]
+_DOMAIN = cast(Table, ProtectionDomain.__table__)
+_REPLICATION = cast(Table, DomainReplication.__table__)
+_VM = cast(Table, ProtectedVm.__table__)
 
-
-# A step's statements are built once (with bind parameters): building one costs about as much
+# A tick's statements are built once (with bind parameters): building one costs about as much
 # as running it.
-_STEP_ROWS = (
+_TICK_ROWS = (
     select(
-        ProtectionDomain,
-        DomainReplication,
-        StorageSite,
+        *(_DOMAIN.c[name] for name in DOMAIN_COLUMNS),
+        *(_REPLICATION.c[name] for name in REPLICATION_COLUMNS),
         Drva.status,
         ReplicationLogVolume.size_gb,
     )
-    .join(DomainReplication, DomainReplication.domain_id == ProtectionDomain.id)
-    .outerjoin(StorageSite, StorageSite.id == ProtectionDomain.storage_site_id)
-    .outerjoin(Drva, Drva.id == ProtectionDomain.drva_id)
+    .join(_REPLICATION, _REPLICATION.c.domain_id == _DOMAIN.c.id)
+    .outerjoin(Drva, Drva.id == _DOMAIN.c.drva_id)
     .outerjoin(
         ReplicationLogVolume,
-        ReplicationLogVolume.id == ProtectionDomain.replication_log_volume_id,
+        ReplicationLogVolume.id == _DOMAIN.c.replication_log_volume_id,
     )
-    .where(ProtectionDomain.id == bindparam("domain_id"))
+    .where(_DOMAIN.c.id.in_(bindparam("domain_ids", expanding=True)))
+    .order_by(_DOMAIN.c.id)
 )
 
 
-async def step_rows(session: AsyncSession, domain_id: str) -> StepRows | None:
-    """(domain, replication state, storage site, DRVA status, log volume size) of a step."""
-    found = (await session.execute(_STEP_ROWS, {"domain_id": domain_id})).first()
-    return None if found is None else cast(StepRows, tuple(found))
+@dataclass
+class TickRows:
+    """Every row a tick steps, read in one transaction."""
+
+    domains: list[tuple[StepDomain, StepReplication, str | None, int | None]]
+    vms: dict[str, list[tuple[StepVm, str, str | None]]]
+    sites: dict[str, StorageSite]
+    # Domain id: (domains on its log volume, replicating domains its DRVA ships).
+    sharing: dict[str, tuple[int, int]]
+
+
+async def tick_rows(session: AsyncSession, domain_ids: Sequence[str]) -> TickRows:
+    """(domain, replication row, DRVA status, log volume size) of each domain, its VMs in order
+    with their disks and recovered image as the stored JSON text (the engine keeps their
+    generators while that text stays the same), the storage sites and what each domain shares."""
+    ids = list(domain_ids)
+    domain_width, repl_width = len(DOMAIN_COLUMNS), len(REPLICATION_COLUMNS)
+    domains = []
+    for row in await session.execute(_TICK_ROWS, {"domain_ids": ids}):
+        domain = StepDomain(*row[:domain_width])
+        repl = StepReplication(*row[domain_width : domain_width + repl_width])
+        domains.append((domain, repl, row[-2], row[-1]))
+    vms: dict[str, list[tuple[StepVm, str, str | None]]] = {domain_id: [] for domain_id in ids}
+    for row in await session.execute(_TICK_VMS, {"domain_ids": ids}):
+        vms[row[0]].append((StepVm(*row[1:9]), row[9], row[10]))
+    site_ids = {domain.storage_site_id for domain, *_ in domains}
+    sites = {
+        site.id: site
+        for site in await session.scalars(select(StorageSite).where(StorageSite.id.in_(site_ids)))
+    }
+    return TickRows(domains, vms, sites, await _sharing(session, [d for d, *_ in domains]))
+
+
+_TICK_VMS = (
+    select(
+        _VM.c.domain_id,
+        _VM.c.id,
+        _VM.c.vm_id,
+        _VM.c.replica_key,
+        _VM.c.status,
+        _VM.c.origin_epoch,
+        _VM.c.stopped_epoch,
+        _VM.c.sync_remaining_bytes,
+        _VM.c.first_recovery_point_at.is_(None),
+        sql_cast(_VM.c.disks, Text),
+        sql_cast(_VM.c.base_image, Text),
+    )
+    .where(_VM.c.domain_id.in_(bindparam("domain_ids", expanding=True)))
+    .order_by(_VM.c.domain_id, _VM.c.added_at, _VM.c.id)
+)
+
+_SHARING = select(
+    _DOMAIN.c.id,
+    _DOMAIN.c.replication_log_volume_id,
+    _DOMAIN.c.drva_id,
+    _REPLICATION.c.domain_id.is_not(None),
+).outerjoin(_REPLICATION, _REPLICATION.c.domain_id == _DOMAIN.c.id)
+
+
+async def _sharing(
+    session: AsyncSession, domains: Sequence[StepDomain]
+) -> dict[str, tuple[int, int]]:
+    """A log volume is shared by the domains on it; a DRVA's bandwidth by the replicating
+    domains it ships (those on its volumes included)."""
+    if not domains:
+        return {}
+    everyone = (await session.execute(_SHARING)).all()
+    counts = {}
+    for domain in domains:
+        volume, drva = domain.replication_log_volume_id, domain.drva_id
+        peers = [(v, replicating) for _, v, d, replicating in everyone if v == volume or d == drva]
+        counts[domain.id] = (
+            sum(v == volume for v, _ in peers),
+            sum(bool(replicating) for _, replicating in peers),
+        )
+    return counts
 
 
 async def vms_in_order(session: AsyncSession, domain_id: str) -> list[ProtectedVm]:
@@ -65,75 +149,81 @@ async def vms_in_order(session: AsyncSession, domain_id: str) -> list[ProtectedV
     )
 
 
-_STEP_VMS = (
-    select(
-        ProtectedVm.id,
-        ProtectedVm.vm_id,
-        ProtectedVm.replica_key,
-        ProtectedVm.status,
-        ProtectedVm.origin_epoch,
-        ProtectedVm.stopped_epoch,
-        ProtectedVm.sync_remaining_bytes,
-        ProtectedVm.protected_at,
-        ProtectedVm.first_recovery_point_at,
-        sql_cast(ProtectedVm.disks, Text),
-        sql_cast(ProtectedVm.base_image, Text),
-    )
-    .where(ProtectedVm.domain_id == bindparam("domain_id"))
-    .order_by(ProtectedVm.added_at, ProtectedVm.id)
-)
-
-
-async def step_vms(session: AsyncSession, domain_id: str) -> list[tuple[StepVm, str, str | None]]:
-    """A step's VMs in order, each with its disks and recovered image as the stored JSON text
-    (the engine keeps their generators while that text stays the same)."""
-    rows = await session.execute(_STEP_VMS, {"domain_id": domain_id})
-    return [(StepVm(*row[:9]), row[9], row[10]) for row in rows]
-
-
-_VM_TABLE = ProtectedVm.__table__
-_SAVED_COLUMNS = ("status", "sync_remaining_bytes", "protected_at", "first_recovery_point_at")
-_SAVE_VM = (
-    update(_VM_TABLE)  # type: ignore[arg-type]
-    .where(_VM_TABLE.c.id == bindparam("saved_id"))
-    .values(
-        {name: bindparam(f"saved_{name}", type_=_VM_TABLE.c[name].type) for name in _SAVED_COLUMNS}
-    )
-)
-
-
-async def save_vms(session: AsyncSession, vms: Sequence[StepVm]) -> None:
-    """Writes back, in one statement, what a step changed in its VMs."""
-    changed: list[dict[str, Any]] = []
-    for vm in vms:
-        values = vm.changes()
-        if values is not None:
-            changed.append({f"saved_{name}": value for name, value in values.items()})
-    if changed:
-        await session.execute(_SAVE_VM, changed)
-
-
-_SHARING = (
-    select(ProtectionDomain.replication_log_volume_id, DomainReplication.domain_id)
-    .outerjoin(DomainReplication, DomainReplication.domain_id == ProtectionDomain.id)
-    .where(
-        (ProtectionDomain.replication_log_volume_id == bindparam("volume_id"))
-        | (ProtectionDomain.drva_id == bindparam("drva_id"))
-    )
-)
-
-
-async def sharing(session: AsyncSession, domain: ProtectionDomain) -> tuple[int, int]:
-    """(domains on the domain's log volume, replicating domains its DRVA ships)."""
-    peers = (
-        await session.execute(
-            _SHARING,
-            {"volume_id": domain.replication_log_volume_id, "drva_id": domain.drva_id},
+async def samples_of(session: AsyncSession, domain_ids: Sequence[str]) -> dict[str, list[Any]]:
+    found = await session.execute(
+        select(DomainReplication.domain_id, DomainReplication.samples).where(
+            DomainReplication.domain_id.in_(list(domain_ids))
         )
-    ).all()
-    on_volume = sum(volume == domain.replication_log_volume_id for volume, _ in peers)
-    on_drva = sum(replicating is not None for _, replicating in peers)
-    return on_volume, on_drva
+    )
+    return {domain_id: list(samples or []) for domain_id, samples in found}
+
+
+_SAVE_VM = (
+    update(_VM)
+    .where(_VM.c.id == bindparam("saved_id"))
+    .values(
+        status=bindparam("saved_status"),
+        sync_remaining_bytes=bindparam("saved_remaining"),
+        # Set by the step that protected the VM or gave it its first point, else kept.
+        protected_at=func.coalesce(
+            bindparam("saved_protected_at", type_=_VM.c.protected_at.type), _VM.c.protected_at
+        ),
+        first_recovery_point_at=func.coalesce(
+            bindparam("saved_first_point_at", type_=_VM.c.first_recovery_point_at.type),
+            _VM.c.first_recovery_point_at,
+        ),
+    )
+)
+
+
+def _samples_value(session: AsyncSession, name: str) -> Any:
+    """The samples as JSON text, bound as they are: encoding a domain's 120 samples again every
+    step cost more than the step. PostgreSQL is told the text is JSON; SQLite stores it as is."""
+    text = bindparam(name, type_=Text)
+    if session.get_bind().dialect.name == "postgresql":
+        return sql_cast(text, DomainReplication.samples.type)
+    return text
+
+
+async def save_tick(session: AsyncSession, runs: Sequence[DomainRun]) -> None:
+    """Writes what a tick changed, into the caller's transaction: each row only the columns
+    that changed (a request may change others meanwhile), the VMs in one statement, the new
+    recovery points in one."""
+    vms: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = []
+    for run in runs:
+        domain_changes = run.domain.changes()
+        if domain_changes:
+            await session.execute(
+                update(_DOMAIN).where(_DOMAIN.c.id == run.domain.id).values(domain_changes)
+            )
+        await session.execute(
+            update(_REPLICATION)
+            .where(_REPLICATION.c.domain_id == run.repl.domain_id)
+            .values({**run.repl.changes(), "samples": _samples_value(session, "samples_text")}),
+            {"samples_text": samples_text(run.samples)},
+        )
+        for vm in run.vms:
+            row = vm.row
+            if isinstance(row, StepVm) and row.changed():
+                vms.append(
+                    {
+                        "saved_id": row.id,
+                        "saved_status": row.status,
+                        "saved_remaining": row.sync_remaining_bytes,
+                        "saved_protected_at": row.protected_at,
+                        "saved_first_point_at": row.first_recovery_point_at,
+                    }
+                )
+        points.extend(run.writes.recovery_points)
+    if vms:
+        await session.execute(_SAVE_VM, vms)
+    if points:
+        await session.execute(insert(RecoveryPoint), points)
+    for run in runs:
+        if run.writes.forget_before is not None:
+            generation, cutoff = run.writes.forget_before
+            await forget_points_before(session, run.domain.id, generation, cutoff)
 
 
 async def mark_origin(session: AsyncSession, domain_id: str, origin_epoch: int) -> None:

@@ -3,20 +3,15 @@ fencing, bitmap mode, statistics and alarms (see `app.domain.replication.engine`
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.adapters.objectstore.errors import ObjectStoreError, StorageUnreachable
-from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
-from app.domain.events import service as events
+from app.domain.alarms.service import AlarmType
 from app.domain.protection_domains.health import health
-from app.domain.protection_domains.models import (
-    RecoveryPoint,
-    recovery_point_id,
-)
+from app.domain.protection_domains.models import recovery_point_id
 from app.domain.protection_domains.modes import DomainMode, can_move
 from app.domain.protection_domains.replication_states import ReplicationState, VmStatus, move
 from app.domain.replication import repository
@@ -24,8 +19,10 @@ from app.domain.replication.run import (
     RECOVERABLE_STATUSES,
     DomainRun,
     ReplicatedVm,
+    StepVm,
     at_timestamp,
     base_segment,
+    steady_rate,
     timestamp_of,
     window_bytes,
 )
@@ -33,9 +30,7 @@ from app.domain.replication.segments import Segment, compact
 from app.domain.sites.identity import site_directory
 from app.domain.storage_format.epochs import epoch_at, epoch_start
 from app.domain.storage_format.keys import recovery_point_key
-from app.domain.storage_format.manifest import (
-    read_manifest,
-)
+from app.domain.storage_format.manifest import read_manifest
 from app.domain.storage_format.records import encode_recovery_point, recovery_point
 
 if TYPE_CHECKING:
@@ -55,6 +50,30 @@ SAMPLES_KEPT = 120
 R = ReplicationState
 
 
+def _epochs_within(vms: list[ReplicatedVm], start: int, end: int, available: float) -> int:
+    """The last epoch `through` in [start, end] such that the log's epochs [start, through)
+    fit in `available` bytes."""
+    rate = steady_rate(vms, start)
+    if rate is not None:
+        if rate == 0:
+            return end
+        through = min(end, start + int(available // rate))
+        # Float division may be one off either way: settle on the exact integer bound.
+        while through > start and rate * (through - start) > available:
+            through -= 1
+        while through < end and rate * (through + 1 - start) <= available:
+            through += 1
+        return through
+    low, high = start, end
+    while low < high:
+        middle = (low + high + 1) // 2
+        if window_bytes(vms, start, middle) <= available:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 class DomainStep:
     """One step of one domain over virtual seconds (t0, t1] (the engine's docstring says what
     a step does)."""
@@ -62,7 +81,7 @@ class DomainStep:
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
 
-    async def step(self, session: AsyncSession, run: DomainRun, t1: float) -> None:
+    async def step(self, run: DomainRun, t1: float) -> None:
         repl = run.repl
         t0 = timestamp_of(repl.cursor_at)
         seconds = t1 - t0
@@ -83,7 +102,7 @@ class DomainStep:
             if run.store is not None and repl.state != R.STOPPED:
                 run.store.require_reachable()
             if repl.state != R.STOPPED and run.drva_running:
-                await self._check_fence(session, run, t1)
+                await self._check_fence(run, t1)
             if repl.state == R.BITMAP:
                 await self._probe(run)
                 self._begin_resync(run, end_epoch)
@@ -104,11 +123,11 @@ class DomainStep:
                 spent = await self._initial_sync(run, budget, t1)
                 shipped += spent
             if rp_epoch is not None:
-                await self._recovery_point(session, run, rp_epoch)
+                await self._recovery_point(run, rp_epoch)
             # Compaction is the DRVA's work too: a crashed DRVA compacts nothing.
             due = timestamp_of(repl.compacted_at) + COMPACT_EVERY <= t1
             if repl.state != R.STOPPED and run.drva_running and due:
-                await self._compact(session, run, t1)
+                await self._compact(run, t1)
         except ObjectStoreError as error:
             failure = error.message
         if failure is None and not run.drva_running and repl.state != R.STOPPED:
@@ -129,9 +148,9 @@ class DomainStep:
         self._detect_bitmap(run, t1, seconds, written)
         repl.cursor_at = at_timestamp(t1)
         self._record_sample(run, t1, seconds, written, shipped)
-        await self._alarms(session, run, t1)
+        self._alarms(run, t1)
 
-    async def _check_fence(self, session: AsyncSession, run: DomainRun, t1: float) -> None:
+    async def _check_fence(self, run: DomainRun, t1: float) -> None:
         repl, domain = run.repl, run.domain
         local = self._platform.state.local_site
         if domain.owner_site != local:
@@ -139,7 +158,7 @@ class DomainStep:
             # owns the domain: its writes must not go on, least of all into that site's
             # generation, which the domain row may name by now.
             owner_name = domain.site_names.get(domain.owner_site, domain.owner_site)
-            self._fence(session, run, t1, f"site {owner_name} owns the domain")
+            self._fence(run, t1, f"site {owner_name} owns the domain")
             return
         checked = repl.fence_checked_at
         if checked is not None and t1 - timestamp_of(checked) < FENCE_EVERY:
@@ -148,9 +167,10 @@ class DomainStep:
             return
         manifest = await read_manifest(run.store, domain.container)
         repl.fence_checked_at = at_timestamp(t1)
-        directory = (
-            await site_directory(session, self._platform) if manifest.needs_directory else None
-        )
+        directory = None
+        if manifest.needs_directory:
+            async with self._platform.sessionmaker() as session:
+                directory = await site_directory(session, self._platform)
         epoch = manifest.epoch
         owner = manifest.owner(directory)
         if epoch <= domain.epoch and owner == local:
@@ -159,13 +179,12 @@ class DomainStep:
         domain.site_names = {**domain.site_names, **manifest.labels}
         owner_name = domain.site_names.get(owner, owner)
         self._fence(
-            session,
             run,
             t1,
             f"the container says site {owner_name} owns the domain at epoch {epoch}",
         )
 
-    def _fence(self, session: AsyncSession, run: DomainRun, t1: float, reason: str) -> None:
+    def _fence(self, run: DomainRun, t1: float, reason: str) -> None:
         repl, domain = run.repl, run.domain
         repl.fenced = True
         repl.state = move(repl.state, R.STOPPED)
@@ -176,13 +195,15 @@ class DomainStep:
         # A recovery this site started meanwhile (a failback) keeps its mode.
         if can_move(domain.mode, DomainMode.REPLICATION_DISABLED):
             domain.mode = DomainMode.REPLICATION_DISABLED.value
-        events.record(
-            session,
-            at=at_timestamp(t1),
-            actor="system",
-            action="protection_domain.fenced",
-            message=f"protection domain {domain.name}: {repl.last_error}; replication stopped",
-            entity=("protection_domain", domain.id, domain.name),
+        run.writes.events.append(
+            {
+                "at": at_timestamp(t1),
+                "actor": "system",
+                "action": "protection_domain.fenced",
+                "message": f"protection domain {domain.name}: {repl.last_error}; "
+                "replication stopped",
+                "entity": ("protection_domain", domain.id, domain.name),
+            }
         )
         logger.warning("domain %s fenced: %s", domain.name, repl.last_error)
 
@@ -244,14 +265,7 @@ class DomainStep:
         repl = run.repl
         start, end = repl.shipped_until, repl.captured_until
         available = budget + repl.ship_carry_bytes
-        low, high = start, end
-        while low < high:
-            middle = (low + high + 1) // 2
-            if window_bytes(run.vms, start, middle) <= available:
-                low = middle
-            else:
-                high = middle - 1
-        through = low
+        through = _epochs_within(run.vms, start, end, available)
         whole = window_bytes(run.vms, start, through)
         if through > start:
             segment = Segment("log", run.domain.epoch, start, through, repl.segment_seq + 1)
@@ -304,7 +318,7 @@ class DomainStep:
         await self._put(run, segment.key, segment.encode(run.domain.id))
         repl.segment_seq = segment.seq
 
-    async def _recovery_point(self, session: AsyncSession, run: DomainRun, epoch: int) -> None:
+    async def _recovery_point(self, run: DomainRun, epoch: int) -> None:
         repl, domain = run.repl, run.domain
         covered = [vm.row.replica_key for vm in run.vms if vm.row.status in RECOVERABLE_STATUSES]
         if not covered or repl.state != R.REPLICATING:
@@ -316,23 +330,26 @@ class DomainStep:
         consistent = len(covered) == len(run.vms)
         record = recovery_point(domain.epoch, epoch, at, consistent, covered)
         await self._put(run, recovery_point_key(domain.epoch, epoch), encode_recovery_point(record))
-        session.add(
-            RecoveryPoint(
-                id=recovery_point_id(domain.id, domain.epoch, epoch),
-                domain_id=domain.id,
-                generation=domain.epoch,
-                epoch=epoch,
-                timestamp=at,
-                consistent=consistent,
-                vm_ids=covered,
-            )
+        run.writes.recovery_points.append(
+            {
+                "id": recovery_point_id(domain.id, domain.epoch, epoch),
+                "domain_id": domain.id,
+                "generation": domain.epoch,
+                "epoch": epoch,
+                "timestamp": at,
+                "consistent": consistent,
+                "vm_ids": covered,
+            }
         )
         repl.last_recovery_point_at = at
         for vm in run.vms:
-            if vm.row.status in RECOVERABLE_STATUSES and vm.row.first_recovery_point_at is None:
-                vm.row.first_recovery_point_at = at
+            row = vm.row
+            recoverable = row.status in RECOVERABLE_STATUSES
+            if isinstance(row, StepVm) and recoverable and row.awaiting_first_point:
+                row.awaiting_first_point = False
+                row.first_recovery_point_at = at
 
-    async def _compact(self, session: AsyncSession, run: DomainRun, t1: float) -> None:
+    async def _compact(self, run: DomainRun, t1: float) -> None:
         repl, domain = run.repl, run.domain
         repl.compacted_at = at_timestamp(t1)
         if repl.last_recovery_point_at is None or run.store is None or not run.store.reachable:
@@ -340,13 +357,15 @@ class DomainStep:
         # Compaction rewrites history: make sure no other site took the domain over meanwhile,
         # since a recovery there may be reading the points it would merge.
         repl.fence_checked_at = None
-        await self._check_fence(session, run, t1)
+        await self._check_fence(run, t1)
         if repl.fenced:
             return
         # The newest consistent point survives every compaction: a failover that completes at
         # the recovery site while this runs still finds one (a newer inconsistent one does not
         # replace it).
-        latest = await repository.newest_consistent_point(session, domain.id, domain.epoch)
+        async with self._platform.sessionmaker() as session:
+            latest = await repository.newest_consistent_point(session, domain.id, domain.epoch)
+        # A point this tick made is not in the database yet: the one before it is kept too.
         if latest is None:
             latest = epoch_at(timestamp_of(repl.last_recovery_point_at))
         cutoff = latest
@@ -354,7 +373,7 @@ class DomainStep:
             cutoff = min(latest, epoch_at(t1 - domain.pitr_window_days * 86400))
         merged = await compact(run.store, domain.container, domain.id, domain.epoch, cutoff)
         if merged:
-            await repository.forget_points_before(session, domain.id, domain.epoch, cutoff)
+            run.writes.forget_before = (domain.epoch, cutoff)
 
     # -- health --------------------------------------------------------------------------
 
@@ -428,13 +447,12 @@ class DomainStep:
             "backpressure": repl.backpressure_since is not None,
             "bitmap": in_bitmap,
         }
-        repl.samples = [*repl.samples[-(SAMPLES_KEPT - 1) :], sample]
+        run.samples = [*run.samples[-(SAMPLES_KEPT - 1) :], json.dumps(sample)]
 
-    async def _alarms(self, session: AsyncSession, run: DomainRun, t1: float) -> None:
+    def _alarms(self, run: DomainRun, t1: float) -> None:
         """Raise and clear on transitions only: `raised_alarms` remembers what is raised."""
         repl, domain = run.repl, run.domain
         now = at_timestamp(t1)
-        entity = ("protection_domain", domain.id, domain.name)
         raised = set(repl.raised_alarms)
         wanted: dict[AlarmType, str | None] = {}
         lasting = {
@@ -462,12 +480,10 @@ class DomainStep:
         )
         for alarm_type, message in wanted.items():
             if message is not None and alarm_type.value not in raised:
-                await raise_alarm(
-                    session, alarm_type=alarm_type, entity=entity, message=message, at=now
-                )
+                run.writes.alarms.append((alarm_type, message, now))
                 raised.add(alarm_type.value)
             elif message is None and alarm_type.value in raised:
-                await clear_alarm(session, alarm_type=alarm_type, entity_id=domain.id, at=now)
+                run.writes.alarms.append((alarm_type, None, now))
                 raised.discard(alarm_type.value)
         if raised != set(repl.raised_alarms):
             repl.raised_alarms = sorted(raised)
