@@ -201,6 +201,36 @@ async def test_upload_iso_create_power_and_destroy_a_vm(backend: Backend) -> Non
         await vc.logout()
 
 
+async def test_vms_created_at_once_get_their_own_morefs(backend: Backend) -> None:
+    """Four DRVAs deployed side by side (one per host): their creates overlap in time, and each
+    VM must come back with a moref of its own (the simulator once gave two the same one)."""
+    vc = await backend.port.connect(backend.endpoint)
+    try:
+        inventory = await vc.inventory()
+        cluster = inventory.clusters[0]
+        datastore = next(d for d in inventory.datastores if cluster.moref in d.cluster_morefs)
+
+        def spec(index: int) -> VmSpec:
+            return VmSpec(
+                name=f"jetdr-drva-at-once-{index}",
+                cluster_moref=cluster.moref,
+                datastore_moref=datastore.moref,
+                network_moref=inventory.networks[0].moref,
+                cpu=1,
+                memory_mb=1024,
+                disks_gb=(1,),
+            )
+
+        created = await asyncio.gather(*(vc.create_vm(spec(i)) for i in range(4)))
+        assert len({vm.moref for vm in created}) == 4
+        listed = [vm.moref for vm in (await vc.inventory()).vms]
+        assert len(listed) == len(set(listed))
+        for vm in created:
+            await vc.destroy_vm(vm.moref)
+    finally:
+        await vc.logout()
+
+
 async def _wait_ip(vc: VCenterSession, vm_moref: str) -> str | None:
     for _ in range(100):
         vm = await vc.get_vm(vm_moref)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from app.adapters.vcenter.errors import (
@@ -12,6 +13,7 @@ from app.adapters.vcenter.errors import (
 )
 from app.adapters.vcenter.port import (
     DiskInfo,
+    HostInfo,
     VmInfo,
     VmSpec,
 )
@@ -96,41 +98,22 @@ class Vms(SessionBase):
             ):
                 raise VCenterNotFound(f"file {spec.iso_path} was not found")
         await self._backend.sleep(VM_CREATE_SECONDS)
-        vm = VmInfo(
-            moref=f"vm-{state.next_vm}",
-            name=spec.name,
-            cluster_moref=spec.cluster_moref,
-            host_moref=spec.host_moref or hosts[state.next_vm % len(hosts)].moref,
-            power_state="poweredOff",
-            cpu=spec.cpu,
-            memory_mb=spec.memory_mb,
-            guest_os=spec.guest_os,
-            ip=None,
-            iso_path=spec.iso_path,
-            disks=tuple(
-                DiskInfo(
-                    key=2000 + position,
-                    label=f"Hard disk {position + 1}",
-                    capacity_bytes=size * GIB,
-                    datastore_moref=datastore.moref,
-                    write_profile=(
-                        dict(spec.disk_write_profiles[position])
-                        if position < len(spec.disk_write_profiles)
-                        else {"name": "idle", "write_iops": 0.0, "write_kb": 4.0}
-                    ),
-                )
-                for position, size in enumerate(spec.disks_gb)
-            ),
-        )
+        created: list[VmInfo] = []
 
         def change(state: SimulatedState) -> None:
+            # The moref is taken and the name checked again under the state's lock: creates
+            # that slept side by side must not get one moref, nor two VMs one name.
+            if any(vm.name == spec.name for vm in state.vms):
+                raise VCenterConflict(f"The name '{spec.name}' already exists.")
+            vm = _new_vm(spec, state.next_vm, hosts, datastore.moref)
             state.vms.append(vm)
             state.next_vm += 1
             if spec.extra_config:
                 state.guestinfo[vm.moref] = dict(spec.extra_config)
+            created.append(vm)
 
         await self._backend.mutate(change)
-        return vm
+        return created[0]
 
     async def get_vm(self, vm_moref: str) -> VmInfo:
         self._check()
@@ -176,3 +159,32 @@ class Vms(SessionBase):
             state.guestinfo.pop(vm_moref, None)
 
         await self._backend.mutate(change)
+
+
+def _new_vm(spec: VmSpec, number: int, hosts: Sequence[HostInfo], datastore_moref: str) -> VmInfo:
+    return VmInfo(
+        moref=f"vm-{number}",
+        name=spec.name,
+        cluster_moref=spec.cluster_moref,
+        host_moref=spec.host_moref or hosts[number % len(hosts)].moref,
+        power_state="poweredOff",
+        cpu=spec.cpu,
+        memory_mb=spec.memory_mb,
+        guest_os=spec.guest_os,
+        ip=None,
+        iso_path=spec.iso_path,
+        disks=tuple(
+            DiskInfo(
+                key=2000 + position,
+                label=f"Hard disk {position + 1}",
+                capacity_bytes=size * GIB,
+                datastore_moref=datastore_moref,
+                write_profile=(
+                    dict(spec.disk_write_profiles[position])
+                    if position < len(spec.disk_write_profiles)
+                    else {"name": "idle", "write_iops": 0.0, "write_kb": 4.0}
+                ),
+            )
+            for position, size in enumerate(spec.disks_gb)
+        ),
+    )
