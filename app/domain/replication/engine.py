@@ -14,7 +14,10 @@ Each step of a domain, over virtual seconds (t0, t1]:
 5. Every `COMPACT_EVERY` the segments older than the PITR window (all but the latest recovery
    point without PITR) are merged into a checkpoint.
 
-A domain's state is committed after every step, so a restarted appliance resumes where it was.
+A tick reads every domain it steps in one transaction (plain records, no ORM object; the
+statistics samples stay in memory as JSON text) and writes what the steps changed in one
+transaction, so a restarted appliance resumes where the last tick left it. A domain whose step
+fails is left as it was; its neighbours are written.
 """
 
 from __future__ import annotations

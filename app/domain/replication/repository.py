@@ -34,7 +34,7 @@ from app.domain.storage_sites.models import StorageSite
 async def replication_cursors(session: AsyncSession) -> dict[str, dt.datetime]:
     """Each replicating domain's cursor: how far the engine has run it."""
     found = await session.execute(select(DomainReplication.domain_id, DomainReplication.cursor_at))
-    return {domain_id: cursor for domain_id, cursor in found}
+    return {row.domain_id: row.cursor_at for row in found}
 
 
 _DOMAIN = cast(Table, ProtectionDomain.__table__)

@@ -34,6 +34,8 @@ POWER_SECONDS = 5.0
 
 
 UPLOAD_BYTES_PER_SECOND = 100 * 1024 * 1024
+# The first moref of a VM created through the API (seeded VMs are vm-1001 on).
+CREATED_VM_FIRST = 5001
 
 
 VIB_FILE = re.compile(r"/(?P<name>[a-z0-9-]+)_(?P<version>[0-9][A-Za-z0-9.-]*)\.vib$")
@@ -80,7 +82,7 @@ class SimulatedState(BaseModel):
     files: dict[str, dict[str, tuple[int, str]]] = {}
     # VM moref -> its guestinfo.* settings
     guestinfo: dict[str, dict[str, str]] = {}
-    next_vm: int = 5001
+    next_vm: int = CREATED_VM_FIRST
 
 
 def seed_state(topology: Topology) -> SimulatedState:
@@ -157,7 +159,7 @@ def seed_state(topology: Topology) -> SimulatedState:
                 cpu=vm.cpu,
                 memory_mb=vm.memory_gb * 1024,
                 guest_os=vm.guest_os,
-                ip=f"10.10.1.{index + 21}" if powered_on else None,
+                ip=_seeded_ip(index) if powered_on else None,
                 disks=disks,
             )
         )
@@ -168,4 +170,13 @@ def seed_state(topology: Topology) -> SimulatedState:
         networks=networks,
         vms=vms,
         roles={name: list(privileges) for name, privileges in BUILTIN_ROLES.items()},
+        # Created VMs are numbered after the seeded ones (vm-1001 on), however many there are.
+        next_vm=max(CREATED_VM_FIRST, 1001 + len(vms)),
     )
+
+
+def _seeded_ip(index: int) -> str:
+    """10.10.1.21 on for the first VMs (what topologies have always had); a topology of more
+    than 234 keeps valid, distinct addresses in 10.12.0.0/16."""
+    host = index + 21
+    return f"10.10.1.{host}" if host < 255 else f"10.12.{host // 256}.{host % 256}"
