@@ -137,3 +137,12 @@ async def test_a_rebuild_torn_by_a_compaction_reads_again(tmp_path: Path) -> Non
     # A point older than the checkpoint is gone: the rebuild says so rather than guessing.
     with pytest.raises(RecoveryPointGone):
         await rebuild(store, "c", 1, 1006)
+
+
+def test_a_disks_records_are_its_touched_regions_in_order() -> None:
+    disk = DiskGenerator.from_profile("vm-7", 2000, 2 * 1024**3, 20.0, 8.0)
+    for start, end in ((0, 1), (10, 40), (100, 400), (5, 5)):
+        touched = disk.touched(start, end)
+        assert disk.records(start, end) == [(r, e, c) for r, (e, c) in touched.items()]
+    idle = DiskGenerator.from_profile("vm-8", 2000, 1024**3, 0.0, 4.0)
+    assert idle.records(0, 50) == [] and idle.touched(0, 50) == {}

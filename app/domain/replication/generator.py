@@ -82,6 +82,18 @@ class DiskGenerator:
                 state[written[0]] = (epoch, written[1])
         return state
 
+    def records(self, from_epoch: int, until_epoch: int) -> list[tuple[int, int, str]]:
+        """`touched` as a segment's (region, epoch, content) records, in the same order; the
+        hash of `write` is inlined, since a step runs it for every disk and epoch it ships."""
+        if self.bytes_per_epoch <= 0:
+            return []
+        last: dict[int, tuple[int, str]] = {}
+        prefix = self.seed + ":"
+        for epoch in range(from_epoch, until_epoch):
+            digest = hashlib.blake2b((prefix + str(epoch)).encode(), digest_size=10).digest()
+            last[int.from_bytes(digest[:2]) % REGIONS] = (epoch, digest[2:].hex())
+        return [(region, epoch, content) for region, (epoch, content) in last.items()]
+
     def touched(self, from_epoch: int, until_epoch: int) -> DiskState:
         """The last write to each region rewritten in [from_epoch, until_epoch)."""
         touched: DiskState = {}

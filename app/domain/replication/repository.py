@@ -4,11 +4,12 @@ its VMs' capture marks, and its recovery points' index."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, Text, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -176,32 +177,57 @@ _SAVE_VM = (
 )
 
 
-def _samples_value(session: AsyncSession, name: str) -> Any:
-    """The samples as JSON text, bound as they are: encoding a domain's 120 samples again every
-    step cost more than the step. PostgreSQL is told the text is JSON; SQLite stores it as is."""
-    text = bindparam(name, type_=Text)
-    if session.get_bind().dialect.name == "postgresql":
-        return sql_cast(text, DomainReplication.samples.type)
-    return text
+# Requests change these two as well (a site that learns another owns the domain fences it):
+# they are written only when a step changed them. The engine alone writes the others.
+_SHARED_COLUMNS = ("fenced", "last_error")
+_ENGINE_COLUMNS = tuple(name for name in StepReplication.WRITTEN if name not in _SHARED_COLUMNS)
+
+
+@functools.cache
+def _save_replication(dialect: str) -> Update:
+    """Every column the engine owns, and the samples as JSON text bound as they are: encoding a
+    domain's 120 samples again every step cost more than the step. PostgreSQL is told the text
+    is JSON; SQLite stores it as is."""
+    samples: Any = bindparam("saved_samples", type_=Text)
+    if dialect == "postgresql":
+        samples = sql_cast(samples, DomainReplication.samples.type)
+    return (
+        update(_REPLICATION)
+        .where(_REPLICATION.c.domain_id == bindparam("saved_domain_id"))
+        .values(
+            {
+                name: bindparam(f"saved_{name}", type_=_REPLICATION.c[name].type)
+                for name in _ENGINE_COLUMNS
+            }
+            | {"samples": samples}
+        )
+    )
 
 
 async def save_tick(session: AsyncSession, runs: Sequence[DomainRun]) -> None:
-    """Writes what a tick changed, into the caller's transaction: each row only the columns
-    that changed (a request may change others meanwhile), the VMs in one statement, the new
-    recovery points in one."""
+    """Writes what a tick changed, into the caller's transaction: the replication rows, the VMs
+    and the new recovery points each in one statement; a domain row only where a step changed
+    it, and only those columns (a request may change others meanwhile)."""
+    replications: list[dict[str, Any]] = []
     vms: list[dict[str, Any]] = []
     points: list[dict[str, Any]] = []
     for run in runs:
+        repl = run.repl
         domain_changes = run.domain.changes()
         if domain_changes:
             await session.execute(
                 update(_DOMAIN).where(_DOMAIN.c.id == run.domain.id).values(domain_changes)
             )
-        await session.execute(
-            update(_REPLICATION)
-            .where(_REPLICATION.c.domain_id == run.repl.domain_id)
-            .values({**run.repl.changes(), "samples": _samples_value(session, "samples_text")}),
-            {"samples_text": samples_text(run.samples)},
+        shared = {name: value for name, value in repl.changes().items() if name in _SHARED_COLUMNS}
+        if shared:
+            await session.execute(
+                update(_REPLICATION)
+                .where(_REPLICATION.c.domain_id == repl.domain_id)
+                .values(shared)
+            )
+        replications.append(
+            {"saved_domain_id": repl.domain_id, "saved_samples": samples_text(run.samples)}
+            | {f"saved_{name}": getattr(repl, name) for name in _ENGINE_COLUMNS}
         )
         for vm in run.vms:
             row = vm.row
@@ -216,6 +242,8 @@ async def save_tick(session: AsyncSession, runs: Sequence[DomainRun]) -> None:
                     }
                 )
         points.extend(run.writes.recovery_points)
+    if replications:
+        await session.execute(_save_replication(session.get_bind().dialect.name), replications)
     if vms:
         await session.execute(_SAVE_VM, vms)
     if points:

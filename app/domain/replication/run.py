@@ -236,29 +236,31 @@ def disk_generators(
 
 
 class GeneratorCache:
-    """Each VM's disk generators, kept between steps and rebuilt only when what they are made
+    """Each VM's disk generators, kept between ticks and rebuilt only when what they are made
     of (the local VM, the disks' profiles, the recovered image: the raw JSON of the row) changes.
-    Generators are immutable, so sharing them between steps is safe."""
+    Generators are immutable; the `ReplicatedVm` holding them is kept too, and given the tick's
+    freshly read row."""
 
     def __init__(self) -> None:
-        self._by_domain: dict[str, dict[tuple[str, str | None, str, str | None], Any]] = {}
+        self._by_domain: dict[str, dict[tuple[str, str | None, str, str | None], ReplicatedVm]] = {}
 
     def of(
         self, domain_id: str, rows: Sequence[tuple[StepVm, str, str | None]]
     ) -> list[ReplicatedVm]:
         known = self._by_domain.get(domain_id, {})
-        kept: dict[tuple[str, str | None, str, str | None], Any] = {}
-        vms = []
+        kept: dict[tuple[str, str | None, str, str | None], ReplicatedVm] = {}
         for row, disks_json, image_json in rows:
             key = (row.id, row.vm_id, disks_json, image_json)
-            disks = known.get(key)
-            if disks is None:
+            vm = known.get(key)
+            if vm is None:
                 image = json.loads(image_json) if image_json is not None else None
-                disks = disk_generators(row.vm_id or row.replica_key, json.loads(disks_json), image)
-            kept[key] = disks
-            vms.append(ReplicatedVm(row, disks))
+                seed = row.vm_id or row.replica_key
+                vm = ReplicatedVm(row, disk_generators(seed, json.loads(disks_json), image))
+            else:
+                vm.row = row
+            kept[key] = vm
         self._by_domain[domain_id] = kept
-        return vms
+        return list(kept.values())
 
     def keep_only(self, domain_ids: Sequence[str]) -> None:
         for gone in set(self._by_domain) - set(domain_ids):

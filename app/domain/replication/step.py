@@ -249,10 +249,7 @@ class DomainStep:
             if span is None:
                 continue
             for disk in vm.disks:
-                touched = disk.touched(*span)
-                segment.add(
-                    vm.row.replica_key, disk.key, ((r, s[0], s[1]) for r, s in touched.items())
-                )
+                segment.add(vm.row.replica_key, disk.key, disk.records(*span))
         await self._put(run, segment.key, segment.encode(run.domain.id))
         repl.segment_seq = segment.seq
         repl.dirty_from = None
@@ -274,13 +271,9 @@ class DomainStep:
                 if span is None:
                     continue
                 for disk in vm.disks:
-                    touched = disk.touched(*span)
-                    if touched:
-                        segment.add(
-                            vm.row.replica_key,
-                            disk.key,
-                            ((r, s[0], s[1]) for r, s in touched.items()),
-                        )
+                    records = disk.records(*span)
+                    if records:
+                        segment.add(vm.row.replica_key, disk.key, records)
             await self._put(run, segment.key, segment.encode(run.domain.id))
             repl.segment_seq = segment.seq
             repl.shipped_until = through
