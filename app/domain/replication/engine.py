@@ -170,8 +170,8 @@ class ReplicationEngine:
                         step = CATCH_UP_STEP if until - cursor > CATCH_UP_AFTER else STEP
                         await self._stepper.step(run, min(until, cursor + step))
                 except Exception:
+                    # Nothing of it is written: its row and cached samples stay as they were.
                     logger.exception("replication step of domain %s failed", run.domain.id)
-                    self._samples.forget(run.domain.id)
                     return None
                 return run
 
@@ -179,14 +179,9 @@ class ReplicationEngine:
         moved = [run for run in stepped if run.repl.changes()]
         if not moved:
             return
-        try:
-            async with self._platform.sessionmaker() as session:
-                await self._save(session, moved)
-                await session.commit()
-        except Exception:
-            for run in moved:
-                self._samples.forget(run.domain.id)
-            raise
+        async with self._platform.sessionmaker() as session:
+            await self._save(session, moved)
+            await session.commit()
         for run in moved:
             self._samples.put(run.domain.id, run.repl.cursor_at, run.samples)
 
@@ -209,18 +204,18 @@ class ReplicationEngine:
 
     async def _load(self, session: AsyncSession, domain_ids: Sequence[str]) -> list[DomainRun]:
         rows = await repository.tick_rows(session, domain_ids)
-        missing = [
-            repl.domain_id
+        cached = {
+            repl.domain_id: self._samples.get(repl.domain_id, repl.cursor_at)
             for _, repl, _, _ in rows.domains
-            if self._samples.get(repl.domain_id, repl.cursor_at) is None
-        ]
+        }
+        missing = [domain_id for domain_id, samples in cached.items() if samples is None]
         loaded = await repository.samples_of(session, missing) if missing else {}
         bandwidth = self._platform.settings.replication.drva_bandwidth_mbps * 1_000_000 / 8
         runs = []
         for domain, repl, drva_status, volume_gb in rows.domains:
             if domain.status == "deleting":
                 continue
-            samples = self._samples.get(domain.id, repl.cursor_at)
+            samples = cached[domain.id]
             if samples is None:
                 samples = encoded_samples(loaded.get(domain.id, []))
             on_volume, on_drva = rows.sharing[domain.id]

@@ -36,7 +36,8 @@ class Tracked:
     def changeable(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.WRITTEN)
 
-    def mark_saved(self) -> None:
+    def __post_init__(self) -> None:
+        # Made from the rows just read: what they hold is what the database holds.
         self.saved = self.changeable()
 
     def changes(self) -> dict[str, Any]:
@@ -113,9 +114,6 @@ class StepDomain(Tracked):
     replication_log_volume_id: str
     saved: tuple[Any, ...] = ()
 
-    def __post_init__(self) -> None:
-        self.mark_saved()
-
 
 @dataclass(slots=True, eq=False)
 class StepReplication(Tracked):
@@ -181,9 +179,6 @@ class StepReplication(Tracked):
     put_seconds: float
     raised_alarms: list[Any]
     saved: tuple[Any, ...] = ()
-
-    def __post_init__(self) -> None:
-        self.mark_saved()
 
 
 DOMAIN_COLUMNS = tuple(f.name for f in fields(StepDomain) if f.name != "saved")
