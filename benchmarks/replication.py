@@ -252,10 +252,11 @@ def main() -> None:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), server.cpu_s()
             for _ in range(HOUR // TICK):
                 api.advance(TICK)
             wall = time.perf_counter() - started
+            results["one_virtual_hour_appliance_cpu_s"] = round(server.cpu_s() - cpu, 1)
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(30)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from app.domain.storage_format.epochs import BASE_EPOCH, EPOCH_SECONDS
 
 REGIONS = 64
+assert 256 % REGIONS == 0, "`records` takes a region from one byte of a hash"
 
 # A region's content and the epoch that wrote it.
 RegionState = tuple[int, str]
@@ -84,15 +85,18 @@ class DiskGenerator:
 
     def records(self, from_epoch: int, until_epoch: int) -> list[tuple[int, int, str]]:
         """`touched` as a segment's (region, epoch, content) records, in the same order; the
-        hash of `write` is inlined, since a step runs it for every disk and epoch it ships."""
+        hash of `write` is inlined, since a step runs it for every disk and epoch it ships.
+        `digest[1] % REGIONS` is `write`'s region (256 is a multiple of `REGIONS`), and only
+        the last write of a region is turned into text."""
         if self.bytes_per_epoch <= 0:
             return []
-        last: dict[int, tuple[int, str]] = {}
-        prefix = self.seed + ":"
+        last: dict[int, tuple[int, bytes]] = {}
+        prefix = f"{self.seed}:".encode()
+        blake2b = hashlib.blake2b
         for epoch in range(from_epoch, until_epoch):
-            digest = hashlib.blake2b((prefix + str(epoch)).encode(), digest_size=10).digest()
-            last[int.from_bytes(digest[:2]) % REGIONS] = (epoch, digest[2:].hex())
-        return [(region, epoch, content) for region, (epoch, content) in last.items()]
+            digest = blake2b(b"%b%d" % (prefix, epoch), digest_size=10).digest()
+            last[digest[1] % REGIONS] = (epoch, digest)
+        return [(region, epoch, digest[2:].hex()) for region, (epoch, digest) in last.items()]
 
     def touched(self, from_epoch: int, until_epoch: int) -> DiskState:
         """The last write to each region rewritten in [from_epoch, until_epoch)."""
