@@ -155,5 +155,9 @@ def test_a_killed_process_s_tasks_and_leadership_go_to_the_other(
         for task_id in stranded:
             assert any("taken over from" in m for m in events(client, task_id)), task_id
             assert done[task_id]["owner"] != running[0]["owner"]
-    time.sleep(4)
+    # The dead process's lease (3 s) runs out, then the survivor's next try (every second)
+    # takes it; a loaded machine may take longer than that, so wait for it rather than sleep.
+    deadline = time.monotonic() + 30
+    while leaders(second) != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert leaders(second) == 1
