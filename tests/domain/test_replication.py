@@ -9,7 +9,10 @@ import json
 from typing import Any
 
 import httpx
+from sqlalchemy import delete
 
+from app.domain.protection_domains.models import RecoveryPoint, recovery_point_id
+from app.domain.storage_format.epochs import epoch_at
 from tests.conftest import Appliance
 from tests.domain.conftest import prepare_site
 from tests.peers import objectstores
@@ -606,3 +609,48 @@ async def test_a_site_that_learns_it_lost_the_domain_writes_no_more(
     assert (state["mode"], state["owner_site"]) == ("replication_disabled", "elsewhere")
     statistics_now = await statistics(client, domain["id"])
     assert statistics_now["replication_state"] == "stopped", statistics_now
+
+
+async def test_a_domain_whose_rows_refuse_a_tick_does_not_hold_the_others_back(
+    registered: Appliance, tmp_path: Any
+) -> None:
+    """A tick writes every domain in one transaction; when one domain's rows are refused (here a
+    recovery point row already holding the id its next point gets), the others are written
+    anyway, the clock advance still answers, and the refused domain catches up once it can."""
+    client = registered.client
+    prepared, site_id, _spec = await local_site(registered, tmp_path)
+    blocked = (await create_domain(registered, prepared, site_id, name="erp"))["id"]
+    moving = (await create_domain(registered, prepared, site_id, name="crm"))["id"]
+    await protect(registered, blocked, ["web-01"])
+    await protect(registered, moving, ["web-02"])
+    await advance(client, 900)
+    for domain_id in (blocked, moving):
+        vms = (await client.get(f"/api/v1/protection-domains/{domain_id}/vms")).json()["items"]
+        assert {vm["status"] for vm in vms} == {"protected"}, vms
+    before = {d: (await domain_of(client, d))["last_recovery_point_at"] for d in (blocked, moving)}
+
+    next_epoch = epoch_at(registered.platform.clock.timestamp() + 60)
+    squatter = RecoveryPoint(
+        id=recovery_point_id(blocked, 1, next_epoch),
+        domain_id=blocked,
+        generation=1,
+        epoch=next_epoch - 1_000_000,
+        timestamp=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        consistent=False,
+        vm_ids=[],
+    )
+    async with registered.platform.sessionmaker() as session:
+        session.add(squatter)
+        await session.commit()
+
+    await advance(client, 60)
+    assert (await domain_of(client, moving))["last_recovery_point_at"] != before[moving]
+    assert (await domain_of(client, blocked))["last_recovery_point_at"] == before[blocked]
+
+    async with registered.platform.sessionmaker() as session:
+        await session.execute(delete(RecoveryPoint).where(RecoveryPoint.id == squatter.id))
+        await session.commit()
+    await advance(client, 60)
+    caught_up = await domain_of(client, blocked)
+    assert caught_up["last_recovery_point_at"] != before[blocked]
+    assert caught_up["rpo_seconds"] is not None and caught_up["rpo_seconds"] < 60

@@ -154,8 +154,8 @@ class ReplicationEngine:
 
     async def _advance(self, domain_ids: Sequence[str], until: float) -> None:
         """Steps the domains up to `until` and writes what changed in one transaction. Domains
-        are independent: while one waits on its store, another runs; one that fails is left
-        as it was (logged) and the others are written."""
+        are independent: while one waits on its store, another runs; one whose step or write
+        fails is left as it was (logged) and the others are written."""
         if not domain_ids:
             return
         async with self._platform.sessionmaker() as session:
@@ -179,10 +179,23 @@ class ReplicationEngine:
         moved = [run for run in stepped if run.repl.changes()]
         if not moved:
             return
+        try:
+            await self._write(moved)
+        except Exception:
+            # One domain's rows can refuse the batch (a row a request changed meanwhile, a
+            # constraint): write them one domain at a time, so the others still move on.
+            logger.exception("writing a tick failed; writing its domains one by one")
+            for run in moved:
+                try:
+                    await self._write([run])
+                except Exception:
+                    logger.exception("writing domain %s's step failed", run.domain.id)
+
+    async def _write(self, runs: Sequence[DomainRun]) -> None:
         async with self._platform.sessionmaker() as session:
-            await self._save(session, moved)
+            await self._save(session, runs)
             await session.commit()
-        for run in moved:
+        for run in runs:
             self._samples.put(run.domain.id, run.repl.cursor_at, run.samples)
 
     async def _save(self, session: AsyncSession, runs: Sequence[DomainRun]) -> None:
