@@ -17,7 +17,7 @@ Each step of a domain, over virtual seconds (t0, t1]:
 A tick reads every domain it steps in one transaction (plain records, no ORM object; the
 statistics samples stay in memory as JSON text) and writes what the steps changed in one
 transaction, so a restarted appliance resumes where the last tick left it. A domain whose step
-fails is left as it was; its neighbours are written.
+fails is left as it was; its neighbours are written (one by one if the batch is refused).
 """
 
 from __future__ import annotations
