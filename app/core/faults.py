@@ -6,6 +6,8 @@
   the call fails with the rule's error code;
 - `host_unreachable` on an ESXi host name (or `*`): the host stops responding until the rule is
   deleted;
+- `cim_stopped` on an ESXi host name (or `*`): the host's CIM service stops (the IO filter needs
+  it) until the rule is deleted;
 - `objectstore_outage` on a storage site or a protection domain (its id, or `*`): the DRVAs'
   object-store calls fail as if the network was down;
 - `drva_crash` on a DRVA id or `*`: the DRVA VMs power off when the rule is added;
@@ -32,6 +34,7 @@ SUPPORTED_KINDS = (
     "hang",
     "vcenter_fault",
     "host_unreachable",
+    "cim_stopped",
     "objectstore_outage",
     "drva_crash",
     "api_crash",
@@ -129,6 +132,9 @@ class FaultRegistry:
 
     def unreachable_hosts(self) -> list[FaultRule]:
         return [rule for rule in self.rules if rule.kind == "host_unreachable"]
+
+    def cim_stopped_hosts(self) -> list[FaultRule]:
+        return [rule for rule in self.rules if rule.kind == "cim_stopped"]
 
     def storage_outage(self, *entity_ids: str) -> bool:
         """Whether an `objectstore_outage` rule cuts off a store used by these entities now."""

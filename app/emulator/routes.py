@@ -90,16 +90,17 @@ async def list_faults(_admin: AdminUser, platform: PlatformDep) -> list[FaultRea
 async def add_fault(spec: FaultCreate, _admin: AdminUser, platform: PlatformDep) -> FaultRead:
     """Fail (`error`), slow down (`latency`, virtual milliseconds) or hold (`hang`, until the
     rule is deleted) a task step; fail vCenter calls (`vcenter_fault`); make ESXi hosts stop
-    responding (`host_unreachable`, simulated vCenter only); cut a storage site off
-    (`objectstore_outage`, until the rule is deleted); crash DRVAs (`drva_crash`: their VMs
-    power off now; `POST /api/v1/drvas/{id}/actions/restart` brings them back)."""
+    responding (`host_unreachable`) or run without CIM (`cim_stopped`; both simulated vCenter
+    only); cut a storage site off (`objectstore_outage`, until the rule is deleted); crash DRVAs
+    (`drva_crash`: their VMs power off now; `POST /api/v1/drvas/{id}/actions/restart` brings
+    them back)."""
     rule = FaultRule(**spec.model_dump())
     if rule.kind == "drva_crash":
         rule.hits = len(await service.crash_drvas(platform, rule.target))
     platform.faults.add(rule)
-    if rule.kind == "host_unreachable":
+    if rule.kind in service.HOST_FAULTS:
         try:
-            rule.hits = await service.apply_unreachable_hosts(platform)
+            rule.hits = (await service.apply_host_faults(platform))[rule.kind]
         except AppError:
             platform.faults.remove(rule.id)
             raise
@@ -109,7 +110,7 @@ async def add_fault(spec: FaultCreate, _admin: AdminUser, platform: PlatformDep)
 @router.delete("/faults", status_code=204, tags=["emulator"])
 async def clear_faults(_admin: AdminUser, platform: PlatformDep) -> Response:
     platform.faults.clear()
-    await service.apply_unreachable_hosts(platform)
+    await service.apply_host_faults(platform)
     return Response(status_code=204)
 
 
@@ -118,8 +119,8 @@ async def delete_fault(fault_id: str, _admin: AdminUser, platform: PlatformDep) 
     rule = platform.faults.remove(fault_id)
     if rule is None:
         raise NotFound(f"fault rule {fault_id} does not exist")
-    if rule.kind == "host_unreachable":
-        await service.apply_unreachable_hosts(platform)
+    if rule.kind in service.HOST_FAULTS:
+        await service.apply_host_faults(platform)
     return Response(status_code=204)
 
 

@@ -62,10 +62,10 @@ class FaultCreate(RequestModel):
         pattern=r"^[A-Za-z0-9_.*/-]{1,128}$",
         description="for `error`/`latency`/`hang`: `<task type>.<step>` or `<task type>.*`, "
         "e.g. `deploy_drva.power_on`; for `vcenter_fault`: a vCenter operation (`connect`, "
-        "`create_vm`, `power_on_vm`, `install_iofilter`, …) or `*`; for `host_unreachable`: an "
-        "ESXi host name or `*`; for `objectstore_outage`: a storage site or protection domain "
-        "id, or `*`; for `drva_crash`: a DRVA id or `*`; for `api_crash`: a request path glob "
-        "(`/api/v1/clusters*`) or `*`",
+        "`create_vm`, `power_on_vm`, `install_iofilter`, …) or `*`; for `host_unreachable` "
+        "and `cim_stopped`: an ESXi host name or `*`; for `objectstore_outage`: a storage site "
+        "or protection domain id, or `*`; for `drva_crash`: a DRVA id or `*`; for `api_crash`: "
+        "a request path glob (`/api/v1/clusters*`) or `*`",
     )
     kind: Literal[
         "error",
@@ -73,6 +73,7 @@ class FaultCreate(RequestModel):
         "hang",
         "vcenter_fault",
         "host_unreachable",
+        "cim_stopped",
         "objectstore_outage",
         "drva_crash",
         "api_crash",

@@ -71,15 +71,23 @@ async def _empty_tables(platform: Platform) -> None:
                 await connection.commit()
 
 
-async def apply_unreachable_hosts(platform: Platform) -> int:
-    """Hosts named by `host_unreachable` rules stop responding, the others respond again.
-    Returns how many hosts do not respond."""
+HOST_FAULTS = frozenset({"host_unreachable", "cim_stopped"})
+
+
+async def apply_host_faults(platform: Platform) -> dict[str, int]:
+    """Hosts named by `host_unreachable` rules stop responding and those named by `cim_stopped`
+    rules run without CIM; the others respond and run CIM again. Returns how many hosts each
+    kind hits."""
+    unreachable = {rule.target for rule in platform.faults.unreachable_hosts()}
+    cim_stopped = {rule.target for rule in platform.faults.cim_stopped_hosts()}
     if platform.simulator is None:
-        if platform.faults.unreachable_hosts():
-            raise ValidationFailed("host_unreachable needs the simulated vCenter backend")
-        return 0
-    targets = {rule.target for rule in platform.faults.unreachable_hosts()}
-    return await platform.simulator.set_unreachable(targets)
+        if unreachable or cim_stopped:
+            raise ValidationFailed("host faults need the simulated vCenter backend")
+        return dict.fromkeys(HOST_FAULTS, 0)
+    return {
+        "host_unreachable": await platform.simulator.set_unreachable(unreachable),
+        "cim_stopped": await platform.simulator.set_cim_stopped(cim_stopped),
+    }
 
 
 def configure_clock(platform: Platform, change: ClockUpdate) -> ClockState:

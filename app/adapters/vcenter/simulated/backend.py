@@ -129,6 +129,21 @@ class SimulatedBackend:
         await self.mutate(change)
         return len(down)
 
+    async def set_cim_stopped(self, names: set[str]) -> int:
+        """The CIM service stops on the hosts named here (`*`: all) and runs on the others (an
+        IO filter needs it). Returns how many hosts run without CIM."""
+        state = await self.state()
+        stopped = {h.name for h in state.hosts if "*" in names or h.name in names}
+
+        def change(state: SimulatedState) -> None:
+            state.hosts = [
+                dataclasses.replace(host, cim_enabled=host.name not in stopped)
+                for host in state.hosts
+            ]
+
+        await self.mutate(change)
+        return len(stopped)
+
     def guestinfo(self, vm_moref: str) -> dict[str, str]:
         assert self._state is not None
         return dict(self._state.guestinfo.get(vm_moref, {}))
