@@ -51,4 +51,5 @@ def build_api_router() -> APIRouter:
         events,
     ):
         api.include_router(module.router, responses=ERROR_RESPONSES)
+    api.include_router(clusters.hosts_router, responses=ERROR_RESPONSES)
     return api

@@ -84,6 +84,17 @@ def test_configure_a_cluster_from_the_dashboard(
     hosts = cluster.locator(".host").all_inner_texts()
     assert len(hosts) == 4 and all(text.endswith("installed") for text in hosts), hosts
 
+    # An alarm names its entity: a host of the configured cluster stops responding.
+    with appliance.client() as client:
+        down = {"kind": "host_unreachable", "target": "esx-02"}
+        assert client.post("/_emulator/faults", json=down).status_code == 201
+        vcenter = client.get("/api/v1/vcenters").json()["items"][0]
+        refresh = client.post(f"/api/v1/vcenters/{vcenter['id']}/actions/refresh-inventory")
+        assert appliance.wait_task(client, refresh.json()["id"])["status"] == "succeeded"
+    alarm = page.locator("#alarms tbody tr", has_text="host_issue")
+    alarm.wait_for(timeout=30_000)
+    assert "host esx-02" in alarm.inner_text()
+
     # The page ran under its content security policy without a violation.
     assert not [m for m in messages if "Content Security Policy" in m], messages
     page.locator("#logout").click()

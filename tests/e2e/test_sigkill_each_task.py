@@ -228,6 +228,24 @@ def test_sigkill_in_each_task_of_a_site_s_life(
             "resolve_cluster_issues", "resolve", "POST", f"{cluster_path}/actions/resolve-issues"
         )
     )
+    after(site.kill_during("repair_cluster", "repair", "POST", f"{cluster_path}/actions/repair"))
+    # A host seen not responding that answers again: Resolve-HostIssue clears its issue.
+    down = site.client.post(
+        "/_emulator/faults", json={"target": "esx-02", "kind": "host_unreachable"}
+    )
+    assert down.status_code == 201, down.text
+    site.act(f"/api/v1/vcenters/{one('/api/v1/vcenters')['id']}/actions/refresh-inventory")
+    assert site.client.delete(f"/_emulator/faults/{down.json()['id']}").status_code == 204
+    host = one("/api/v1/hosts", name="esx-02")
+    after(
+        site.kill_during(
+            "resolve_host_issue",
+            "resolve",
+            "POST",
+            f"/api/v1/hosts/{host['id']}/actions/resolve-issue",
+        )
+    )
+    assert site.get("/api/v1/alarms", active="true", type="host_issue")["items"] == []
     after(
         site.kill_during(
             "unconfigure_cluster",
@@ -308,11 +326,20 @@ def test_sigkill_in_each_task_of_a_site_s_life(
         "release_domain",
         "upgrade_cluster",
         "resolve_cluster_issues",
+        "repair_cluster",
+        "resolve_host_issue",
     }
     # Resumable steps after a kill: every one of these finishes.
     assert set(outcomes.values()) <= {"succeeded", "failed"}
     assert outcomes["register_vcenter"] == outcomes["create_domain"] == "succeeded"
     assert {
-        outcomes[t] for t in ("upgrade_cluster", "resolve_cluster_issues", "release_domain")
+        outcomes[t]
+        for t in (
+            "upgrade_cluster",
+            "resolve_cluster_issues",
+            "repair_cluster",
+            "resolve_host_issue",
+            "release_domain",
+        )
     } == {"succeeded"}
     site.client.close()

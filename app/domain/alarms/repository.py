@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,3 +74,10 @@ def alarms(
     if entity_id is not None:
         query = query.where(Alarm.entity_id == entity_id)
     return query
+
+
+async def active_of_type(session: AsyncSession, alarm_type: str) -> Sequence[Alarm]:
+    found = await session.scalars(
+        select(Alarm).where(Alarm.type == alarm_type, Alarm.cleared_at.is_(None))
+    )
+    return found.all()

@@ -11,6 +11,8 @@ from app.domain.clusters.service import ClusterService
 from app.tasks.schemas import TaskRead
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
+# A host's own actions (`Resolve-HostIssue`) act on its cluster's IO filter.
+hosts_router = APIRouter(prefix="/hosts", tags=["clusters"])
 ClusterServiceDep = Annotated[ClusterService, provide(ClusterService)]
 
 
@@ -92,9 +94,44 @@ async def list_cluster_issues(
         cluster_id=cluster.id,
         operation=cluster.last_operation,
         items=[
-            HostIssue(
-                host_id=h.id, host=h.name, iofilter_status=h.iofilter_status, issue=h.issue or ""
-            )
-            for h in hosts
+            HostIssue(host_id=h.id, host=h.name, iofilter_status=h.iofilter_status, issue=issue)
+            for h, issue in hosts
         ],
     )
+
+
+@router.post(
+    "/{cluster_id}/actions/repair",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def repair_cluster(
+    cluster_id: str,
+    admin: AdminUser,
+    cluster_service: ClusterServiceDep,
+    response: Response,
+) -> TaskRead:
+    """Repair-Cluster: read the hosts again from vCenter and put the IO filter back on every
+    host where it is missing or failed (a configured, partly configured or failed cluster)."""
+    task = await cluster_service.repair(cluster_id, admin)
+    return accepted(response, task)
+
+
+@hosts_router.post(
+    "/{host_id}/actions/resolve-issue",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def resolve_host_issue(
+    host_id: str,
+    admin: AdminUser,
+    cluster_service: ClusterServiceDep,
+    response: Response,
+) -> TaskRead:
+    """Resolve-HostIssue: read the host again from vCenter and retry the IO filter on it; the
+    task fails, naming the issue, while the host still does not respond or runs without CIM.
+    409 when the host has no issue."""
+    task = await cluster_service.resolve_host_issue(host_id, admin)
+    return accepted(response, task)

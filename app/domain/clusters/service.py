@@ -11,6 +11,7 @@ from app.core.principal import Principal
 from app.core.schemas import EntityRef
 from app.domain.clusters.states import ClusterStatus, sources_for
 from app.domain.inventory import repository as inventory
+from app.domain.inventory.host_issues import issue_of
 from app.domain.inventory.models import Cluster, Host
 from app.domain.platform import Platform
 from app.domain.plugin.package import IOFILTER_VERSION
@@ -118,12 +119,54 @@ class ClusterService:
         )
         return await self._start(cluster, "resolve_cluster_issues", target, actor)
 
-    async def issues(self, cluster_id: str) -> tuple[Cluster, list[Host]]:
+    async def repair(self, cluster_id: str, actor: Principal) -> Task:
+        """Repair-Cluster: read every host again from vCenter, then put the IO filter back where
+        it is missing or failed. For a cluster JetStream DR configured (even partly)."""
+        cluster, _hosts = await self._load(cluster_id)
+        if cluster.status == ClusterStatus.UNCONFIGURED.value:
+            raise InvalidState(
+                f"cluster {cluster.name} is not configured for JetStream DR: configure it instead",
+                entity="cluster",
+                state=cluster.status,
+            )
+        return await self._start(cluster, "repair_cluster", ClusterStatus.CONFIGURING, actor)
+
+    async def resolve_host_issue(self, host_id: str, actor: Principal) -> Task:
+        """Resolve-HostIssue: read the host again from vCenter and retry the IO filter on it.
+        The task runs on the host's cluster (one operation per cluster at a time)."""
+        host = await inventory.get(self.session, Host, host_id)
+        if host is None:
+            raise NotFound(f"host {host_id} does not exist")
+        if host.cluster_id is None:
+            raise InvalidState(
+                f"host {host.name} is in no cluster", entity="host", state="standalone"
+            )
+        cluster, _hosts = await self._load(host.cluster_id)
+        issue = issue_of(host) if cluster.status != ClusterStatus.UNCONFIGURED.value else None
+        if issue is None:
+            raise InvalidState(
+                f"host {host.name} has no issue to resolve", entity="host", state="no_issue"
+            )
+        target = (
+            ClusterStatus.UNCONFIGURING
+            if cluster.last_operation == "uninstall"
+            and cluster.status != ClusterStatus.CONFIGURED.value
+            else ClusterStatus.CONFIGURING
+        )
+        return await self._start(
+            cluster, "resolve_host_issue", target, actor, {"host_id": host.id, "host": host.name}
+        )
+
+    async def issues(self, cluster_id: str) -> tuple[Cluster, list[tuple[Host, str]]]:
+        """The cluster's hosts with an issue: the last operation failed on them, or (for a
+        cluster JetStream DR watches) they do not respond or run without CIM."""
         cluster = await inventory.get(self.session, Cluster, cluster_id)
         if cluster is None:
             raise NotFound(f"cluster {cluster_id} does not exist")
         hosts = (await inventory.hosts_of(self.session, [cluster.id]))[cluster.id]
-        return cluster, [h for h in hosts if h.issue]
+        watched = cluster.status != ClusterStatus.UNCONFIGURED.value
+        found = [(h, issue_of(h) if watched else h.issue) for h in hosts]
+        return cluster, [(h, issue) for h, issue in found if issue]
 
     async def _start(
         self,

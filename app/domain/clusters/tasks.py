@@ -14,6 +14,7 @@ from app.domain.clusters.service import mixed_versions
 from app.domain.clusters.states import ClusterStatus, HostFilterStatus, outcome
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
+from app.domain.inventory.host_issues import issue_of, reconcile_host_alarms
 from app.domain.inventory.models import Cluster, Host
 from app.domain.inventory.service import sync_inventory
 from app.domain.plugin.package import IOFILTER_NAME, IOFILTER_VERSION, appliance_url, vib_file_name
@@ -165,6 +166,28 @@ async def resolve_filter_errors(ctx: TaskContext) -> None:
             await vc.resolve_iofilter_errors(moref, found.filter_id)
 
 
+async def check_host(ctx: TaskContext) -> None:
+    """Read the inventory again; the host's issue must be one a retry can fix (vCenter cannot
+    install anything on a host that does not respond or runs without CIM)."""
+    async with ctx.sessionmaker() as session:
+        cluster, _hosts = await _cluster(session, ctx.entity_id)
+        vcenter_id = cluster.vcenter_id
+    async with connected(ctx, vcenter_id) as vc:
+        facts = await vc.inventory()
+    await sync_inventory(ctx.platform, vcenter_id, facts)
+    async with ctx.sessionmaker() as session:
+        host = await inventory.get(session, Host, str(ctx.params["host_id"]))
+        if host is None or host.cluster_id != ctx.entity_id:
+            raise TaskFailed("not_found", f"host {ctx.params['host']} left the cluster")
+        if host.connection_state != "connected" or not host.cim_enabled:
+            issue = issue_of(host)
+            assert issue is not None
+            raise TaskFailed("host_issue_persists", issue)
+        if host.iofilter_status in {H.FAILED.value, H.NOT_INSTALLED.value}:
+            host.iofilter_status = H.INSTALLING.value
+        await session.commit()
+
+
 async def finalize(ctx: TaskContext) -> None:
     async with ctx.sessionmaker() as session:
         cluster, _hosts = await _cluster(session, ctx.entity_id)
@@ -178,6 +201,7 @@ async def finalize(ctx: TaskContext) -> None:
         cluster.status = status.value
         cluster.active_task_id = None
         issues = [{"host": h.name, "issue": h.issue} for h in hosts if h.issue]
+        await reconcile_host_alarms(session, ctx.clock.now())
         events.record(
             session,
             at=ctx.clock.now(),
@@ -203,7 +227,11 @@ async def release_cluster(ctx: TaskContext) -> None:
         cluster.active_task_id = None
         previous = str(ctx.params.get("previous_status", ClusterStatus.ERROR.value))
         # Refused before any host was touched: the cluster is as it was.
-        untouched = code in {"mixed_esxi_versions", "maintenance_mode_required"}
+        untouched = code in {
+            "mixed_esxi_versions",
+            "maintenance_mode_required",
+            "host_issue_persists",
+        }
         cluster.status = previous if untouched else ClusterStatus.ERROR.value
         for host in hosts:
             if host.iofilter_status in {
@@ -213,6 +241,7 @@ async def release_cluster(ctx: TaskContext) -> None:
             }:
                 host.iofilter_status = H.FAILED.value
                 host.issue = f"{code}: {message}"
+        await reconcile_host_alarms(session, ctx.clock.now())
         await session.commit()
 
 
@@ -240,6 +269,7 @@ async def sync_filters(ctx: TaskContext) -> None:
                 cluster, hosts = await _cluster(session, cluster_id)
                 operation = found.op_type if found else "uninstall"
                 cluster.status = apply_filter_state(cluster, hosts, found, operation).value
+                await reconcile_host_alarms(session, ctx.clock.now())
                 await session.commit()
 
 
@@ -279,4 +309,34 @@ RESOLVE_CLUSTER_ISSUES = TaskDefinition(
     compensate=release_cluster,
 )
 
-DEFINITIONS = (CONFIGURE_CLUSTER, UNCONFIGURE_CLUSTER, UPGRADE_CLUSTER, RESOLVE_CLUSTER_ISSUES)
+# Repair-Cluster: the hosts read again (and checked as a configure checks them), then the
+# filter put back on every host that lacks it or failed.
+REPAIR_CLUSTER = TaskDefinition(
+    type="repair_cluster",
+    steps=(
+        Step("check_hosts", check_hosts),
+        Step("repair", resolve_filter_errors, weight=4),
+        Step("finalize", finalize),
+    ),
+    cancellable=False,
+    compensate=release_cluster,
+)
+RESOLVE_HOST_ISSUE = TaskDefinition(
+    type="resolve_host_issue",
+    steps=(
+        Step("check_host", check_host),
+        Step("resolve", resolve_filter_errors, weight=2),
+        Step("finalize", finalize),
+    ),
+    cancellable=False,
+    compensate=release_cluster,
+)
+
+DEFINITIONS = (
+    CONFIGURE_CLUSTER,
+    UNCONFIGURE_CLUSTER,
+    UPGRADE_CLUSTER,
+    RESOLVE_CLUSTER_ISSUES,
+    REPAIR_CLUSTER,
+    RESOLVE_HOST_ISSUE,
+)

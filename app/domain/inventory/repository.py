@@ -120,3 +120,11 @@ async def by_ids(
     """The rows of `model` with these ids, by id (missing ids are absent)."""
     rows = await session.scalars(select(model).where(model.id.in_(list(object_ids))))
     return {row.id: row for row in rows}
+
+
+async def hosts_with_cluster_status(session: AsyncSession) -> list[tuple[Host, str | None]]:
+    """Every host and its cluster's IO-filter status (None: in no cluster)."""
+    found = await session.execute(
+        select(Host, Cluster.status).outerjoin(Cluster, Cluster.id == Host.cluster_id)
+    )
+    return [(host, status) for host, status in found]

@@ -13,6 +13,7 @@ from app.core.errors import NotFound
 from app.core.ids import new_id
 from app.core.pagination import PageParams, PageResult
 from app.domain.inventory import repository
+from app.domain.inventory.host_issues import reconcile_host_alarms
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
 from app.domain.inventory.schemas import (
     ClusterRead,
@@ -39,6 +40,7 @@ async def sync_inventory(
     must not both insert the same new VM."""
     async with platform.inventory_lock, platform.sessionmaker() as session:
         counts = await InventoryService(session).sync(vcenter_id, inventory)
+        await reconcile_host_alarms(session, platform.clock.now())
         await session.commit()
     return counts
 

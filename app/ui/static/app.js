@@ -137,7 +137,7 @@ async function refresh() {
       cell(d.name), cell(d.mode), cell(d.health, d.health), cell(d.rpo_seconds), cell(d.vms), cell(d.owner_site_name),
     ]);
     renderTasks(tasks.items);
-    fill("alarms", alarms.items, (a) => [cell(a.type), cell(a.severity), cell(a.entity_name), cell(a.raised_at), cell(a.message)]);
+    fill("alarms", alarms.items, (a) => [cell(a.type), cell(a.severity), cell(a.entity ? `${a.entity.type} ${a.entity.name || a.entity.id}` : ""), cell(a.raised_at), cell(a.message)]);
   } catch (error) {
     if (error instanceof LoggedOut) {
       showLogin(error.message);

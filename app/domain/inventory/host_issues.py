@@ -1,0 +1,60 @@
+"""A host's issue as JetStream DR reports it, and the `host_issue` alarm that follows it.
+
+A host of a cluster the IO filter is (or is being) installed on has an issue when vCenter says
+it does not respond, when its CIM service is not running (the filter needs it), or when the last
+IO-filter operation failed on it. Whenever the appliance learns a host's state (an inventory
+refresh, an IO-filter operation), each host's alarm is raised or cleared to match; a host that
+left the inventory has its alarm cleared."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.alarms import repository as alarms
+from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
+from app.domain.inventory import repository
+from app.domain.inventory.models import Host
+
+# The cluster statuses under which JetStream DR watches a cluster's hosts.
+UNWATCHED = frozenset({"unconfigured"})
+
+
+def issue_of(host: Host) -> str | None:
+    if host.connection_state != "connected":
+        return f"host {host.name} is not responding (vCenter reports it {host.connection_state})"
+    if not host.cim_enabled:
+        return f"the CIM service is not running on host {host.name}; the IO filter needs it"
+    return host.issue
+
+
+async def reconcile_host_alarms(session: AsyncSession, at: dt.datetime) -> list[str]:
+    """Raise or clear each host's `host_issue` alarm in the caller's transaction; returns the
+    ids of the hosts with an issue."""
+    await session.flush()
+    with_issue: list[str] = []
+    present: set[str] = set()
+    for host, cluster_status in await repository.hosts_with_cluster_status(session):
+        present.add(host.id)
+        watched = cluster_status is not None and cluster_status not in UNWATCHED
+        issue = issue_of(host) if watched else None
+        if issue is None:
+            await clear_alarm(session, alarm_type=AlarmType.HOST_ISSUE, entity_id=host.id, at=at)
+            continue
+        with_issue.append(host.id)
+        existing = await alarms.active(session, AlarmType.HOST_ISSUE.value, host.id)
+        if existing is not None:
+            existing.message = issue  # the issue may have changed (a failed install, then down)
+            continue
+        await raise_alarm(
+            session,
+            alarm_type=AlarmType.HOST_ISSUE,
+            entity=("host", host.id, host.name),
+            message=issue,
+            at=at,
+        )
+    for alarm in await alarms.active_of_type(session, AlarmType.HOST_ISSUE.value):
+        if alarm.entity_id not in present:
+            alarm.cleared_at = at
+    return with_issue
