@@ -1,6 +1,7 @@
 """`python -m benchmarks.in_process`: what a request costs inside the application, without
 TLS, uvicorn or a load generator: 300 sequential requests through httpx's ASGI transport, for
-`GET /api/v1/status` (reads nothing), `GET /api/v1/sites/{id}` and a page of 100 of 10,000 VMs.
+`GET /api/v1/status` (reads nothing), `GET /api/v1/sites/{id}` and a page of 100 of 10,000 VMs,
+and the same for the bare FastAPI endpoint of `benchmarks.bare_app` (the throughput baseline).
 
 Set-up (not timed): the listing benchmark's data (10,000 VMs, 500 domains) made by an
 appliance process, which is then stopped; the application is built in this process on it."""
@@ -14,9 +15,11 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from benchmarks.bare_app import app as bare_app
 from benchmarks.listing import more_domains
 from benchmarks.replication import Api
 from benchmarks.reset import fill, set_up
@@ -59,15 +62,22 @@ async def measure(data_dir: Path, requests: int) -> dict[str, float]:
                 "vms_page_of_100": "/api/v1/vms?limit=100&offset=5000",
             }
             for name, path in paths.items():
-                for _ in range(30):
-                    await client.get(path, headers=headers)
-                started = time.perf_counter()
-                for _ in range(requests):
-                    response = await client.get(path, headers=headers)
-                    assert response.status_code == 200, response.text
-                elapsed = time.perf_counter() - started
-                results[f"{name}_ms"] = round(elapsed / requests * 1000, 3)
+                results[f"{name}_ms"] = await _timed(app, path, headers, requests)
+    results["bare_fastapi_ms"] = await _timed(bare_app, "/item", {}, requests)
     return results
+
+
+async def _timed(app: Any, path: str, headers: dict[str, str], requests: int) -> float:
+    """Milliseconds per request, after 30 untimed ones, through the same transport."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://msa") as client:
+        for _ in range(30):
+            await client.get(path, headers=headers)
+        started = time.perf_counter()
+        for _ in range(requests):
+            response = await client.get(path, headers=headers)
+            assert response.status_code == 200, response.text
+        return round((time.perf_counter() - started) / requests * 1000, 3)
 
 
 def main() -> None:
