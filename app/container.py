@@ -33,6 +33,7 @@ from app.domain.appliance.service import remember_clock
 from app.domain.auth.service import AuthCache
 from app.domain.auth.throttle import LoginThrottle
 from app.domain.bootstrap import seed_first_boot
+from app.domain.clusters.monitor import HostMonitor
 from app.domain.drvas.images import DrvaImageLibrary
 from app.domain.drvas.monitor import DrvaMonitor
 from app.domain.platform import ApplianceStatus, Platform, RuntimeState
@@ -59,6 +60,7 @@ class Container:
     registry: TaskRegistry
     runner: TaskRunner
     monitor: DrvaMonitor
+    host_monitor: HostMonitor
     replication: ReplicationEngine
     rehydration: ContinuousRehydration
     leadership: Leadership
@@ -91,12 +93,14 @@ class Container:
 
     def _start_scheduled(self) -> None:
         self.monitor.start()
+        self.host_monitor.start()
         self.replication.start()
         self.rehydration.start()
 
     async def _stop_scheduled(self) -> None:
         await self.rehydration.stop()
         await self.replication.stop()
+        await self.host_monitor.stop()
         await self.monitor.stop()
 
     async def pause_background(self) -> None:
@@ -170,6 +174,7 @@ def build_container(settings: Settings) -> Container:
         registry=registry,
         runner=runner,
         monitor=DrvaMonitor(sessionmaker, clock, platform.vcenter, platform.secrets),
+        host_monitor=HostMonitor(sessionmaker, clock, platform.vcenter, platform.secrets),
         replication=replication,
         rehydration=ContinuousRehydration(sessionmaker, clock, platform.secrets),
         leadership=Leadership(

@@ -4,6 +4,7 @@ or runs without CIM raises `host_issue` (naming the host), shows in its cluster'
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -180,3 +181,27 @@ async def test_a_healthy_host_has_no_issue_to_resolve(registered: Appliance) -> 
     refused = await registered.client.post(f"/api/v1/hosts/{host['id']}/actions/resolve-issue")
     assert refused.status_code == 409, refused.text
     assert "no issue" in refused.json()["message"]
+
+
+async def _alarms_until(appliance: Appliance, count: int) -> list[dict[str, Any]]:
+    """The active host alarms once there are `count` of them (the heartbeat runs on its own)."""
+    for _ in range(200):
+        found = await _host_alarms(appliance)
+        if len(found) == count:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} host alarms expected, found {await _host_alarms(appliance)}")
+
+
+async def test_the_heartbeat_sees_a_host_stop_and_come_back_without_a_refresh(
+    registered: Appliance,
+) -> None:
+    await _configured(registered)
+    fault = await _fault(registered, "host_unreachable", "esx-03")
+    [alarm] = await _alarms_until(registered, 1)
+    assert alarm["entity"]["name"] == "esx-03"
+    assert "not responding" in alarm["message"]
+    assert (await _host(registered, "esx-03"))["connection_state"] == "notResponding"
+    assert (await registered.client.delete(f"/_emulator/faults/{fault}")).status_code == 204
+    await _alarms_until(registered, 0)
+    assert (await _host(registered, "esx-03"))["connection_state"] == "connected"

@@ -128,3 +128,10 @@ async def hosts_with_cluster_status(session: AsyncSession) -> list[tuple[Host, s
         select(Host, Cluster.status).outerjoin(Cluster, Cluster.id == Host.cluster_id)
     )
     return [(host, status) for host, status in found]
+
+
+async def vcenters_with_configured_clusters(session: AsyncSession) -> list[str]:
+    found = await session.scalars(
+        select(Cluster.vcenter_id).where(Cluster.status != "unconfigured").distinct()
+    )
+    return list(found)

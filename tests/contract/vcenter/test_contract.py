@@ -75,6 +75,16 @@ async def test_inventory_is_consistent(backend: Backend) -> None:
     assert all(vm.host_moref in hosts for vm in inventory.vms)
 
 
+async def test_hosts_alone_are_the_inventory_s_hosts(backend: Backend) -> None:
+    vc = await backend.port.connect(backend.endpoint)
+    try:
+        inventory, hosts = await vc.inventory(), await vc.hosts()
+    finally:
+        await vc.logout()
+    assert sorted(hosts, key=lambda h: h.moref) == sorted(inventory.hosts, key=lambda h: h.moref)
+    assert sum(h.cluster_moref is not None for h in hosts) >= 4
+
+
 async def test_extension_lifecycle(backend: Backend) -> None:
     vc = await backend.port.connect(backend.endpoint)
     try:

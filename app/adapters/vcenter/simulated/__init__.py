@@ -8,7 +8,7 @@ skew), serves its inventory and keeps registered extensions.
 from __future__ import annotations
 
 from app.adapters.vcenter.errors import VCenterConflict, VCenterNotFound
-from app.adapters.vcenter.port import About, Endpoint, Extension, Inventory
+from app.adapters.vcenter.port import About, Endpoint, Extension, HostInfo, Inventory
 from app.adapters.vcenter.simulated.backend import SimulatedBackend
 from app.adapters.vcenter.simulated.iofilters import IoFilters
 from app.adapters.vcenter.simulated.state import SimulatedState
@@ -47,6 +47,10 @@ class SimulatedSession(IoFilters, Vms):
             networks=tuple(state.networks),
             vms=tuple(state.vms),
         )
+
+    async def hosts(self) -> tuple[HostInfo, ...]:
+        self._check()
+        return tuple((await self._backend.state()).hosts)
 
     async def find_extension(self, key: str) -> Extension | None:
         self._check()

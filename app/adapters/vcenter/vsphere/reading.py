@@ -38,14 +38,15 @@ class Reading(SessionBase):
     async def about(self) -> About:
         return await self._run(self._about)
 
-    def _inventory(self) -> Inventory:
+    def _clusters(self) -> list[ClusterInfo]:
         clusters = []
         for moref, props in self._collect(vim.ClusterComputeResource, ["name"]):
             cluster = vim.ClusterComputeResource(moref, self._si._stub)
             clusters.append(ClusterInfo(moref, props["name"], self._datacenter_of(cluster)))
-        cluster_ids = {c.moref for c in clusters}
+        return clusters
+
+    def _hosts(self, cluster_ids: set[str]) -> list[HostInfo]:
         hosts = []
-        host_cluster: dict[str, str | None] = {}
         for moref, props in self._collect(
             vim.HostSystem,
             [
@@ -60,7 +61,6 @@ class Reading(SessionBase):
             cluster_moref = (
                 parent._moId if parent is not None and parent._moId in cluster_ids else None
             )
-            host_cluster[moref] = cluster_moref
             product = props.get("summary.config.product")
             hosts.append(
                 HostInfo(
@@ -75,6 +75,22 @@ class Reading(SessionBase):
                     connection_state=str(props.get("runtime.connectionState", "connected")),
                 )
             )
+        return hosts
+
+    async def hosts(self) -> tuple[HostInfo, ...]:
+        def read() -> tuple[HostInfo, ...]:
+            cluster_ids = {
+                moref for moref, _ in self._collect(vim.ClusterComputeResource, ["name"])
+            }
+            return tuple(self._hosts(cluster_ids))
+
+        return await self._run(read)
+
+    def _inventory(self) -> Inventory:
+        clusters = self._clusters()
+        cluster_ids = {c.moref for c in clusters}
+        hosts = self._hosts(cluster_ids)
+        host_cluster = {h.moref: h.cluster_moref for h in hosts}
         datastores = []
         for moref, props in self._collect(
             vim.Datastore, ["name", "summary.type", "summary.capacity", "summary.freeSpace", "host"]

@@ -1,0 +1,91 @@
+"""Host heartbeats: on the virtual clock, the hosts of every vCenter with a cluster configured
+for JetStream DR are read again (connection state, maintenance, CIM), so that a host that stops
+responding or loses CIM raises its `host_issue` alarm without anybody refreshing the inventory,
+and one that recovers clears it."""
+
+from __future__ import annotations
+
+import logging
+
+from app.adapters.vcenter.errors import VCenterError
+from app.adapters.vcenter.port import HostInfo, VCenterPort
+from app.core.clock import VirtualClock
+from app.core.db import SessionMaker
+from app.core.periodic import Periodic
+from app.core.security import SecretBox
+from app.domain.inventory import repository as inventory
+from app.domain.inventory.host_issues import reconcile_host_alarms
+from app.domain.inventory.models import Host
+from app.domain.vcenters.models import VCenter
+from app.domain.vcenters.service import endpoint_of
+from app.domain.vcenters.states import VCenterStatus
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 30.0
+# However fast the virtual clock runs, checks stay this far apart in real time.
+MINIMUM_REAL_INTERVAL = 0.25
+
+
+class HostMonitor:
+    def __init__(
+        self,
+        sessionmaker: SessionMaker,
+        clock: VirtualClock,
+        vcenter: VCenterPort,
+        secrets: SecretBox,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._vcenter = vcenter
+        self._secrets = secrets
+        self._loop = Periodic(
+            "host-monitor", clock, HEARTBEAT_SECONDS, self.check, MINIMUM_REAL_INTERVAL
+        )
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def check(self) -> None:
+        async with self._sessionmaker() as session:
+            vcenters = [
+                vcenter
+                for vcenter_id in await inventory.vcenters_with_configured_clusters(session)
+                if (vcenter := await session.get(VCenter, vcenter_id)) is not None
+                and vcenter.status == VCenterStatus.REGISTERED.value
+                and vcenter.active_task_id is None
+            ]
+        for vcenter in vcenters:
+            hosts = await self._hosts(vcenter)
+            if hosts is not None:
+                await self._record(vcenter.id, hosts)
+
+    async def _hosts(self, vcenter: VCenter) -> tuple[HostInfo, ...] | None:
+        """The hosts as vCenter reports them; None when vCenter cannot be asked (its DRVAs'
+        heartbeat reports that)."""
+        try:
+            vc = await self._vcenter.connect(endpoint_of(self._secrets, vcenter))
+        except VCenterError:
+            return None
+        try:
+            return await vc.hosts()
+        except VCenterError:
+            return None
+        finally:
+            await vc.logout()
+
+    async def _record(self, vcenter_id: str, reported: tuple[HostInfo, ...]) -> None:
+        by_moref = {host.moref: host for host in reported}
+        async with self._sessionmaker() as session:
+            for row in await inventory.all_of(session, Host, vcenter_id):
+                host = by_moref.get(row.moref)
+                if host is None:  # gone from vCenter: the next inventory refresh removes it
+                    continue
+                row.connection_state = host.connection_state
+                row.cim_enabled = host.cim_enabled
+                row.in_maintenance = host.in_maintenance
+            await reconcile_host_alarms(session, self._clock.now())
+            await session.commit()
