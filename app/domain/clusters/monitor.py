@@ -80,12 +80,16 @@ class HostMonitor:
     async def _record(self, vcenter_id: str, reported: tuple[HostInfo, ...]) -> None:
         by_moref = {host.moref: host for host in reported}
         async with self._sessionmaker() as session:
+            changed = False
             for row in await inventory.all_of(session, Host, vcenter_id):
                 host = by_moref.get(row.moref)
                 if host is None:  # gone from vCenter: the next inventory refresh removes it
                     continue
-                row.connection_state = host.connection_state
-                row.cim_enabled = host.cim_enabled
-                row.in_maintenance = host.in_maintenance
-            await reconcile_host_alarms(session, self._clock.now())
-            await session.commit()
+                seen = (host.connection_state, host.cim_enabled, host.in_maintenance)
+                if seen != (row.connection_state, row.cim_enabled, row.in_maintenance):
+                    row.connection_state, row.cim_enabled, row.in_maintenance = seen
+                    changed = True
+            # Every other path that changes a host reconciles its alarms itself.
+            if changed:
+                await reconcile_host_alarms(session, self._clock.now())
+                await session.commit()
