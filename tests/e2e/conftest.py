@@ -38,6 +38,10 @@ def process_status(pid: int) -> dict[str, str]:
     return {name: value.strip() for name, _, value in (line.partition(":") for line in lines)}
 
 
+class PortTaken(AssertionError):
+    """The appliance exited because another process holds its port."""
+
+
 class ServedAppliance:
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.data_dir = data_dir
@@ -46,6 +50,7 @@ class ServedAppliance:
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "server.log"
         self._clients: list[httpx.Client] = []
+        self._served_once = False
 
     @property
     def url(self) -> str:
@@ -55,6 +60,19 @@ class ServedAppliance:
         return ssl.create_default_context(cafile=str(self.data_dir / "tls" / "cert.pem"))
 
     def start(self, timeout: float = 30.0) -> float:
+        # `free_port` closes its probe before the appliance binds: another process (a parallel
+        # test's server, vcsim) can take the port in between. A first start then moves to
+        # another port; a restart keeps its port, which peers and clients already know.
+        for _ in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                if self._served_once:
+                    raise
+                self.port = free_port()
+        return self._start(timeout)
+
+    def _start(self, timeout: float) -> float:
         environment = {
             **os.environ,
             **self.env,
@@ -65,16 +83,21 @@ class ServedAppliance:
             "JETDR_ROOT_PASSWORD": ROOT_PASSWORD,
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        logged_before = self.log.stat().st_size if self.log.exists() else 0
         started = time.monotonic()
         self.process = self.launch(environment)
         deadline = started + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"appliance exited early:\n{self.log.read_text()}")
+                log = self.log.read_text()
+                if "address already in use" in log[logged_before:]:
+                    raise PortTaken(log)
+                raise AssertionError(f"appliance exited early:\n{log}")
             if (self.data_dir / "tls" / "cert.pem").exists():
                 try:
                     with self.client(auth=False) as client:
                         if client.get("/api/v1/status").status_code == 200:
+                            self._served_once = True
                             return time.monotonic() - started
                 except (httpx.TransportError, ssl.SSLError):
                     pass  # not serving yet, or the certificate not written whole yet
