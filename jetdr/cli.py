@@ -315,6 +315,10 @@ def domain_action(action: str, title: str) -> Callable[[Shell, argparse.Namespac
                 body["recovery_point_id"] = args.recovery_point
         elif action == "failback":
             body = {"continuous": args.continuous, "max_delay_minutes": args.max_delay}
+        elif action == "restore":
+            body = {"force": args.force}
+            if args.recovery_point:
+                body["recovery_point_id"] = args.recovery_point
         elif action == "stop-test-failover":
             body = {"success": args.success, "summary": args.summary or ""}
         shell.task(
@@ -431,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("failback", "fail back"),
         ("resume-failback", "resume the failback of"),
         ("complete-failback", "complete the failback of"),
+        ("restore", "restore (make this site the primary of)"),
     ):
         sub = command(action, domain_action(action, title), f"{title} a protection domain")
         sub.add_argument("domain", help="its name or id")
@@ -438,6 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--type", default="regular", choices=("regular", "planned", "forced"))
             sub.add_argument("--continuous", action="store_true")
             sub.add_argument("--recovery-point")
+        if action == "restore":
+            sub.add_argument("--recovery-point")
+            sub.add_argument(
+                "--force", action="store_true", help="although the owning site still answers"
+            )
         if action == "failback":
             sub.add_argument("--continuous", action="store_true")
             sub.add_argument("--max-delay", type=int, default=10, help="minutes")

@@ -54,8 +54,15 @@ TRANSITIONS: dict[DomainMode, frozenset[DomainMode]] = {
     M.TEST_FAILOVER: frozenset(
         {M.IMPORTED, M.CONTINUOUS_FAILOVER, M.CONTINUOUS_FAILBACK, M.REPLICATION_DISABLED}
     ),
+    # A restore ends `protecting`: this site became the primary.
     M.FAILING_OVER: frozenset(
-        {M.RUNNING_IN_FAILOVER, M.IMPORTED, M.REPLICATION_DISABLED, M.CONTINUOUS_FAILOVER}
+        {
+            M.RUNNING_IN_FAILOVER,
+            M.PROTECTING,
+            M.IMPORTED,
+            M.REPLICATION_DISABLED,
+            M.CONTINUOUS_FAILOVER,
+        }
     ),
     M.RUNNING_IN_FAILOVER: frozenset({M.REPLICATION_DISABLED}),
     M.FAILING_BACK: frozenset(

@@ -45,6 +45,10 @@ async def refresh_ownership(
     learnt = manifest.labels
     if learnt.items() - domain.site_names.items():
         domain.site_names = {**domain.site_names, **learnt}
+    # A restore elsewhere made another site the primary: this one is no longer it.
+    primary = manifest.sites(sites)["primary_site"]
+    if primary is not None and primary != domain.primary_site:
+        domain.primary_site = primary
     if owner != domain.owner_site or epoch > domain.epoch:
         if domain.owner_site == local and owner != local:
             repl = await session.get(DomainReplication, domain.id)

@@ -6,6 +6,7 @@ removes what a failed recovery created."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import math
 from typing import Any
@@ -65,7 +66,7 @@ async def hand_over(ctx: TaskContext) -> None:
     recovery uses the final point it reports. A failback that waits longer than its maximum
     delay pauses (`resume-failback` waits again)."""
     op = await load_operation(ctx)
-    if op.kind == "test_failover" or (op.kind == "failover" and op.type != "planned"):
+    if op.kind in ("test_failover", "restore") or (op.kind == "failover" and op.type != "planned"):
         return
     if op.recovery_point_epoch is not None and op.handover_task_id is not None:
         return
@@ -284,7 +285,7 @@ async def take_over(ctx: TaskContext) -> None:
                 f"meanwhile (epoch {epoch}); nothing was changed",
             )
         claimed = max(epoch, op.generation) + 1
-        manifest.claim(local, claimed, ctx.clock.now(), op.kind == "failover", sites)
+        manifest.claim(local, claimed, ctx.clock.now(), op.kind, sites)
         try:
             await write_manifest(store, domain.container, manifest)
         except ObjectStoreError as error:
@@ -301,7 +302,8 @@ async def take_over(ctx: TaskContext) -> None:
         if vm["outcome"] == "recovered" and vm.get("moref") in local_ids:
             vm["vm_id"] = local_ids[vm["moref"]]
             recovered[vm["key"]] = (vm["vm_id"], vm["image"])
-    failback = op.kind == "failback"
+    # After a failback or a restore the domain runs at its primary site, protected from there.
+    at_primary = op.kind in ("failback", "restore")
     engine = ctx.platform.worker(ReplicationEngine)
     try:
         async with engine.lock:
@@ -309,7 +311,7 @@ async def take_over(ctx: TaskContext) -> None:
                 domain.id,
                 op.claimed_epoch,
                 recovered,
-                VmStatus.PROTECTED if failback else VmStatus.RECOVERABLE,
+                VmStatus.PROTECTED if at_primary else VmStatus.RECOVERABLE,
             )
     except ObjectStoreError as error:
         raise TaskFailed(error.error_code, error.message) from error
@@ -321,10 +323,12 @@ async def take_over(ctx: TaskContext) -> None:
         row = await session.get(ProtectionDomain, domain.id)
         assert row is not None
         row.owner_site = local
-        if not failback:
+        if op.kind == "failover":
             row.recovery_site = local
+        if op.kind == "restore":
+            row.primary_site = local
         row.mode = move_mode(
-            row.mode, DomainMode.PROTECTING if failback else DomainMode.RUNNING_IN_FAILOVER
+            row.mode, DomainMode.PROTECTING if at_primary else DomainMode.RUNNING_IN_FAILOVER
         )
         row.replication_enabled = True
         row.status = "ready"
@@ -423,6 +427,10 @@ FAILOVER = TaskDefinition(
     ),
     compensate=undo_recovery,
 )
+
+
+# A restore recovers like a regular failover; `take_over` makes this site the primary.
+RESTORE = dataclasses.replace(FAILOVER, type="restore")
 
 
 CONTINUOUS = TaskDefinition(

@@ -20,6 +20,7 @@ from app.domain.recovery.schemas import (
     ImportRequest,
     RecoveryReportRead,
     ReleaseRequest,
+    RestoreRequest,
     RunbookRead,
     RunbookUpdate,
     StopTestFailoverRequest,
@@ -63,6 +64,24 @@ async def failover(
     the owner shut its VMs down and ship its log. `continuous` keeps rehydrating until
     `complete-failover`. 409 while another recovery runs or when this site owns the domain."""
     return accepted(response, await recovery_service.failover(domain_id, spec, operator))
+
+
+@router.post(f"{DOMAIN}/actions/restore", **ACTION)  # type: ignore[arg-type]
+async def restore(
+    domain_id: str,
+    operator: OperatorUser,
+    recovery_service: RecoveryServiceDep,
+    response: Response,
+    spec: RestoreRequest | None = None,
+) -> TaskRead:
+    """Recover the domain here and make this site its primary and owner (task `restore`): for
+    a primary site that is lost. The former owner is fenced by the new epoch; protection
+    resumes from here into the same container. 409 while another recovery runs, when this site
+    owns the domain or is already its primary, or when the owner still answers (unless
+    `force`)."""
+    return accepted(
+        response, await recovery_service.restore(domain_id, spec or RestoreRequest(), operator)
+    )
 
 
 @router.post(f"{DOMAIN}/actions/complete-failover", **ACTION)  # type: ignore[arg-type]

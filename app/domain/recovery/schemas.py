@@ -25,6 +25,16 @@ class FailoverRequest(RequestModel):
     runbook_id: str | None = None
 
 
+class RestoreRequest(RequestModel):
+    recovery_point_id: str | None = Field(default=None, description="default: the latest")
+    runbook_id: str | None = None
+    force: bool = Field(
+        default=False,
+        description="restore although the site that owns the domain still answers (it is "
+        "fenced by the new epoch)",
+    )
+
+
 class TestFailoverRequest(RequestModel):
     recovery_point_id: str | None = None
 

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.objectstore.errors import ObjectStoreError
 from app.adapters.objectstore.port import ObjectStore
+from app.adapters.peer.port import PeerError
 from app.core.errors import (
+    Conflict,
     FieldError,
     InvalidState,
     ServiceUnavailable,
@@ -34,11 +36,13 @@ from app.domain.recovery.schemas import (
     FailbackRequest,
     FailoverRequest,
     ReleaseRequest,
+    RestoreRequest,
     StopTestFailoverRequest,
     TestFailoverRequest,
 )
 from app.domain.sites import repository as sites
 from app.domain.sites.identity import site_directory
+from app.domain.sites.service import endpoint_of
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
 from app.tasks.models import Task
@@ -186,11 +190,7 @@ class RecoveryService:
         if not can_move(domain.mode, DomainMode.FAILING_OVER):
             raise self._refuse(domain, "it cannot fail over from this mode")
         await self._require_settings()
-        if spec.runbook_id is not None and spec.runbook_id != runbook_id(domain.id):
-            raise ValidationFailed(
-                f"runbook {spec.runbook_id} is not this domain's runbook",
-                field_errors=[FieldError("runbook_id", "no such runbook for this domain")],
-            )
+        self._check_runbook(domain, spec.runbook_id)
         if spec.type == "planned":
             await self._require_peer(domain, "a planned failover")
             if spec.recovery_point_id is not None:
@@ -209,6 +209,56 @@ class RecoveryService:
             op_type=spec.type,
             continuous=spec.continuous,
         )
+
+    def _check_runbook(self, domain: ProtectionDomain, runbook: str | None) -> None:
+        if runbook is not None and runbook != runbook_id(domain.id):
+            raise ValidationFailed(
+                f"runbook {runbook} is not this domain's runbook",
+                field_errors=[FieldError("runbook_id", "no such runbook for this domain")],
+            )
+
+    # -- restore -----------------------------------------------------------------------------
+
+    async def restore(self, domain_id: str, spec: RestoreRequest, actor: Principal) -> Task:
+        """A recovery that makes this site the domain's primary (and owner): for a primary
+        site that is lost. Refused while the owner still answers, unless `force`."""
+        domain = await repository.domain_or_404(self.session, domain_id)
+        if domain.mode == DomainMode.FAILING_OVER:
+            raise self._refuse(domain, "a recovery is already running")
+        await self._remote(domain, "restore")
+        if domain.primary_site == self.local:
+            raise self._refuse(domain, "this is already its primary site: fail back instead")
+        if not can_move(domain.mode, DomainMode.FAILING_OVER):
+            raise self._refuse(domain, "it cannot be restored from this mode")
+        await self._require_settings()
+        self._check_runbook(domain, spec.runbook_id)
+        if not spec.force and await self._owner_answers(domain):
+            owner = await self._label(domain, domain.owner_site)
+            raise Conflict(
+                f"site {owner} owns protection domain {domain.name} and answers: fail over "
+                "(or fail back) from there, or pass force=true to take it over anyway",
+                error_code="owner_reachable",
+            )
+        await self._check_point(domain, spec.recovery_point_id)
+        return await self._start(
+            domain,
+            kind="restore",
+            task_type="restore",
+            actor=actor,
+            mode=DomainMode.FAILING_OVER,
+            params={"recovery_point_id": spec.recovery_point_id},
+            op_type="forced" if spec.force else "regular",
+        )
+
+    async def _owner_answers(self, domain: ProtectionDomain) -> bool:
+        peer = await sites.peer_of(self.session, domain.owner_site)
+        if peer is None:
+            return False
+        try:
+            await self.platform.peers.describe(endpoint_of(self.platform.secrets, peer))
+        except PeerError:
+            return False
+        return True
 
     async def _continuous_operation(self, domain: ProtectionDomain) -> RecoveryOperation:
         op = await repository.latest_operation(
@@ -284,13 +334,14 @@ class RecoveryService:
             if spec.continuous:
                 raise self._refuse(domain, "continuous failback runs; complete it instead")
             return await self.complete_failback(domain_id, actor, spec)
+        # Ownership first: a restore elsewhere may have made another site the primary.
+        await self._remote(domain, "fail back (no failover happened)")
         if domain.primary_site != self.local:
             raise self._refuse(
                 domain,
                 "a failback runs at the domain's primary site "
                 f"({await self._label(domain, domain.primary_site)})",
             )
-        await self._remote(domain, "fail back (no failover happened)")
         if not can_move(domain.mode, DomainMode.FAILING_BACK):
             raise self._refuse(domain, "it cannot fail back from this mode")
         await self._require_settings()

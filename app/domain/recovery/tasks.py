@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from app.domain.protection_domains.tasks import release_domain
 from app.domain.recovery.failback import FAILBACK
-from app.domain.recovery.failover import COMPLETE, CONTINUOUS, FAILOVER
+from app.domain.recovery.failover import COMPLETE, CONTINUOUS, FAILOVER, RESTORE
 from app.domain.recovery.handover import drain_log, shut_down_vms, stop_for_handover
 from app.domain.recovery.importing import finish_import, forget_import, import_vms
 from app.domain.recovery.test_failover import STOP_TEST_FAILOVER, TEST_FAILOVER
@@ -45,6 +45,7 @@ RELEASE_DOMAIN = TaskDefinition(
 DEFINITIONS = (
     IMPORT_DOMAIN,
     FAILOVER,
+    RESTORE,
     CONTINUOUS,
     COMPLETE,
     FAILBACK,

@@ -134,12 +134,15 @@ class Manifest:
         }
 
     def claim(
-        self, site_id: str, epoch: int, at: dt.datetime, failover: bool, directory: SiteDirectory
+        self, site_id: str, epoch: int, at: dt.datetime, kind: str, directory: SiteDirectory
     ) -> None:
-        """`site_id` takes the domain over at `epoch` (its recovery site too, on a failover)."""
+        """`site_id` takes the domain over at `epoch` by a recovery of this kind: it is then
+        the recovery site too after a failover, the primary site after a restore."""
         taking: dict[str, str | None] = {"owner_site": site_id}
-        if failover:
+        if kind == "failover":
             taking["recovery_site"] = site_id
+        elif kind == "restore":
+            taking["primary_site"] = site_id
         self.stamp(taking, directory)
         self.epoch = epoch
         self.extra["taken_over_at"] = at.isoformat()
