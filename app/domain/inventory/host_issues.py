@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.alarms import repository as alarms
-from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
+from app.domain.alarms.service import AlarmType, raise_alarm
 from app.domain.inventory import repository
 from app.domain.inventory.models import Host
 
@@ -29,32 +29,29 @@ def issue_of(host: Host) -> str | None:
     return host.issue
 
 
-async def reconcile_host_alarms(session: AsyncSession, at: dt.datetime) -> list[str]:
-    """Raise or clear each host's `host_issue` alarm in the caller's transaction; returns the
-    ids of the hosts with an issue."""
+async def reconcile_host_alarms(session: AsyncSession, at: dt.datetime) -> None:
+    """Raise or clear each host's `host_issue` alarm in the caller's transaction."""
     await session.flush()
-    with_issue: list[str] = []
-    present: set[str] = set()
+    active = {
+        alarm.entity_id: alarm
+        for alarm in await alarms.active_of_type(session, AlarmType.HOST_ISSUE.value)
+    }
     for host, cluster_status in await repository.hosts_with_cluster_status(session):
-        present.add(host.id)
+        existing = active.pop(host.id, None)
         watched = cluster_status is not None and cluster_status not in UNWATCHED
         issue = issue_of(host) if watched else None
         if issue is None:
-            await clear_alarm(session, alarm_type=AlarmType.HOST_ISSUE, entity_id=host.id, at=at)
-            continue
-        with_issue.append(host.id)
-        existing = await alarms.active(session, AlarmType.HOST_ISSUE.value, host.id)
-        if existing is not None:
+            if existing is not None:
+                existing.cleared_at = at
+        elif existing is not None:
             existing.message = issue  # the issue may have changed (a failed install, then down)
-            continue
-        await raise_alarm(
-            session,
-            alarm_type=AlarmType.HOST_ISSUE,
-            entity=("host", host.id, host.name),
-            message=issue,
-            at=at,
-        )
-    for alarm in await alarms.active_of_type(session, AlarmType.HOST_ISSUE.value):
-        if alarm.entity_id not in present:
-            alarm.cleared_at = at
-    return with_issue
+        else:
+            await raise_alarm(
+                session,
+                alarm_type=AlarmType.HOST_ISSUE,
+                entity=("host", host.id, host.name),
+                message=issue,
+                at=at,
+            )
+    for gone in active.values():  # hosts no longer in any inventory
+        gone.cleared_at = at
