@@ -109,6 +109,11 @@ class StatisticsSample(ApiModel):
     log_usage_percent: float
     backpressure: bool
     bitmap: bool
+    rpo_seconds: float | None = Field(
+        default=None,
+        description="seconds from the newest recovery point to the sample's end (none before "
+        "the first point, and in samples recorded before this field existed)",
+    )
 
 
 class StatisticsRead(ApiModel):

@@ -141,4 +141,5 @@ def _sample(raw: dict[str, Any], capacity: int) -> StatisticsSample:
         log_usage_percent=round(100.0 * raw["log_used_bytes"] / capacity, 2) if capacity else 0.0,
         backpressure=bool(raw["backpressure"]),
         bitmap=bool(raw["bitmap"]),
+        rpo_seconds=raw.get("rpo_seconds"),
     )

@@ -439,6 +439,9 @@ class DomainStep:
             "log_used_bytes": repl.log_used_bytes,
             "backpressure": repl.backpressure_since is not None,
             "bitmap": in_bitmap,
+            "rpo_seconds": None
+            if repl.last_recovery_point_at is None
+            else round(t1 - timestamp_of(repl.last_recovery_point_at), 3),
         }
         run.samples = [*run.samples[-(SAMPLES_KEPT - 1) :], json.dumps(sample)]
 

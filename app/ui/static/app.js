@@ -55,6 +55,61 @@ function fill(tableId, rows, render) {
   }
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+const PLOTTED_DOMAINS = 20;
+
+// A line over the last virtual hour of a domain's statistics samples, as inline SVG (no
+// library, no CDN); its title says the latest value and the largest.
+function sparkline(values, label, unit) {
+  const width = 120;
+  const height = 28;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height));
+  svg.setAttribute("role", "img");
+  svg.setAttribute("class", "spark");
+  svg.dataset.label = label;
+  const known = values.filter((v) => v !== null && v !== undefined);
+  const max = Math.max(0, ...known) || 1;
+  const title = document.createElementNS(SVG, "title");
+  const latest = known.length ? known[known.length - 1] : null;
+  title.textContent = latest === null ? `${label}: no samples yet` : `${label}: ${latest} ${unit} (max ${max} ${unit})`;
+  svg.append(title);
+  if (values.length > 1) {
+    const step = width / (values.length - 1);
+    const points = values
+      .map((v, i) => (v === null || v === undefined ? null : `${(i * step).toFixed(1)},${(height - 2 - (v / max) * (height - 4)).toFixed(1)}`))
+      .filter((p) => p !== null);
+    const line = document.createElementNS(SVG, "polyline");
+    line.setAttribute("points", points.join(" "));
+    line.setAttribute("fill", "none");
+    line.setAttribute("stroke", "currentColor");
+    svg.append(line);
+  }
+  return svg;
+}
+
+function lastHour(samples) {
+  if (!samples.length) return [];
+  const end = Date.parse(samples[samples.length - 1].at);
+  return samples.filter((s) => end - Date.parse(s.at) <= 3600 * 1000);
+}
+
+function plots(statistics) {
+  const td = document.createElement("td");
+  if (!statistics) {
+    td.textContent = "—";
+    return td;
+  }
+  const hour = lastHour(statistics.samples);
+  td.append(
+    sparkline(hour.map((s) => s.rpo_seconds), "RPO", "s"),
+    sparkline(hour.map((s) => s.incoming_mbps), "incoming", "MB/s"),
+  );
+  return td;
+}
+
 async function configure(clusterId) {
   await call(`${API}/clusters/${clusterId}/actions/configure`, { method: "POST" });
   refresh();
@@ -116,7 +171,7 @@ function renderTasks(tasks) {
 
 async function refresh() {
   try {
-    const [status, sites, vcenters, clusters, drvas, domains, tasks, alarms] = await Promise.all([
+    const [status, sites, vcenters, clusters, drvas, domains, tasks, alarms, stores, reports] = await Promise.all([
       call(`${API}/status`),
       call(`${API}/sites`),
       call(`${API}/vcenters`),
@@ -125,7 +180,12 @@ async function refresh() {
       call(`${API}/protection-domains`),
       call(`${API}/tasks?limit=10&sort_by=created_at&order=desc`),
       call(`${API}/alarms?active=true`),
+      call(`${API}/storage-sites`),
+      call(`${API}/recovery-reports?limit=10&sort_by=started_at&order=desc`),
     ]);
+    const statistics = await Promise.all(
+      domains.items.slice(0, PLOTTED_DOMAINS).map((d) => call(`${API}/protection-domains/${d.id}/statistics`)),
+    );
     document.getElementById("appliance").textContent = `${status.status} · site ${status.site ? status.site.name : ""}`;
     fill("sites", sites.items, (s) => [cell(s.name), cell(s.role), cell(s.url), cell(s.reachable)]);
     fill("vcenters", vcenters.items, (v) => [
@@ -135,6 +195,12 @@ async function refresh() {
     fill("drvas", drvas.items, (d) => [cell(d.name), cell(d.status, d.status), cell(d.ip), cell(d.version)]);
     fill("domains", domains.items, (d) => [
       cell(d.name), cell(d.mode), cell(d.health, d.health), cell(d.rpo_seconds), cell(d.vms), cell(d.owner_site_name),
+      plots(statistics[domains.items.indexOf(d)]),
+    ]);
+    fill("storage-sites", stores.items, (s) => [cell(s.name), cell(s.type), cell(s.endpoint || s.path || s.region)]);
+    fill("reports", reports.items, (r) => [
+      cell(r.kind), cell(r.domain_name), cell(r.status, r.status), cell(`${r.source_site_name} → ${r.target_site_name}`),
+      cell(r.rto_seconds === null ? null : `${r.rto_seconds} s`), cell(r.finished_at),
     ]);
     renderTasks(tasks.items);
     fill("alarms", alarms.items, (a) => [cell(a.type), cell(a.severity), cell(a.entity ? `${a.entity.type} ${a.entity.name || a.entity.id}` : ""), cell(a.raised_at), cell(a.message)]);
