@@ -5,49 +5,19 @@ and one that recovers clears it."""
 
 from __future__ import annotations
 
-import logging
-
 from app.adapters.vcenter.errors import VCenterError
-from app.adapters.vcenter.port import HostInfo, VCenterPort
-from app.core.clock import VirtualClock
-from app.core.db import SessionMaker
-from app.core.periodic import Periodic
-from app.core.security import SecretBox
+from app.adapters.vcenter.port import HostInfo
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.host_issues import reconcile_host_alarms
 from app.domain.inventory.models import Host
+from app.domain.vcenters.heartbeat import VCenterHeartbeat
 from app.domain.vcenters.models import VCenter
 from app.domain.vcenters.service import endpoint_of
 from app.domain.vcenters.states import VCenterStatus
 
-logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 30.0
-# However fast the virtual clock runs, checks stay this far apart in real time.
-MINIMUM_REAL_INTERVAL = 0.25
-
-
-class HostMonitor:
-    def __init__(
-        self,
-        sessionmaker: SessionMaker,
-        clock: VirtualClock,
-        vcenter: VCenterPort,
-        secrets: SecretBox,
-    ) -> None:
-        self._sessionmaker = sessionmaker
-        self._clock = clock
-        self._vcenter = vcenter
-        self._secrets = secrets
-        self._loop = Periodic(
-            "host-monitor", clock, HEARTBEAT_SECONDS, self.check, MINIMUM_REAL_INTERVAL
-        )
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
+class HostMonitor(VCenterHeartbeat):
+    name = "host-monitor"
 
     async def check(self) -> None:
         async with self._sessionmaker() as session:

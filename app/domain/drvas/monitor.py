@@ -11,7 +11,6 @@ from app.adapters.vcenter.errors import VCenterError, VCenterNotFound
 from app.adapters.vcenter.port import VCenterPort
 from app.core.clock import VirtualClock
 from app.core.db import SessionMaker
-from app.core.periodic import Periodic
 from app.core.security import SecretBox
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
 from app.domain.drvas import repository
@@ -19,18 +18,18 @@ from app.domain.drvas.models import Drva
 from app.domain.drvas.states import DrvaStatus
 from app.domain.inventory import repository as inventory
 from app.domain.inventory.models import Cluster
+from app.domain.vcenters.heartbeat import VCenterHeartbeat
 from app.domain.vcenters.models import VCenter
 from app.domain.vcenters.service import endpoint_of
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 30.0
-# However fast the virtual clock runs, checks stay this far apart in real time.
-MINIMUM_REAL_INTERVAL = 0.25
 WATCHED = {DrvaStatus.RUNNING.value, DrvaStatus.DEGRADED.value, DrvaStatus.STOPPED.value}
 
 
-class DrvaMonitor:
+class DrvaMonitor(VCenterHeartbeat):
+    name = "drva-monitor"
+
     def __init__(
         self,
         sessionmaker: SessionMaker,
@@ -38,21 +37,9 @@ class DrvaMonitor:
         vcenter: VCenterPort,
         secrets: SecretBox,
     ) -> None:
-        self._sessionmaker = sessionmaker
-        self._clock = clock
-        self._vcenter = vcenter
-        self._secrets = secrets
+        super().__init__(sessionmaker, clock, vcenter, secrets)
         # A fault (`drva_crash`) asks for a check of its own; it waits for the heartbeat's.
         self._checking = asyncio.Lock()
-        self._loop = Periodic(
-            "drva-monitor", clock, HEARTBEAT_SECONDS, self.check, MINIMUM_REAL_INTERVAL
-        )
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
 
     async def check(self) -> None:
         async with self._checking:
