@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT_PASSWORD, backend
-from tests.peers import postgres_database
+from tests.peers import objectstores, postgres_database
+from tests.peers.objectstores import AzuritePeer
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "deploy" / "entrypoint"
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -176,3 +177,10 @@ def serve(tmp_path: Path, database_env: dict[str, str]) -> Iterator[Any]:
             return served
 
         yield make
+
+
+@pytest.fixture
+def azurite(tmp_path: Path) -> Iterator[AzuritePeer]:
+    """An Azurite storage site two appliances share (the recovery tests)."""
+    with objectstores.azurite(tmp_path / "azurite") as peer:
+        yield peer

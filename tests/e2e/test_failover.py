@@ -4,8 +4,7 @@ Azurite storage site; every recovered disk is compared with its source at the po
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -17,7 +16,6 @@ from tests.e2e.dr_pair import (
     import_at_recovery_site,
     report_of,
 )
-from tests.peers import objectstores
 from tests.peers.objectstores import AzuritePeer
 
 pytestmark = pytest.mark.e2e
@@ -25,12 +23,6 @@ Serve = Callable[..., ServedAppliance]
 # At 1,000x, a second of real latency between the two processes is 17 virtual minutes: a
 # failback that is not about pausing waits long enough for a loaded CI machine.
 PATIENT = {"max_delay_minutes": 600}
-
-
-@pytest.fixture
-def azurite(tmp_path: Path) -> Iterator[AzuritePeer]:
-    with objectstores.azurite(tmp_path / "azurite") as peer:
-        yield peer
 
 
 def fail_back(

@@ -3,8 +3,7 @@ failback), between two appliances over HTTPS sharing an Azurite storage site."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -17,16 +16,9 @@ from tests.e2e.dr_pair import (
     import_at_recovery_site,
     report_of,
 )
-from tests.peers import objectstores
 from tests.peers.objectstores import AzuritePeer
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def azurite(tmp_path: Path) -> Iterator[AzuritePeer]:
-    with objectstores.azurite(tmp_path / "azurite") as peer:
-        yield peer
 
 
 def test_restore_at_the_recovery_site_once_the_primary_is_lost(

@@ -112,12 +112,7 @@ class ClusterService:
                 entity="cluster",
                 state=cluster.status,
             )
-        target = (
-            ClusterStatus.UNCONFIGURING
-            if cluster.last_operation == "uninstall"
-            else ClusterStatus.CONFIGURING
-        )
-        return await self._start(cluster, "resolve_cluster_issues", target, actor)
+        return await self._start(cluster, "resolve_cluster_issues", _retry_target(cluster), actor)
 
     async def repair(self, cluster_id: str, actor: Principal) -> Task:
         """Repair-Cluster: read every host again from vCenter, then put the IO filter back where
@@ -142,30 +137,23 @@ class ClusterService:
                 f"host {host.name} is in no cluster", entity="host", state="standalone"
             )
         cluster, _hosts = await self._load(host.cluster_id)
-        issue = issue_of(host) if cluster.status != ClusterStatus.UNCONFIGURED.value else None
-        if issue is None:
+        if issue_of(host, cluster.status) is None:
             raise InvalidState(
                 f"host {host.name} has no issue to resolve", entity="host", state="no_issue"
             )
-        target = (
-            ClusterStatus.UNCONFIGURING
-            if cluster.last_operation == "uninstall"
-            and cluster.status != ClusterStatus.CONFIGURED.value
-            else ClusterStatus.CONFIGURING
-        )
+        params = {"host_id": host.id, "host": host.name}
         return await self._start(
-            cluster, "resolve_host_issue", target, actor, {"host_id": host.id, "host": host.name}
+            cluster, "resolve_host_issue", _retry_target(cluster), actor, params
         )
 
     async def issues(self, cluster_id: str) -> tuple[Cluster, list[tuple[Host, str]]]:
-        """The cluster's hosts with an issue: the last operation failed on them, or (for a
-        cluster JetStream DR watches) they do not respond or run without CIM."""
+        """The hosts of a cluster JetStream DR watches (configured, even partly) that have an
+        issue: the last operation failed on them, they do not respond or run without CIM."""
         cluster = await inventory.get(self.session, Cluster, cluster_id)
         if cluster is None:
             raise NotFound(f"cluster {cluster_id} does not exist")
         hosts = (await inventory.hosts_of(self.session, [cluster.id]))[cluster.id]
-        watched = cluster.status != ClusterStatus.UNCONFIGURED.value
-        found = [(h, issue_of(h) if watched else h.issue) for h in hosts]
+        found = [(h, issue_of(h, cluster.status)) for h in hosts]
         return cluster, [(h, issue) for h, issue in found if issue]
 
     async def _start(
@@ -187,6 +175,13 @@ class ClusterService:
             actor=actor.username,
             params={**(params or {}), "previous_status": cluster.status},
         )
+
+
+def _retry_target(cluster: Cluster) -> ClusterStatus:
+    """A retry repeats the cluster's last operation: an uninstall, or an install."""
+    if cluster.last_operation == "uninstall":
+        return ClusterStatus.UNCONFIGURING
+    return ClusterStatus.CONFIGURING
 
 
 def _maintenance_required(cluster: Cluster, why: str) -> Conflict:

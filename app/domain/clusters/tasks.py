@@ -14,7 +14,7 @@ from app.domain.clusters.service import mixed_versions
 from app.domain.clusters.states import ClusterStatus, HostFilterStatus, outcome
 from app.domain.events import service as events
 from app.domain.inventory import repository as inventory
-from app.domain.inventory.host_issues import issue_of, reconcile_host_alarms
+from app.domain.inventory.host_issues import blocking_issue, reconcile_host_alarms
 from app.domain.inventory.models import Cluster, Host
 from app.domain.inventory.service import sync_inventory
 from app.domain.plugin.package import IOFILTER_NAME, IOFILTER_VERSION, appliance_url, vib_file_name
@@ -179,9 +179,7 @@ async def check_host(ctx: TaskContext) -> None:
         host = await inventory.get(session, Host, str(ctx.params["host_id"]))
         if host is None or host.cluster_id != ctx.entity_id:
             raise TaskFailed("not_found", f"host {ctx.params['host']} left the cluster")
-        if host.connection_state != "connected" or not host.cim_enabled:
-            issue = issue_of(host)
-            assert issue is not None
+        if (issue := blocking_issue(host)) is not None:
             raise TaskFailed("host_issue_persists", issue)
         if host.iofilter_status in {H.FAILED.value, H.NOT_INSTALLED.value}:
             host.iofilter_status = H.INSTALLING.value

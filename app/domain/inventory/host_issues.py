@@ -17,16 +17,25 @@ from app.domain.alarms.service import AlarmType, raise_alarm
 from app.domain.inventory import repository
 from app.domain.inventory.models import Host
 
-# The cluster statuses under which JetStream DR watches a cluster's hosts.
+# The cluster statuses under which JetStream DR does not watch a cluster's hosts.
 UNWATCHED = frozenset({"unconfigured"})
 
 
-def issue_of(host: Host) -> str | None:
+def blocking_issue(host: Host) -> str | None:
+    """What keeps vCenter from installing anything on the host (no retry can fix it)."""
     if host.connection_state != "connected":
         return f"host {host.name} is not responding (vCenter reports it {host.connection_state})"
     if not host.cim_enabled:
         return f"the CIM service is not running on host {host.name}; the IO filter needs it"
-    return host.issue
+    return None
+
+
+def issue_of(host: Host, cluster_status: str | None) -> str | None:
+    """The host's issue, for a host of a cluster JetStream DR watches (none otherwise): it
+    cannot be reached or lacks CIM, or the last IO-filter operation failed on it."""
+    if cluster_status is None or cluster_status in UNWATCHED:
+        return None
+    return blocking_issue(host) or host.issue
 
 
 async def reconcile_host_alarms(session: AsyncSession, at: dt.datetime) -> None:
@@ -38,8 +47,7 @@ async def reconcile_host_alarms(session: AsyncSession, at: dt.datetime) -> None:
     }
     for host, cluster_status in await repository.hosts_with_cluster_status(session):
         existing = active.pop(host.id, None)
-        watched = cluster_status is not None and cluster_status not in UNWATCHED
-        issue = issue_of(host) if watched else None
+        issue = issue_of(host, cluster_status)
         if issue is None:
             if existing is not None:
                 existing.cleared_at = at

@@ -3,6 +3,8 @@ ESXi hosts), at most once per `minimum_real_interval` of real time however fast 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from app.adapters.vcenter.port import VCenterPort
 from app.core.clock import VirtualClock
 from app.core.db import SessionMaker
@@ -13,8 +15,10 @@ HEARTBEAT_SECONDS = 30.0
 MINIMUM_REAL_INTERVAL = 0.25
 
 
-class VCenterHeartbeat:
-    name = "heartbeat"
+class VCenterHeartbeat(ABC):
+    """Subclasses name themselves (`name`, the task's) and say what one beat checks."""
+
+    name: str
 
     def __init__(
         self,
@@ -37,5 +41,5 @@ class VCenterHeartbeat:
     async def stop(self) -> None:
         await self._loop.stop()
 
-    async def check(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def check(self) -> None: ...
