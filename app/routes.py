@@ -52,4 +52,5 @@ def build_api_router() -> APIRouter:
     ):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     api.include_router(clusters.hosts_router, responses=ERROR_RESPONSES)
+    api.include_router(appliance.subscription_router, responses=ERROR_RESPONSES)
     return api

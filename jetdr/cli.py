@@ -253,10 +253,23 @@ def listing(kind: str, columns: Sequence[str]) -> Callable[[Shell, argparse.Name
 
 def alarms(shell: Shell, args: argparse.Namespace) -> None:
     params: dict[str, Any] = {"active": "true"} if args.active else {}
-    shell.show(
-        list(shell.client.pages("/api/v1/alarms", **params)),
-        ("type", "severity", "entity_name", "message"),
-    )
+    found = list(shell.client.pages("/api/v1/alarms", **params))
+    if not shell.as_json:
+        found = [{**alarm, "entity": _entity(alarm.get("entity"))} for alarm in found]
+    shell.show(found, ("type", "severity", "entity", "raised_at", "message"))
+
+
+def _entity(entity: dict[str, Any] | None) -> str:
+    if not entity:
+        return "—"
+    return f"{entity.get('type', '')} {entity.get('name') or entity.get('id', '')}".strip()
+
+
+def subscription(shell: Shell, args: argparse.Namespace) -> None:
+    if args.set is not None or args.remove:
+        shell.show(shell.client.put("/api/v1/subscription", {"subscription_id": args.set}))
+    else:
+        shell.show(shell.client.get("/api/v1/subscription"))
 
 
 def task_wait(shell: Shell, args: argparse.Namespace) -> None:
@@ -415,6 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
         command(kind, listing(kind, columns), f"list {kind}")
     sub = command("alarms", alarms, "list alarms")
     sub.add_argument("--active", action="store_true")
+    sub = command("subscription", subscription, "the AVS subscription: its status, or set it")
+    change = sub.add_mutually_exclusive_group()
+    change.add_argument("--set", metavar="SUBSCRIPTION_ID", help="the Marketplace subscription id")
+    change.add_argument("--remove", action="store_true", help="remove the subscription id")
     sub = command("wait", task_wait, "follow a task to its end")
     sub.add_argument("task_id")
     sub = command("storage-site-add", storage_site_add, "add a storage site")

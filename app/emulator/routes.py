@@ -11,7 +11,8 @@ from app.api.deps import AdminUser, PlatformDep, SessionDep
 from app.api.observer import RequestObserver
 from app.core.errors import AppError, NotFound
 from app.core.faults import FaultRule
-from app.domain.appliance.service import remember_clock
+from app.domain.appliance.schemas import SubscriptionRead
+from app.domain.appliance.service import ApplianceService, remember_clock
 from app.domain.recovery import digests
 from app.domain.replication.engine import ReplicationEngine
 from app.domain.replication.schemas import DigestRead
@@ -29,6 +30,7 @@ from app.emulator.schemas import (
     SnapshotLoaded,
     SnapshotRead,
     SnapshotSave,
+    SubscriptionReport,
 )
 
 router = APIRouter()
@@ -79,6 +81,16 @@ async def advance_clock(
     else:
         await remember_clock(platform)
     return ClockRead.model_validate(state, from_attributes=True)
+
+
+@router.put("/subscription", response_model=SubscriptionRead, tags=["emulator"])
+async def report_subscription(
+    report: SubscriptionReport, _admin: AdminUser, session: SessionDep, platform: PlatformDep
+) -> SubscriptionRead:
+    """Plays the subscription server: the expiry it reports for the appliance's subscription. A
+    lapsed subscription's domains turn to bitmaps at the engine's next step; a later expiry
+    reinstates it and they resync."""
+    return await ApplianceService(session, platform).report_expiry(report.expires_at)
 
 
 @router.get("/faults", response_model=list[FaultRead], tags=["emulator"])

@@ -29,17 +29,34 @@ class ClockUpdate(RequestModel):
     @field_validator("now")
     @classmethod
     def _on_the_calendar(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("give the time zone (RFC 3339)")
-        try:
-            value = value.astimezone(dt.UTC)
-        except OverflowError as error:
-            raise ValueError("not a time the clock can keep") from error
-        if not in_range(value):
-            raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}")
-        return value
+        return _on_the_calendar(value)
+
+
+def _on_the_calendar(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("give the time zone (RFC 3339)")
+    try:
+        value = value.astimezone(dt.UTC)
+    except OverflowError as error:
+        raise ValueError("not a time the clock can keep") from error
+    if not in_range(value):
+        raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}")
+    return value
+
+
+class SubscriptionReport(RequestModel):
+    """What the subscription server reports for the appliance's subscription."""
+
+    expires_at: Timestamp | None = Field(
+        description=f"between {EARLIEST.date()} and {LATEST.date()}; null: no expiry"
+    )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _on_the_calendar(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return _on_the_calendar(value)
 
 
 class ClockAdvance(RequestModel):

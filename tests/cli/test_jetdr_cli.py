@@ -3,6 +3,7 @@ leave vCenter as they found it; a failed preflight stops the install."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -99,3 +100,30 @@ def test_json_output_and_errors(
     assert jetdr(jetdr_msa_appliance, "failover", "nope") == 5  # an API error
     assert "not_found" in capsys.readouterr().err
     assert main(["--url", jetdr_msa_appliance.url, "status"]) == 2
+
+
+def test_subscription_status_and_alarms(
+    jetdr_msa: Client, jetdr_msa_appliance: RunningAppliance, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert jetdr(jetdr_msa_appliance, "--json", "subscription", "--set", "jsdr-42") == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "active"
+    assert jetdr(jetdr_msa_appliance, "subscription", "--set", "not an id") == 5
+    assert "validation_error" in capsys.readouterr().err
+    # The subscription server reports it expired 20 days ago: past its 14 days of grace.
+    now = dt.datetime.fromisoformat(jetdr_msa.get("/_emulator/clock")["now"])
+    expired = (now - dt.timedelta(days=20)).isoformat()
+    jetdr_msa.put("/_emulator/subscription", {"expires_at": expired})
+    assert jetdr(jetdr_msa_appliance, "--json", "subscription") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["subscription_id"], shown["status"]) == ("jsdr-42", "expired")
+    assert jetdr(jetdr_msa_appliance, "alarms", "--active") == 0
+    table = capsys.readouterr().out
+    # (80 columns here: rich folds the cells.)
+    assert "critical" in table and "subscription" in table and "jsdr-42" in table, table
+    assert jetdr(jetdr_msa_appliance, "--json", "alarms", "--active") == 0
+    (alarm,) = json.loads(capsys.readouterr().out)
+    assert (alarm["type"], alarm["entity"]["id"]) == ("subscription_expired", "jsdr-42")
+    assert jetdr(jetdr_msa_appliance, "--json", "subscription", "--remove") == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "none"
+    assert jetdr(jetdr_msa_appliance, "--json", "alarms", "--active") == 0
+    assert json.loads(capsys.readouterr().out) == []

@@ -3,6 +3,7 @@ appliance served as its own process over HTTPS."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -150,6 +151,17 @@ def test_configure_a_cluster_from_the_dashboard(
     alarm = page.locator("#alarms tbody tr", has_text="host_issue")
     alarm.wait_for(timeout=30_000)
     assert "host esx-02" in alarm.inner_text()
+
+    # The subscription expired yesterday: the header says it is in its grace, with an alarm.
+    with appliance.client() as client:
+        assert client.put("/api/v1/subscription", json={"subscription_id": "jsdr-1"}).is_success
+        now = dt.datetime.fromisoformat(client.get("/_emulator/clock").json()["now"])
+        expiry = {"expires_at": (now - dt.timedelta(days=1)).isoformat()}
+        assert client.put("/_emulator/subscription", json=expiry).json()["status"] == "grace"
+    page.wait_for_selector("#appliance:has-text('subscription grace, grace ends')")
+    grace = page.locator("#alarms tbody tr", has_text="subscription_grace")
+    grace.wait_for(timeout=30_000)
+    assert "subscription jsdr-1" in grace.inner_text() and "warning" in grace.inner_text()
 
     # A protected domain plots its last hour (RPO and incoming MB/s, inline SVG); the storage
     # site it uses is listed; no recovery has run here, so the reports table says so.

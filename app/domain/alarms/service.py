@@ -21,7 +21,8 @@ class AlarmType(StrEnum):
     REPLICATION_DISABLED = "replication_disabled"
     DRVA_DOWN = "drva_down"
     HOST_ISSUE = "host_issue"
-    SUBSCRIPTION = "subscription"
+    SUBSCRIPTION_GRACE = "subscription_grace"
+    SUBSCRIPTION_EXPIRED = "subscription_expired"
 
 
 SEVERITY = {
@@ -31,7 +32,8 @@ SEVERITY = {
     AlarmType.RPO_VIOLATION: "warning",
     AlarmType.BACKPRESSURE: "warning",
     AlarmType.BITMAP: "critical",
-    AlarmType.SUBSCRIPTION: "warning",
+    AlarmType.SUBSCRIPTION_GRACE: "warning",
+    AlarmType.SUBSCRIPTION_EXPIRED: "critical",
 }
 
 SORTABLE = {"raised_at": Alarm.raised_at, "type": Alarm.type, "severity": Alarm.severity}

@@ -20,6 +20,8 @@ class Appliance(Base):
     dns: Mapped[list[Any]] = mapped_column(default=list)
     ntp: Mapped[list[Any]] = mapped_column(default=list)
     subscription_id: Mapped[str | None] = mapped_column(String(128))
+    # What the subscription server reports; None: no expiry known.
+    subscription_expires_at: Mapped[dt.datetime | None]
     time_skew_seconds: Mapped[float | None]
     local_site_id: Mapped[str] = mapped_column(String(32))
     # The JETDR_SITE_NAME last applied: a boot renames the site only when the setting changed,

@@ -13,9 +13,14 @@ from app.domain.sites.models import Site
 APPLIANCE_ROW = 1
 
 
+async def appliance_row(session: AsyncSession) -> Appliance:
+    row = await session.get(Appliance, APPLIANCE_ROW)
+    assert row is not None, "the appliance row is created at first boot"
+    return row
+
+
 async def appliance_and_site(session: AsyncSession) -> tuple[Appliance, Site]:
-    appliance = await session.get(Appliance, APPLIANCE_ROW)
-    assert appliance is not None, "the appliance row is created at first boot"
+    appliance = await appliance_row(session)
     site = await session.get(Site, appliance.local_site_id)
     assert site is not None
     return appliance, site

@@ -5,7 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from app.api.deps import AdminUser, CurrentUser, provide
-from app.domain.appliance.schemas import ApplianceRead, ApplianceUpdate
+from app.domain.appliance.schemas import (
+    ApplianceRead,
+    ApplianceUpdate,
+    SubscriptionRead,
+    SubscriptionUpdate,
+)
 from app.domain.appliance.service import ApplianceService
 
 router = APIRouter(prefix="/appliance", tags=["appliance"])
@@ -27,3 +32,25 @@ async def update_appliance(
     appliance_service: ApplianceServiceDep,
 ) -> ApplianceRead:
     return await appliance_service.update(change, user)
+
+
+subscription_router = APIRouter(prefix="/subscription", tags=["appliance"])
+
+
+@subscription_router.get("", response_model=SubscriptionRead)
+async def get_subscription(
+    _user: CurrentUser,
+    appliance_service: ApplianceServiceDep,
+) -> SubscriptionRead:
+    """The AVS subscription: `none` without an id; `grace` for 14 days after it expires (a
+    warning alarm); `expired` after that (a critical alarm, new writes kept in bitmaps only)."""
+    return await appliance_service.subscription()
+
+
+@subscription_router.put("", response_model=SubscriptionRead)
+async def change_subscription(
+    change: SubscriptionUpdate,
+    user: AdminUser,
+    appliance_service: ApplianceServiceDep,
+) -> SubscriptionRead:
+    return await appliance_service.change_subscription(change, user)

@@ -5,6 +5,7 @@ import ipaddress
 from pydantic import Field, field_validator
 
 from app.core.schemas import ApiModel, RequestModel, Timestamp
+from app.domain.appliance.subscription import SubscriptionStatus
 
 
 class ApplianceRead(ApiModel):
@@ -20,6 +21,8 @@ class ApplianceRead(ApiModel):
     updated_at: Timestamp
 
 
+SUBSCRIPTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+
 # A clock a day off is already far past what any check tolerates.
 MAX_SKEW_SECONDS = 86_400
 
@@ -32,7 +35,9 @@ class ApplianceUpdate(RequestModel):
     hostname: str | None = Field(default=None, pattern=HOSTNAME_PATTERN, max_length=253)
     dns: list[str] | None = Field(default=None, max_length=4)
     ntp: list[str] | None = Field(default=None, max_length=8)
-    subscription_id: str | None = Field(default=None, min_length=1, max_length=128)
+    subscription_id: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=SUBSCRIPTION_ID_PATTERN
+    )
     site_name: str | None = Field(default=None, min_length=1, max_length=128)
     ip: str | None = Field(
         default=None, max_length=64, description="the address vCenter reaches the appliance at"
@@ -56,3 +61,22 @@ class ApplianceUpdate(RequestModel):
         for server in value or []:
             ipaddress.ip_address(server)
         return value
+
+
+class SubscriptionRead(ApiModel):
+    subscription_id: str | None
+    status: SubscriptionStatus
+    expires_at: Timestamp | None = Field(description="what the subscription server reports")
+    grace_ends_at: Timestamp | None = Field(
+        description="14 days after `expires_at`; from then on protected domains keep new writes "
+        "in bitmaps only"
+    )
+
+
+class SubscriptionUpdate(RequestModel):
+    subscription_id: str | None = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="the JetStream DR subscription id from the Azure Marketplace; null removes it",
+    )

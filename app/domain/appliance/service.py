@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict
 from app.core.principal import Principal
-from app.domain.appliance import repository
+from app.domain.appliance import repository, subscription
 from app.domain.appliance.models import Appliance
-from app.domain.appliance.schemas import ApplianceRead, ApplianceUpdate
+from app.domain.appliance.schemas import (
+    ApplianceRead,
+    ApplianceUpdate,
+    SubscriptionRead,
+    SubscriptionUpdate,
+)
+from app.domain.appliance.subscription import Subscription, reconcile_alarms
 from app.domain.events import service as events
 from app.domain.platform import Platform
 from app.domain.sites.models import Site
@@ -58,6 +67,8 @@ class ApplianceService:
             setattr(appliance, name, value)
         now = self.platform.clock.now()
         appliance.updated_at = now
+        if "subscription_id" in fields:
+            await reconcile_alarms(self.session, _subscription(appliance), now)
         events.record(
             self.session,
             at=now,
@@ -70,9 +81,81 @@ class ApplianceService:
         await self.session.commit()
         return self._read(appliance, site)
 
+    async def subscription(self) -> SubscriptionRead:
+        appliance, _site = await self._load()
+        return _subscription_read(_subscription(appliance), self.platform.clock.now())
+
+    async def change_subscription(
+        self, change: SubscriptionUpdate, actor: Principal
+    ) -> SubscriptionRead:
+        appliance, site = await self._load()
+        now = self.platform.clock.now()
+        previous, appliance.subscription_id = appliance.subscription_id, change.subscription_id
+        appliance.updated_at = now
+        subscription = _subscription(appliance)
+        await reconcile_alarms(self.session, subscription, now)
+        events.record(
+            self.session,
+            at=now,
+            actor=actor.username,
+            action="subscription.changed",
+            message=f"subscription id changed from {previous or 'none'} to "
+            f"{change.subscription_id or 'none'}",
+            entity=("site", site.id, site.name),
+        )
+        await self.session.commit()
+        return _subscription_read(subscription, now)
+
+    async def report_expiry(self, expires_at: dt.datetime | None) -> SubscriptionRead:
+        """The subscription server's answer changed (the emulator plays that server): a later
+        expiry reinstates a lapsed subscription, whose domains then resync from their bitmaps."""
+        appliance, site = await self._load()
+        now = self.platform.clock.now()
+        appliance.subscription_expires_at = expires_at
+        subscription = _subscription(appliance)
+        await reconcile_alarms(self.session, subscription, now)
+        events.record(
+            self.session,
+            at=now,
+            actor="system",
+            action="subscription.checked",
+            message="the subscription server reports "
+            + (f"an expiry at {expires_at.isoformat()}" if expires_at else "no expiry"),
+            entity=("site", site.id, site.name),
+        )
+        await self.session.commit()
+        return _subscription_read(subscription, now)
+
+
+def _subscription(appliance: Appliance) -> Subscription:
+    return Subscription(appliance.subscription_id, appliance.subscription_expires_at)
+
+
+def _subscription_read(subscription: Subscription, now: dt.datetime) -> SubscriptionRead:
+    return SubscriptionRead(
+        subscription_id=subscription.subscription_id,
+        status=subscription.status(now),
+        expires_at=subscription.expires_at,
+        grace_ends_at=subscription.grace_ends_at,
+    )
+
 
 async def remember_clock(platform: Platform) -> None:
-    """Record the virtual time, so that a restart does not take the clock back."""
+    """Record the virtual time, so that a restart does not take the clock back, and raise or
+    clear the subscription's alarms for that time. Both in one transaction: the clock's write
+    comes first and holds the appliance row, so a concurrent change of the subscription is
+    either wholly before this reading of it or waits for it.
+
+    Shielded: a cancelled caller (the engine stopped for a reset) must not abandon the
+    transaction while it holds SQLite's write lock; it ends in milliseconds either way."""
+    await asyncio.shield(_remember_clock(platform))
+
+
+async def _remember_clock(platform: Platform) -> None:
     async with platform.sessionmaker() as session:
-        await repository.set_clock(session, platform.clock.now())
+        now = platform.clock.now()
+        await repository.set_clock(session, now)
+        current = await subscription.current(session)
+        if current.subscription_id is not None:
+            await subscription.reconcile_alarms(session, current, now)
         await session.commit()

@@ -36,6 +36,7 @@ from app.adapters.objectstore.port import ObjectStore
 from app.core.db import advisory_lock
 from app.core.periodic import Periodic
 from app.domain.alarms.service import AlarmType, clear_alarm, raise_alarm
+from app.domain.appliance import subscription
 from app.domain.appliance.service import remember_clock
 from app.domain.drvas.states import DrvaStatus
 from app.domain.events import service as events
@@ -50,6 +51,7 @@ from app.domain.protection_domains.replication_states import ReplicationState, V
 from app.domain.replication import repository
 from app.domain.replication.run import (
     GIB,
+    MINIMUM_STEP,
     DomainRun,
     GeneratorCache,
     ReplicatedVm,
@@ -76,7 +78,6 @@ STEP = 60.0
 # Catching up a long gap (an appliance that was down, a big clock advance) in coarser steps.
 CATCH_UP_STEP = 600.0
 CATCH_UP_AFTER = 1800.0
-MINIMUM_STEP = 0.001
 PARALLEL_DOMAINS = 4
 R = ReplicationState
 
@@ -165,10 +166,11 @@ class ReplicationEngine:
         async def advance(run: DomainRun) -> DomainRun | None:
             async with gate:
                 try:
-                    # Stored times have microsecond precision: a shorter step is no step.
                     while (cursor := timestamp_of(run.repl.cursor_at)) < until - MINIMUM_STEP:
                         step = CATCH_UP_STEP if until - cursor > CATCH_UP_AFTER else STEP
-                        await self._stepper.step(run, min(until, cursor + step))
+                        await self._stepper.step(
+                            run, run.next_stop(cursor, min(until, cursor + step))
+                        )
                 except Exception:
                     # Nothing of it is written: its row and cached samples stay as they were.
                     logger.exception("replication step of domain %s failed", run.domain.id)
@@ -217,6 +219,7 @@ class ReplicationEngine:
 
     async def _load(self, session: AsyncSession, domain_ids: Sequence[str]) -> list[DomainRun]:
         rows = await repository.tick_rows(session, domain_ids)
+        lapses_at = (await subscription.current(session)).bitmap_only_from()
         cached = {
             repl.domain_id: self._samples.get(repl.domain_id, repl.cursor_at)
             for _, repl, _, _ in rows.domains
@@ -253,6 +256,7 @@ class ReplicationEngine:
                     store_error=error,
                     drva_running=drva_status == DrvaStatus.RUNNING.value,
                     bandwidth=bandwidth / max(on_drva, 1),
+                    lapses_at=lapses_at,
                 )
             )
         return runs

@@ -16,6 +16,8 @@ from app.domain.replication.generator import DiskGenerator
 from app.domain.replication.segments import Segment
 
 GIB = 1024**3
+# Stored times have microsecond precision: a shorter step is no step.
+MINIMUM_STEP = 0.001
 
 
 def timestamp_of(value: dt.datetime) -> float:
@@ -322,7 +324,19 @@ class DomainRun:
     store_error: str | None
     drva_running: bool
     bandwidth: float
+    # From this moment the subscription has lapsed: new writes are kept in bitmaps only.
+    lapses_at: float | None = None
     writes: StepWrites = field(default_factory=StepWrites)
+
+    def lapsed(self, t0: float) -> bool:
+        return self.lapses_at is not None and t0 >= self.lapses_at - MINIMUM_STEP
+
+    def next_stop(self, cursor: float, target: float) -> float:
+        """`target`, or the lapse when it falls inside the step: a step is wholly before or
+        wholly after it."""
+        if self.lapses_at is not None and cursor + MINIMUM_STEP < self.lapses_at < target:
+            return self.lapses_at
+        return target
 
 
 class SampleCache:

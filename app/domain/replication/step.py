@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.adapters.objectstore.errors import ObjectStoreError, StorageUnreachable
 from app.domain.alarms.service import AlarmType
+from app.domain.appliance.subscription import LAPSED
 from app.domain.protection_domains.health import health
 from app.domain.protection_domains.models import recovery_point_id
 from app.domain.protection_domains.modes import DomainMode, can_move
@@ -98,12 +99,15 @@ class DomainStep:
         rp_epoch: int | None = None
         if repl.compacted_at is None:
             repl.compacted_at = at_timestamp(t0)
+        lapsed = run.lapsed(t0)
+        if lapsed and repl.state in (R.REPLICATING, R.RESYNCING):
+            self._enter_bitmap(run, t0, "the subscription lapsed")
         try:
             if run.store is not None and repl.state != R.STOPPED:
                 run.store.require_reachable()
             if repl.state != R.STOPPED and run.drva_running:
                 await self._check_fence(run, t1)
-            if repl.state == R.BITMAP:
+            if repl.state == R.BITMAP and not lapsed:
                 await self._probe(run)
                 self._begin_resync(run, end_epoch)
             if repl.state == R.RESYNCING:
@@ -144,6 +148,8 @@ class DomainStep:
         elif shipped > 0 or repl.state == R.REPLICATING:
             repl.unreachable_since = None
             repl.last_error = None
+        if lapsed and repl.state == R.BITMAP and failure is None:
+            repl.last_error = LAPSED
         self._account_log(run)
         self._detect_bitmap(run, t1, seconds, written)
         repl.cursor_at = at_timestamp(t1)
@@ -404,12 +410,6 @@ class DomainStep:
             and t1 - timestamp_of(repl.unreachable_since) >= OUTAGE_LIMIT
         )
         if full or throttled_too_long or unreachable_too_long:
-            repl.state = move(repl.state, R.BITMAP)
-            repl.dirty_from = repl.shipped_until
-            repl.ship_carry_bytes = 0
-            repl.log_used_bytes = 0
-            repl.backpressure_since = None
-            repl.bitmap_since = at_timestamp(t1)
             reason = (
                 "the replication log is full"
                 if full
@@ -417,7 +417,23 @@ class DomainStep:
                 if throttled_too_long
                 else "the object store is unreachable"
             )
-            logger.warning("domain %s entered bitmap mode: %s", run.domain.name, reason)
+            self._enter_bitmap(run, t1, reason)
+
+    @staticmethod
+    def _enter_bitmap(run: DomainRun, at: float, reason: str) -> None:
+        """What was captured and not shipped, and every write from now, is tracked as dirty
+        regions; a resync ships them once the cause is gone."""
+        repl = run.repl
+        if repl.state == R.REPLICATING:
+            repl.dirty_from = repl.shipped_until
+        repl.state = move(repl.state, R.BITMAP)
+        repl.resync_epoch = None
+        repl.resync_remaining_bytes = 0
+        repl.ship_carry_bytes = 0
+        repl.log_used_bytes = 0
+        repl.backpressure_since = None
+        repl.bitmap_since = repl.bitmap_since or at_timestamp(at)
+        logger.warning("domain %s entered bitmap mode: %s", run.domain.name, reason)
 
     def _record_sample(
         self, run: DomainRun, t1: float, seconds: float, written: int, shipped: float

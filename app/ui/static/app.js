@@ -169,9 +169,18 @@ function renderTasks(tasks) {
   }
 }
 
+function subscriptionText(subscription) {
+  const until = {
+    active: subscription.expires_at ? `, expires ${subscription.expires_at}` : "",
+    grace: `, grace ends ${subscription.grace_ends_at}`,
+    expired: " — new writes kept in bitmaps only",
+  };
+  return subscription.status === "none" ? "" : ` · subscription ${subscription.status}${until[subscription.status] || ""}`;
+}
+
 async function refresh() {
   try {
-    const [status, sites, vcenters, clusters, drvas, domains, tasks, alarms, stores, reports] = await Promise.all([
+    const [status, sites, vcenters, clusters, drvas, domains, tasks, alarms, stores, reports, subscription] = await Promise.all([
       call(`${API}/status`),
       call(`${API}/sites`),
       call(`${API}/vcenters`),
@@ -182,11 +191,13 @@ async function refresh() {
       call(`${API}/alarms?active=true`),
       call(`${API}/storage-sites`),
       call(`${API}/recovery-reports?limit=10&sort_by=started_at&order=desc`),
+      call(`${API}/subscription`),
     ]);
     const statistics = await Promise.all(
       domains.items.slice(0, PLOTTED_DOMAINS).map((d) => call(`${API}/protection-domains/${d.id}/statistics`)),
     );
-    document.getElementById("appliance").textContent = `${status.status} · site ${status.site ? status.site.name : ""}`;
+    document.getElementById("appliance").textContent =
+      `${status.status} · site ${status.site ? status.site.name : ""}${subscriptionText(subscription)}`;
     fill("sites", sites.items, (s) => [cell(s.name), cell(s.role), cell(s.url), cell(s.reachable)]);
     fill("vcenters", vcenters.items, (v) => [
       cell(v.hostname), cell(v.version), cell(v.status, v.status), cell(v.plugin && v.plugin.registered ? "registered" : "not registered"),
