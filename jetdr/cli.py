@@ -39,6 +39,8 @@ EXIT_TASK_FAILED = 6
 
 ELEVATED_USER = "VSPHERE.LOCAL\\jetdr-svc"
 REST_USER = "VSPHERE.LOCAL\\iofrest"
+# The recovery actions that take a recovery point.
+POINT_ACTIONS = frozenset({"failover", "restore", "test-failover", "complete-failover"})
 
 
 class PreflightFailed(Exception):
@@ -265,6 +267,11 @@ def _entity(entity: dict[str, Any] | None) -> str:
     return f"{entity.get('type', '')} {entity.get('name') or entity.get('id', '')}".strip()
 
 
+def pitr(shell: Shell, args: argparse.Namespace) -> None:
+    domain = _domain(shell, args.domain)
+    shell.show(shell.client.get(f"/api/v1/protection-domains/{domain['id']}/pitr"))
+
+
 def subscription(shell: Shell, args: argparse.Namespace) -> None:
     if args.set is not None or args.remove:
         shell.show(shell.client.put("/api/v1/subscription", {"subscription_id": args.set}))
@@ -322,16 +329,17 @@ def domain_action(action: str, title: str) -> Callable[[Shell, argparse.Namespac
     def run(shell: Shell, args: argparse.Namespace) -> None:
         domain = _domain(shell, args.domain)
         body: dict[str, Any] = {}
-        if action == "failover":
-            body = {"type": args.type, "continuous": args.continuous}
+        if action in POINT_ACTIONS:
             if args.recovery_point:
                 body["recovery_point_id"] = args.recovery_point
+            if args.point_in_time:
+                body["point_in_time"] = args.point_in_time
+        if action == "failover":
+            body |= {"type": args.type, "continuous": args.continuous}
         elif action == "failback":
             body = {"continuous": args.continuous, "max_delay_minutes": args.max_delay}
         elif action == "restore":
-            body = {"force": args.force}
-            if args.recovery_point:
-                body["recovery_point_id"] = args.recovery_point
+            body["force"] = args.force
         elif action == "stop-test-failover":
             body = {"success": args.success, "summary": args.summary or ""}
         shell.task(
@@ -428,6 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
         command(kind, listing(kind, columns), f"list {kind}")
     sub = command("alarms", alarms, "list alarms")
     sub.add_argument("--active", action="store_true")
+    sub = command("pitr", pitr, "a domain's point-in-time window and what it costs")
+    sub.add_argument("domain", help="its name or id")
     sub = command("subscription", subscription, "the AVS subscription: its status, or set it")
     change = sub.add_mutually_exclusive_group()
     change.add_argument("--set", metavar="SUBSCRIPTION_ID", help="the Marketplace subscription id")
@@ -456,12 +466,18 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = command(action, domain_action(action, title), f"{title} a protection domain")
         sub.add_argument("domain", help="its name or id")
+        if action in POINT_ACTIONS:
+            point = sub.add_mutually_exclusive_group()
+            point.add_argument("--recovery-point", help="a recovery point id (default: latest)")
+            point.add_argument(
+                "--point-in-time",
+                metavar="RFC3339",
+                help="PITR: the newest consistent point at or before this time",
+            )
         if action == "failover":
             sub.add_argument("--type", default="regular", choices=("regular", "planned", "forced"))
             sub.add_argument("--continuous", action="store_true")
-            sub.add_argument("--recovery-point")
         if action == "restore":
-            sub.add_argument("--recovery-point")
             sub.add_argument(
                 "--force", action="store_true", help="although the owning site still answers"
             )

@@ -39,7 +39,7 @@ async def test_create_writes_container_and_manifest_then_delete(
     assert (await registered.wait_task(task["id"]))["status"] == "succeeded"
     domain = (await client.get("/api/v1/protection-domains")).json()["items"][0]
     assert (domain["mode"], domain["health"], domain["status"]) == ("idle", "ok", "ready")
-    assert domain["pitr"] == {"enabled": True, "window_days": 3}
+    assert domain["pitr"] == {"enabled": True, "window_days": 3, "estimated_data_rate_iops": None}
     local = (await client.get("/api/v1/status")).json()["site"]["id"]
     assert domain["owner_site"] == domain["primary_site"] == local
     assert domain["owner_site_name"] == domain["primary_site_name"] == "protected"
@@ -71,6 +71,11 @@ async def test_create_writes_container_and_manifest_then_delete(
         f"/api/v1/protection-domains/{domain['id']}", json={"pitr": {"enabled": False}}
     )
     assert pitr_later.status_code == 422
+    # Nothing protected yet: an empty window that would cost nothing.
+    empty = (await client.get(f"/api/v1/protection-domains/{domain['id']}/pitr")).json()
+    assert (empty["enabled"], empty["window_days"], empty["points"]) == (True, 3, 0)
+    assert (empty["window_start"], empty["projected_storage_gb"]) == (None, 0.0)
+    assert (await client.get("/api/v1/protection-domains/pd-nope/pitr")).status_code == 404
     deleted = await client.delete(f"/api/v1/protection-domains/{domain['id']}")
     assert (await registered.wait_task(deleted.json()["id"]))["status"] == "succeeded"
     assert await store.list_containers("jetdr-") == []
@@ -78,6 +83,18 @@ async def test_create_writes_container_and_manifest_then_delete(
 
 
 async def test_invalid_references_are_422(registered: Appliance, ready: dict[str, Any]) -> None:
+    estimate_alone = await registered.client.post(
+        "/api/v1/protection-domains",
+        json={
+            "name": "estimated",
+            "storage_site_id": ready["site"]["id"],
+            "drva_id": ready["drva"]["id"],
+            "replication_log_volume_id": ready["volume_id"],
+            "pitr": {"enabled": False, "estimated_data_rate_iops": 500},
+        },
+    )
+    assert estimate_alone.status_code == 422
+    assert "PITR enabled" in estimate_alone.json()["message"], estimate_alone.text
     body = {
         "name": "bad",
         "storage_site_id": "ss-nope",

@@ -294,6 +294,16 @@ async def test_pitr_keeps_the_window_and_compacts_older_segments(
     assert all(now - stamp <= dt.timedelta(days=1) for stamp in stamps)
     assert now - stamps[-1] > dt.timedelta(hours=22)
     assert oldest_kept["id"] not in {p["id"] for p in points}
+    window = (await client.get(f"/api/v1/protection-domains/{domain_id}/pitr")).json()
+    assert (window["window_start"], window["window_end"], window["points"]) == (
+        points[-1]["timestamp"],
+        points[0]["timestamp"],
+        len(points),
+    )
+    # No estimate was given; what the two VMs write projects the window's storage.
+    assert window["estimated_data_rate_iops"] is None and window["estimated_storage_gb"] is None
+    assert window["estimate_covers_observed"] is None
+    assert window["observed_data_rate_iops"] > 0 and window["projected_storage_gb"] > 0
 
     store = objectstores.store_for(spec)
     container = domain["container"]

@@ -200,7 +200,11 @@ class Pair:
 
 
 def build_pair(
-    serve: Callable[..., ServedAppliance], azurite: AzuritePeer, *, pitr: bool = False
+    serve: Callable[..., ServedAppliance],
+    azurite: AzuritePeer,
+    *,
+    pitr: bool = False,
+    pitr_iops: int | None = None,
 ) -> Pair:
     served_a = serve(name="site-a", JETDR_SITE_NAME="protected", **CLOCK, **FAST)
     served_b = serve(
@@ -220,7 +224,7 @@ def build_pair(
             "storage_site_id": a_ids["storage_site_id"],
             "drva_id": a_ids["drva_id"],
             "replication_log_volume_id": a_ids["volume_id"],
-            "pitr": {"enabled": pitr, "window_days": 1},
+            "pitr": {"enabled": pitr, "window_days": 1, "estimated_data_rate_iops": pitr_iops},
         },
     )
     domain_id = created["entity"]["id"]

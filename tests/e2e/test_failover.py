@@ -346,6 +346,10 @@ def test_continuous_failover_with_a_runbook(serve: Serve, azurite: AzuritePeer) 
     assert "jss-rocva-erp" in names and "jss-rehydrate-web-01" in names
     wrong = b.client.post(f"{domain_path}/actions/failover", json={"continuous": True})
     assert wrong.status_code == 409
+    # Without PITR there is no point in time to choose.
+    anytime = {"point_in_time": b.get("/_emulator/clock")["now"]}
+    no_pitr = b.client.post(f"{domain_path}/actions/complete-failover", json=anytime)
+    assert no_pitr.status_code == 422 and "has no PITR" in no_pitr.json()["message"], no_pitr.text
 
     # A keeps protecting meanwhile; the RocVA follows its points, and completing takes the
     # latest.

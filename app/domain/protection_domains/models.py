@@ -34,6 +34,8 @@ class ProtectionDomain(Base):
     priority: Mapped[int]
     pitr_enabled: Mapped[bool]
     pitr_window_days: Mapped[int]
+    # What the creator estimated the domain's write rate at ("Estimated PITR Data Rate").
+    pitr_estimated_iops: Mapped[int | None]
     epoch: Mapped[int] = mapped_column(default=1)
     active_task_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime]

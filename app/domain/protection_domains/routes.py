@@ -18,6 +18,7 @@ from app.domain.protection_domains.schemas import (
     DomainCreate,
     DomainRead,
     DomainUpdate,
+    PitrWindowRead,
     ProtectedVmRead,
     RecoveryPointList,
     StatisticsRead,
@@ -165,6 +166,17 @@ async def list_recovery_points(
     """Newest first: every point within the PITR window, or only the latest without PITR."""
     items = await domain_service.recovery_points(domain_id)
     return RecoveryPointList(items=items)
+
+
+@router.get("/{domain_id}/pitr", response_model=PitrWindowRead)
+async def get_pitr_window(
+    domain_id: str,
+    _user: CurrentUser,
+    domain_service: DomainServiceDep,
+) -> PitrWindowRead:
+    """The point-in-time window (its oldest and newest points) and its storage: estimated from
+    the creator's `estimated_data_rate_iops`, projected from the VMs' observed write rate."""
+    return await domain_service.pitr_window(domain_id)
 
 
 @router.get("/{domain_id}/statistics", response_model=StatisticsRead)

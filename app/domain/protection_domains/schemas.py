@@ -2,14 +2,29 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from app.core.schemas import ApiModel, RequestModel, Timestamp
 
 
 class Pitr(RequestModel):
+    """Chosen when the domain is created, never changed after (as in the product)."""
+
     enabled: bool = False
     window_days: int = Field(default=3, ge=1, le=30)
+    estimated_data_rate_iops: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="the creator's estimate of the domain's write IOPS (the product's "
+        "'Estimated PITR Data Rate'); `GET .../pitr` sizes the window with it",
+    )
+
+    @model_validator(mode="after")
+    def _estimate_needs_pitr(self) -> Pitr:
+        if self.estimated_data_rate_iops is not None and not self.enabled:
+            raise ValueError("estimated_data_rate_iops is for a domain with PITR enabled")
+        return self
 
 
 class DomainCreate(RequestModel):
@@ -31,6 +46,7 @@ class DomainUpdate(RequestModel):
 class PitrRead(ApiModel):
     enabled: bool
     window_days: int
+    estimated_data_rate_iops: int | None
 
 
 class DomainRead(ApiModel):
@@ -99,6 +115,33 @@ class RecoveryPointRead(ApiModel):
 
 class RecoveryPointList(ApiModel):
     items: list[RecoveryPointRead]
+
+
+class PitrWindowRead(ApiModel):
+    """The point-in-time window and what keeping it costs: estimated from the creator's IOPS
+    estimate, projected from the protected VMs' own write rate."""
+
+    enabled: bool
+    window_days: int
+    window_start: Timestamp | None = Field(description="the oldest recovery point in the window")
+    window_end: Timestamp | None = Field(description="the newest recovery point")
+    points: int
+    consistent_points: int
+    estimated_data_rate_iops: int | None
+    estimated_data_rate_mbps: float | None = Field(
+        description="the estimated IOPS at the VMs' mean write size (4 KiB without VMs)"
+    )
+    estimated_storage_gb: float | None = Field(
+        description="what the window keeps at the estimated rate (10^9 bytes)"
+    )
+    observed_data_rate_iops: float = Field(description="the protected VMs' write IOPS")
+    observed_data_rate_mbps: float
+    projected_storage_gb: float | None = Field(
+        description="what the window keeps at the observed rate (PITR enabled only)"
+    )
+    estimate_covers_observed: bool | None = Field(
+        description="false when the VMs write faster than the creator estimated"
+    )
 
 
 class StatisticsSample(ApiModel):

@@ -37,12 +37,13 @@ from app.domain.protection_domains.schemas import (
     DomainCreate,
     DomainRead,
     DomainUpdate,
+    PitrWindowRead,
     ProtectedVmRead,
     RecoveryPointRead,
     StatisticsRead,
     VmsAdd,
 )
-from app.domain.protection_domains.views import statistics_of, to_read, vm_to_read
+from app.domain.protection_domains.views import pitr_window_of, statistics_of, to_read, vm_to_read
 from app.domain.sites.identity import site_directory
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
@@ -129,6 +130,7 @@ class DomainService:
             priority=spec.priority,
             pitr_enabled=spec.pitr.enabled,
             pitr_window_days=spec.pitr.window_days,
+            pitr_estimated_iops=spec.pitr.estimated_data_rate_iops,
             epoch=1,
             created_at=now,
             updated_at=now,
@@ -353,6 +355,12 @@ class DomainService:
             )
             for p in points
         ]
+
+    async def pitr_window(self, domain_id: str) -> PitrWindowRead:
+        points = await self.recovery_points(domain_id)
+        domain = await self.get(domain_id)
+        vms = await repository.protected_vms(self.session, domain_id)
+        return pitr_window_of(domain, points, vms)
 
     @property
     def local(self) -> str:

@@ -53,6 +53,7 @@ def manifest(domain: ProtectionDomain, sites: SiteDirectory) -> Manifest:
         priority=domain.priority,
         pitr_enabled=domain.pitr_enabled,
         pitr_window_days=domain.pitr_window_days,
+        pitr_estimated_iops=domain.pitr_estimated_iops,
         extra={"last_recovery_point_at": None},
     )
     body.stamp(

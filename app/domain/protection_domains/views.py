@@ -4,6 +4,7 @@ the rows and the replication state, never stored)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from app.domain.protection_domains.health import health
@@ -12,14 +13,53 @@ from app.domain.protection_domains.replication_states import VmStatus
 from app.domain.protection_domains.schemas import (
     DomainRead,
     PitrRead,
+    PitrWindowRead,
     ProtectedDiskRead,
     ProtectedVmRead,
+    RecoveryPointRead,
     StatisticsRead,
     StatisticsSample,
 )
 from app.domain.sites.identity import SiteDirectory
 
 STATISTICS_WINDOW = 300.0
+DEFAULT_WRITE_BYTES = 4096
+
+
+def pitr_window_of(
+    domain: ProtectionDomain, points: list[RecoveryPointRead], vms: Sequence[ProtectedVm]
+) -> PitrWindowRead:
+    """`points` newest first, as the recovery-points list gives them."""
+    iops = bytes_per_second = 0.0
+    for vm in vms:
+        for disk in vm.disks:
+            profile = disk.get("write_profile") or {}
+            disk_iops = float(profile.get("write_iops", 0.0))
+            iops += disk_iops
+            bytes_per_second += disk_iops * float(profile.get("write_kb", 4.0)) * 1024
+    write_bytes = bytes_per_second / iops if iops else DEFAULT_WRITE_BYTES
+    window = domain.pitr_window_days * 86400
+    estimate = domain.pitr_estimated_iops if domain.pitr_enabled else None
+    estimated_rate = None if estimate is None else estimate * write_bytes
+    return PitrWindowRead(
+        enabled=domain.pitr_enabled,
+        window_days=domain.pitr_window_days,
+        window_start=points[-1].timestamp if points else None,
+        window_end=points[0].timestamp if points else None,
+        points=len(points),
+        consistent_points=sum(1 for p in points if p.consistent),
+        estimated_data_rate_iops=estimate,
+        estimated_data_rate_mbps=None if estimated_rate is None else round(estimated_rate / 1e6, 3),
+        estimated_storage_gb=None
+        if estimated_rate is None
+        else round(estimated_rate * window / 1e9, 3),
+        observed_data_rate_iops=round(iops, 3),
+        observed_data_rate_mbps=round(bytes_per_second / 1e6, 3),
+        projected_storage_gb=round(bytes_per_second * window / 1e9, 3)
+        if domain.pitr_enabled
+        else None,
+        estimate_covers_observed=None if estimate is None else estimate >= iops,
+    )
 
 
 def to_read(
@@ -51,7 +91,11 @@ def to_read(
         drva_id=domain.drva_id,
         replication_log_volume_id=domain.replication_log_volume_id,
         container=domain.container,
-        pitr=PitrRead(enabled=domain.pitr_enabled, window_days=domain.pitr_window_days),
+        pitr=PitrRead(
+            enabled=domain.pitr_enabled,
+            window_days=domain.pitr_window_days,
+            estimated_data_rate_iops=domain.pitr_estimated_iops,
+        ),
         last_recovery_point_at=last,
         active_task_id=domain.active_task_id,
         created_at=domain.created_at,

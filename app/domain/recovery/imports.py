@@ -103,6 +103,7 @@ class ImportService:
             priority=manifest.priority,
             pitr_enabled=manifest.pitr_enabled,
             pitr_window_days=manifest.pitr_window_days,
+            pitr_estimated_iops=manifest.pitr_estimated_iops,
             epoch=manifest.epoch,
             created_at=now,
             updated_at=now,

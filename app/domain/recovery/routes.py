@@ -15,6 +15,7 @@ from app.domain.recovery.imports import ImportService
 from app.domain.recovery.reports import REPORT_SORT, ReportService
 from app.domain.recovery.runbooks import RunbookService
 from app.domain.recovery.schemas import (
+    CompleteFailoverRequest,
     FailbackRequest,
     FailoverRequest,
     ImportRequest,
@@ -90,8 +91,16 @@ async def complete_failover(
     operator: OperatorUser,
     recovery_service: RecoveryServiceDep,
     response: Response,
+    spec: Annotated[CompleteFailoverRequest | None, Body()] = None,
 ) -> TaskRead:
-    return accepted(response, await recovery_service.complete_failover(domain_id, operator))
+    """Recovers the latest consistent point (what the RocVA has been following), or the one
+    chosen by `recovery_point_id` / `point_in_time` (a point-in-time recovery)."""
+    return accepted(
+        response,
+        await recovery_service.complete_failover(
+            domain_id, spec or CompleteFailoverRequest(), operator
+        ),
+    )
 
 
 @router.post(f"{DOMAIN}/actions/test-failover", **ACTION)  # type: ignore[arg-type]

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from app.core.schemas import ApiModel, RequestModel, Timestamp
 
@@ -18,15 +19,43 @@ class ImportRequest(RequestModel):
     replication_log_volume_id: str | None = None
 
 
-class FailoverRequest(RequestModel):
+class PointChoice(RequestModel):
+    """Which recovery point: one by id, or (PITR) the newest consistent one at or before a
+    time within the window; neither: the latest consistent point."""
+
+    recovery_point_id: str | None = Field(default=None, description="default: the latest")
+    point_in_time: Timestamp | None = Field(
+        default=None,
+        description="PITR domains: recover the newest consistent point at or before this time "
+        "(RFC 3339, within the window)",
+    )
+
+    @field_validator("point_in_time")
+    @classmethod
+    def _zoned(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time zone (RFC 3339)")
+        return None if value is None else value.astimezone(dt.UTC)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PointChoice:
+        if self.recovery_point_id is not None and self.point_in_time is not None:
+            raise ValueError("give recovery_point_id or point_in_time, not both")
+        return self
+
+
+class FailoverRequest(PointChoice):
     type: Literal["regular", "planned", "forced"] = "regular"
     continuous: bool = False
-    recovery_point_id: str | None = Field(default=None, description="default: the latest")
     runbook_id: str | None = None
 
 
-class RestoreRequest(RequestModel):
-    recovery_point_id: str | None = Field(default=None, description="default: the latest")
+class CompleteFailoverRequest(PointChoice):
+    """Completing a continuous failover recovers the latest consistent point, or the one
+    chosen here (a point-in-time recovery)."""
+
+
+class RestoreRequest(PointChoice):
     runbook_id: str | None = None
     force: bool = Field(
         default=False,
@@ -35,8 +64,8 @@ class RestoreRequest(RequestModel):
     )
 
 
-class TestFailoverRequest(RequestModel):
-    recovery_point_id: str | None = None
+class TestFailoverRequest(PointChoice):
+    pass
 
 
 class StopTestFailoverRequest(RequestModel):

@@ -4,6 +4,7 @@ services (`imports`, `runbooks`, `reports`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,7 @@ from app.core.errors import (
 from app.core.ids import new_id
 from app.core.principal import Principal
 from app.domain.platform import Platform
+from app.domain.protection_domains import repository as domains
 from app.domain.protection_domains.guard import start_on_domain
 from app.domain.protection_domains.models import (
     ProtectionDomain,
@@ -33,8 +35,10 @@ from app.domain.recovery import repository
 from app.domain.recovery.models import RecoveryOperation
 from app.domain.recovery.runbooks import runbook_id
 from app.domain.recovery.schemas import (
+    CompleteFailoverRequest,
     FailbackRequest,
     FailoverRequest,
+    PointChoice,
     ReleaseRequest,
     RestoreRequest,
     StopTestFailoverRequest,
@@ -88,16 +92,50 @@ class RecoveryService:
                 field_errors=[FieldError("type", f"site {name} is not a registered peer")],
             )
 
+    async def _choose_point(
+        self, domain: ProtectionDomain, choice: PointChoice, *, forced: bool = False
+    ) -> str | None:
+        """The recovery point the request names (checked), the one its `point_in_time` picks,
+        or None: the recovery takes the latest consistent one when it reads."""
+        if choice.point_in_time is None:
+            await self._check_point(domain, choice.recovery_point_id)
+            return choice.recovery_point_id
+        wanted = choice.point_in_time
+        if not domain.pitr_enabled:
+            raise _point_refused(
+                f"protection domain {domain.name} has no PITR (it is chosen when a domain is "
+                "created): only its latest recovery point can be recovered"
+            )
+        await self._mirror_points(domain)
+        # The window as this site lists it. No "in the future" here: the points carry the
+        # owner's clock, which need not agree with this one.
+        earliest = self.platform.clock.now() - dt.timedelta(days=domain.pitr_window_days)
+        points = await domains.recovery_points(
+            self.session, domain.id, generation=domain.epoch, since=earliest, limit=None
+        )
+        usable = [p for p in points if p.consistent or forced]
+        chosen = next((p for p in usable if p.timestamp <= wanted), None)
+        if chosen is None:
+            oldest = usable[-1].timestamp.isoformat() if usable else "none"
+            raise _point_refused(
+                f"no {'' if forced else 'consistent '}recovery point at or before "
+                f"{wanted.isoformat()} in the {domain.pitr_window_days}-day window (the oldest "
+                f"is {oldest})"
+            )
+        return chosen.id
+
+    async def _mirror_points(self, domain: ProtectionDomain) -> None:
+        if domain.owner_site == self.local:
+            return
+        try:
+            await sync_points(self.session, domain, await self._store(domain))
+        except ObjectStoreError as error:
+            raise ServiceUnavailable(f"cannot list the recovery points: {error.message}") from error
+
     async def _check_point(self, domain: ProtectionDomain, point_id: str | None) -> None:
         if point_id is None:
             return
-        if domain.owner_site != self.local:
-            try:
-                await sync_points(self.session, domain, await self._store(domain))
-            except ObjectStoreError as error:
-                raise ServiceUnavailable(
-                    f"cannot list the recovery points: {error.message}"
-                ) from error
+        await self._mirror_points(domain)
         point = await self.session.get(RecoveryPoint, point_id)
         if point is None or point.domain_id != domain.id or point.generation != domain.epoch:
             raise ValidationFailed(
@@ -183,7 +221,13 @@ class RecoveryService:
         if domain.mode == DomainMode.CONTINUOUS_FAILOVER and spec.continuous:
             raise self._refuse(domain, "continuous failover runs; complete it instead")
         if domain.mode == DomainMode.CONTINUOUS_FAILOVER:
-            return await self.complete_failover(domain_id, actor)
+            return await self.complete_failover(
+                domain_id,
+                CompleteFailoverRequest(
+                    recovery_point_id=spec.recovery_point_id, point_in_time=spec.point_in_time
+                ),
+                actor,
+            )
         await self._remote(domain, "fail over")
         if domain.primary_site == self.local:
             raise self._refuse(domain, "this is its primary site: fail back instead")
@@ -193,19 +237,20 @@ class RecoveryService:
         self._check_runbook(domain, spec.runbook_id)
         if spec.type == "planned":
             await self._require_peer(domain, "a planned failover")
-            if spec.recovery_point_id is not None:
-                raise ValidationFailed(
-                    "a planned failover recovers the final point of the handover",
-                    field_errors=[FieldError("recovery_point_id", "not allowed with type planned")],
-                )
-        await self._check_point(domain, spec.recovery_point_id)
+            for field in ("recovery_point_id", "point_in_time"):
+                if getattr(spec, field) is not None:
+                    raise ValidationFailed(
+                        "a planned failover recovers the final point of the handover",
+                        field_errors=[FieldError(field, "not allowed with type planned")],
+                    )
+        point = await self._choose_point(domain, spec, forced=spec.type == "forced")
         return await self._start(
             domain,
             kind="failover",
             task_type="continuous_rehydration" if spec.continuous else "failover",
             actor=actor,
             mode=DomainMode.FAILING_OVER,
-            params={"recovery_point_id": spec.recovery_point_id},
+            params={"recovery_point_id": point},
             op_type=spec.type,
             continuous=spec.continuous,
         )
@@ -239,14 +284,14 @@ class RecoveryService:
                 "(or fail back) from there, or pass force=true to take it over anyway",
                 error_code="owner_reachable",
             )
-        await self._check_point(domain, spec.recovery_point_id)
+        point = await self._choose_point(domain, spec, forced=spec.force)
         return await self._start(
             domain,
             kind="restore",
             task_type="restore",
             actor=actor,
             mode=DomainMode.FAILING_OVER,
-            params={"recovery_point_id": spec.recovery_point_id},
+            params={"recovery_point_id": point},
             op_type="forced" if spec.force else "regular",
         )
 
@@ -268,19 +313,22 @@ class RecoveryService:
             raise self._refuse(domain, "no continuous recovery or paused failback to continue")
         return op
 
-    async def complete_failover(self, domain_id: str, actor: Principal) -> Task:
+    async def complete_failover(
+        self, domain_id: str, spec: CompleteFailoverRequest, actor: Principal
+    ) -> Task:
         domain = await repository.domain_or_404(self.session, domain_id)
         if domain.mode != DomainMode.CONTINUOUS_FAILOVER:
             raise self._refuse(domain, "only a continuous failover can be completed")
         op = await self._continuous_operation(domain)
         await self._require_settings()
+        point = await self._choose_point(domain, spec, forced=op.type == "forced")
         return await self._start(
             domain,
             kind="failover",
             task_type="complete_recovery",
             actor=actor,
             mode=DomainMode.FAILING_OVER,
-            params={},
+            params={"recovery_point_id": point} if point else {},
             op_type=op.type,
             operation=op,
         )
@@ -297,14 +345,14 @@ class RecoveryService:
         if not can_move(domain.mode, DomainMode.TEST_FAILOVER):
             raise self._refuse(domain, "a test failover cannot start from this mode")
         await self._require_settings()
-        await self._check_point(domain, spec.recovery_point_id)
+        point = await self._choose_point(domain, spec)
         return await self._start(
             domain,
             kind="test_failover",
             task_type="test_failover",
             actor=actor,
             mode=None,
-            params={"recovery_point_id": spec.recovery_point_id},
+            params={"recovery_point_id": point},
             op_type="test",
         )
 
@@ -424,3 +472,11 @@ class RecoveryService:
         )
 
     # -- import ------------------------------------------------------------------------------
+
+
+def _point_refused(message: str) -> ValidationFailed:
+    return ValidationFailed(
+        message,
+        error_code="point_outside_window",
+        field_errors=[FieldError("point_in_time", message)],
+    )

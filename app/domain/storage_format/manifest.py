@@ -39,6 +39,7 @@ class Manifest:
     priority: int = 0
     pitr_enabled: bool = False
     pitr_window_days: int = 3
+    pitr_estimated_iops: int | None = None
     # Site references as written: ids (format 2) or names (format 1); None where unset.
     site_refs: dict[str, str | None] = field(default_factory=dict)
     # id -> label, as the writer knew them (format 2 only).
@@ -72,6 +73,7 @@ class Manifest:
             priority=int(body.get("priority", 0)),
             pitr_enabled=bool(pitr.get("enabled", False)),
             pitr_window_days=int(pitr.get("window_days", 3)),
+            pitr_estimated_iops=_optional_int(pitr.get("estimated_data_rate_iops")),
             site_refs=refs,
             site_labels=labels,
             extra={key: value for key, value in body.items() if key not in _KNOWN},
@@ -85,7 +87,11 @@ class Manifest:
             "epoch": self.epoch,
             "rpo_target_seconds": self.rpo_target_seconds,
             "priority": self.priority,
-            "pitr": {"enabled": self.pitr_enabled, "window_days": self.pitr_window_days},
+            "pitr": {
+                "enabled": self.pitr_enabled,
+                "window_days": self.pitr_window_days,
+                "estimated_data_rate_iops": self.pitr_estimated_iops,
+            },
         }
         for key in SITE_KEYS:
             site_id = self.site_refs.get(key)
@@ -155,3 +161,10 @@ async def read_manifest(store: ObjectStore, container: str) -> Manifest:
 
 async def write_manifest(store: ObjectStore, container: str, manifest: Manifest) -> None:
     await store.put(container, MANIFEST, manifest.to_bytes())
+
+
+def _optional_int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None  # a value this release cannot read is as good as none
