@@ -97,6 +97,10 @@ class ProtectedVmRead(ApiModel):
     replica_key: str = Field(description="the VM's name in the container, the same on every site")
     name: str
     protection_mode: str
+    write_mbps: float = Field(description="what the VM writes (its disks' write profiles)")
+    write_acknowledged_after_ms: float = Field(
+        description="its writes' latency while the log keeps up, by protection mode"
+    )
     status: str
     rpo_seconds: float | None
     sync_progress: float = Field(description="initial sync, percent")
@@ -149,6 +153,11 @@ class StatisticsSample(ApiModel):
     seconds: float
     incoming_mbps: float
     outgoing_mbps: float
+    guest_write_mbps: float = Field(
+        description="what the guests managed to write: under backpressure no faster than "
+        "the log drained"
+    )
+    guest_write_latency_ms: float
     log_usage_percent: float
     backpressure: bool
     bitmap: bool
@@ -166,6 +175,19 @@ class StatisticsRead(ApiModel):
     replication_state: str
     incoming_mbps: float
     outgoing_mbps: float
+    guest_write_mbps: float = Field(
+        description="the guests' write rate as throttled: under backpressure no faster than "
+        "the log drains"
+    )
+    guest_write_latency_ms: float = Field(
+        description="a write's latency, weighted by how much each VM writes: the log alone "
+        "(write-back) or the slower of log and primary storage (write-through), times the "
+        "throttling"
+    )
+    throttle_percent: float = Field(description="how much slower than asked the guests write")
+    write_back_log_bytes: int = Field(
+        description="what the log holds for write-back VMs that primary storage has not taken yet"
+    )
     log_used_bytes: int
     log_capacity_bytes: int
     log_usage_percent: float

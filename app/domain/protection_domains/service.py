@@ -44,6 +44,7 @@ from app.domain.protection_domains.schemas import (
     VmsAdd,
 )
 from app.domain.protection_domains.views import pitr_window_of, statistics_of, to_read, vm_to_read
+from app.domain.protection_domains.write_path import WritePath
 from app.domain.sites.identity import site_directory
 from app.domain.storage_sites.models import StorageSite
 from app.domain.storage_sites.service import store_of
@@ -254,8 +255,9 @@ class DomainService:
         now = self.platform.clock.timestamp()
         repl = await self.session.get(DomainReplication, domain_id)
         latest = repl.last_recovery_point_at if repl is not None else None
+        log_type = await self._log_type(await self.get(domain_id))
         return [
-            vm_to_read(vm, latest, now)
+            vm_to_read(vm, latest, now, log_type)
             for vm in await repository.protected_vms(self.session, domain_id)
         ]
 
@@ -390,7 +392,15 @@ class DomainService:
     async def statistics(self, domain_id: str) -> StatisticsRead:
         domain = await self.get(domain_id)
         repl = await self.session.get(DomainReplication, domain_id)
-        return statistics_of(domain, repl, self.platform.clock.timestamp())
+        vms = await repository.protected_vms(self.session, domain_id)
+        path = WritePath.of(
+            [(vm.protection_mode, vm.disks) for vm in vms], await self._log_type(domain)
+        )
+        return statistics_of(domain, repl, self.platform.clock.timestamp(), path)
+
+    async def _log_type(self, domain: ProtectionDomain) -> str | None:
+        volume = await self.session.get(ReplicationLogVolume, domain.replication_log_volume_id)
+        return volume.type if volume is not None else None
 
     async def delete(self, domain_id: str, actor: Principal) -> Task:
         domain = await self.get(domain_id)

@@ -20,6 +20,11 @@ from app.domain.protection_domains.schemas import (
     StatisticsRead,
     StatisticsSample,
 )
+from app.domain.protection_domains.write_path import (
+    WritePath,
+    acknowledged_after_ms,
+    write_bytes_per_second,
+)
 from app.domain.sites.identity import SiteDirectory
 
 STATISTICS_WINDOW = 300.0
@@ -102,7 +107,9 @@ def to_read(
     )
 
 
-def vm_to_read(vm: ProtectedVm, latest: dt.datetime | None, now: float) -> ProtectedVmRead:
+def vm_to_read(
+    vm: ProtectedVm, latest: dt.datetime | None, now: float, log_type: str | None
+) -> ProtectedVmRead:
     """`latest`: the domain's latest recovery point, which holds every VM it ever held."""
     last = latest if vm.first_recovery_point_at is not None else None
     progress = 100.0
@@ -114,6 +121,8 @@ def vm_to_read(vm: ProtectedVm, latest: dt.datetime | None, now: float) -> Prote
         replica_key=vm.replica_key,
         name=vm.name,
         protection_mode=vm.protection_mode,
+        write_mbps=round(write_bytes_per_second(vm.disks) / 1e6, 3),
+        write_acknowledged_after_ms=round(acknowledged_after_ms(vm.protection_mode, log_type), 3),
         status=vm.status,
         rpo_seconds=None if last is None else round(now - last.timestamp(), 3),
         sync_progress=round(progress, 2),
@@ -125,10 +134,14 @@ def vm_to_read(vm: ProtectedVm, latest: dt.datetime | None, now: float) -> Prote
 
 
 def statistics_of(
-    domain: ProtectionDomain, repl: DomainReplication | None, now: float
+    domain: ProtectionDomain, repl: DomainReplication | None, now: float, path: WritePath
 ) -> StatisticsRead:
     if repl is None:
         return StatisticsRead(
+            guest_write_mbps=0.0,
+            guest_write_latency_ms=round(path.latency_ms, 3),
+            throttle_percent=0.0,
+            write_back_log_bytes=0,
             replication_state="not_started",
             incoming_mbps=0.0,
             outgoing_mbps=0.0,
@@ -145,7 +158,7 @@ def statistics_of(
             last_error=None,
             samples=[],
         )
-    samples = [_sample(raw, repl.log_capacity_bytes) for raw in repl.samples]
+    samples = [_sample(raw, repl.log_capacity_bytes, path) for raw in repl.samples]
     recent, seconds = [], 0.0
     for raw in reversed(repl.samples):
         if seconds >= STATISTICS_WINDOW:
@@ -156,10 +169,18 @@ def statistics_of(
     observed = repl.observed_seconds or 1.0
     capacity = repl.log_capacity_bytes
     last = repl.last_recovery_point_at
+    incoming = sum(r["in_bytes"] for r in recent) / window
+    outgoing = sum(r["out_bytes"] for r in recent) / window
+    guest_rate, latency = path.guest(incoming, outgoing, repl.backpressure_since is not None)
+    protecting = repl.state in ("replicating", "resyncing")
     return StatisticsRead(
         replication_state=repl.state,
-        incoming_mbps=round(sum(r["in_bytes"] for r in recent) / window / 1e6, 3),
-        outgoing_mbps=round(sum(r["out_bytes"] for r in recent) / window / 1e6, 3),
+        incoming_mbps=round(incoming / 1e6, 3),
+        outgoing_mbps=round(outgoing / 1e6, 3),
+        guest_write_mbps=round(guest_rate / 1e6, 3),
+        guest_write_latency_ms=round(latency, 3),
+        throttle_percent=round(100.0 * (1 - guest_rate / incoming), 2) if incoming else 0.0,
+        write_back_log_bytes=path.write_back_log_bytes if protecting else 0,
         log_used_bytes=repl.log_used_bytes,
         log_capacity_bytes=capacity,
         log_usage_percent=round(100.0 * repl.log_used_bytes / capacity, 2) if capacity else 0.0,
@@ -175,9 +196,14 @@ def statistics_of(
     )
 
 
-def _sample(raw: dict[str, Any], capacity: int) -> StatisticsSample:
+def _sample(raw: dict[str, Any], capacity: int, path: WritePath) -> StatisticsSample:
     seconds = float(raw["seconds"]) or 1.0
+    guest_rate, latency = path.guest(
+        raw["in_bytes"] / seconds, raw["out_bytes"] / seconds, bool(raw["backpressure"])
+    )
     return StatisticsSample(
+        guest_write_mbps=round(guest_rate / 1e6, 3),
+        guest_write_latency_ms=round(latency, 3),
         at=dt.datetime.fromisoformat(raw["at"]),
         seconds=float(raw["seconds"]),
         incoming_mbps=round(raw["in_bytes"] / seconds / 1e6, 3),
