@@ -5,6 +5,7 @@ from the environment."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -20,7 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT_PASSWORD, backend
-from tests.peers import objectstores, postgres_database
+from tests.peers import missing_peer, objectstores, postgres_database
 from tests.peers.objectstores import AzuritePeer
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "deploy" / "entrypoint"
@@ -184,3 +185,46 @@ def azurite(tmp_path: Path) -> Iterator[AzuritePeer]:
     """An Azurite storage site two appliances share (the recovery tests)."""
     with objectstores.azurite(tmp_path / "azurite") as peer:
         yield peer
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def artifacts_dir() -> Path:
+    """Where screenshots go for CI to keep: `$JETDR_TEST_ARTIFACTS`, or `test-artifacts/`."""
+    artifacts = Path(os.environ.get("JETDR_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return artifacts
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        missing_peer("the dashboard test needs Debian's chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_peer("the dashboard test needs `pip install playwright`")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def dashboard_of(browser: Any, served: ServedAppliance, password: str = ROOT_PASSWORD) -> Any:
+    """A Chromium page logged into the appliance's dashboard (its context closes with the
+    browser)."""
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    assert page.goto(f"{served.url}/ui/").status == 200
+    login = page.locator("form#login")
+    login.locator("input[name=username]").fill("root")
+    login.locator("input[name=password]").fill(password)
+    login.locator("button[type=submit]").click()
+    page.wait_for_selector("#appliance:has-text('ready')")
+    return page

@@ -4,9 +4,7 @@ appliance served as its own process over HTTPS."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +12,9 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT_PASSWORD, VCENTER
-from tests.e2e.conftest import ServedAppliance
-from tests.peers import missing_peer
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.conftest import ServedAppliance, artifacts_dir
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        missing_peer("the dashboard test needs Debian's chromium (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing_peer("the dashboard test needs `pip install playwright`")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def protect_a_domain(appliance: ServedAppliance, client: httpx.Client, store: Path) -> None:
@@ -175,8 +151,7 @@ def test_configure_a_cluster_from_the_dashboard(
     assert len(incoming.get_attribute("points").split()) >= 2
     assert "MB/s" in plotted.locator("svg.spark[data-label='incoming'] title").text_content()
     assert page.locator("#reports td.empty").inner_text() == "none"
-    artifacts = Path(os.environ.get("JETDR_TEST_ARTIFACTS", ROOT / "test-artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
+    artifacts = artifacts_dir()
     page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
     assert (artifacts / "dashboard.png").stat().st_size > 10_000
 
