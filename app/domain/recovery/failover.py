@@ -17,15 +17,14 @@ from app.adapters.vcenter.errors import VCenterConflict, VCenterError
 from app.adapters.vcenter.port import VmSpec
 from app.domain.events import service as events
 from app.domain.inventory.service import sync_inventory
-from app.domain.protection_domains.models import (
-    ProtectionDomain,
-)
+from app.domain.protection_domains.models import ProtectedVm, ProtectionDomain
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
 from app.domain.protection_domains.replication_states import VmStatus
 from app.domain.protection_domains.tasks import domain_and_store, release_domain
 from app.domain.recovery import repository
 from app.domain.recovery.flow import (
     GIB,
+    Placement,
     by_name,
     destroy_vms,
     is_paused,
@@ -40,8 +39,17 @@ from app.domain.recovery.flow import (
     test_vm_name,
 )
 from app.domain.recovery.models import RecoveryOperation
-from app.domain.recovery.records import helper_vms, recovered_vms, runbook_entry
+from app.domain.recovery.records import (
+    RecoveredVm,
+    Stage,
+    StageRecord,
+    helper_vms,
+    recovered_vms,
+    runbook_log,
+)
 from app.domain.recovery.rehydration import create_helpers, rehydrate, remove_helpers
+from app.domain.recovery.schemas import RunbookIp, RunbookVm
+from app.domain.recovery.scripts import run_script
 from app.domain.replication.engine import ReplicationEngine
 from app.domain.sites import repository as sites
 from app.domain.sites.identity import site_directory
@@ -152,86 +160,59 @@ async def _detach_local(ctx: TaskContext, vcenter_id: str, moref: str) -> None:
 
 
 async def recover_vms(ctx: TaskContext) -> None:
+    """The VMs come up as the runbook says: the independent VMs first, then each group in its
+    order, `delay_seconds` after the previous one is up, its `before` scripts run first and its
+    `after` scripts once its VMs are up; within a stage, boot order with each VM's delay. A
+    resumed run skips what is already up and the scripts that already ran."""
     if await is_paused(ctx):
         return
     op = await load_operation(ctx)
     placement = await placement_of(ctx)
-    runbook = await runbook_of(ctx, op.domain_id)
+    plan = await runbook_of(ctx, op.domain_id)
     async with ctx.sessionmaker() as session:
         rows = await repository.vms_by_replica_key(session, op.domain_id)
         # The domain's VMs from an earlier stay at this site: obsolete now that another site
         # owns it (what `recovery_utility_prepare_failback` cleans up).
         obsolete = await repository.local_morefs_of(session, op.domain_id, placement.vcenter_id)
     vms = recovered_vms(op)
-    order = sorted(
-        range(len(vms)),
-        key=lambda i: (runbook_entry(runbook, vms[i]).boot_order, vms[i]["name"]),
-    )
-    test = is_test(op)
+    log = runbook_log(op)
+    schedule = [(stage, members) for stage, members in plan.schedule(vms) if members]
+    total = sum(len(members) for _, members in schedule)
+    up = 0
     try:
         async with connected(ctx, placement.vcenter_id) as vc:
-            existing = by_name((await vc.inventory()).vms)
-            for done, index in enumerate(order):
-                vm = vms[index]
-                if vm["outcome"] in ("skipped", "recovered"):
+            bring_up = _BringUp(ctx, op, vc, placement, rows, obsolete)
+            await bring_up.look()
+            for position, (stage, members) in enumerate(schedule):
+                record = _stage_record(log, stage, [vms[i]["name"] for i in members])
+                if record["finished"]:
+                    up += len(members)
                     continue
-                row = rows.get(vm["key"])
-                if row is None:
-                    vm["outcome"], vm["error"] = "skipped", "removed from the domain meanwhile"
-                    continue
-                entry = runbook_entry(runbook, vm)
-                name = test_vm_name(vm["name"]) if test else vm["name"]
-                found = existing.get(name)
-                if found is not None and found.moref != vm.get("moref"):
-                    if found.power_state == "poweredOn" and found.moref not in obsolete:
-                        raise TaskFailed(
-                            "vm_running",
-                            f"VM {name} still runs at this site: power it off (or remove it) "
-                            f"and run the {op.kind.replace('_', ' ')} again",
-                        )
-                    await _detach_local(ctx, placement.vcenter_id, found.moref)
-                    await vc.destroy_vm(found.moref)
-                    found = None
-                config = await _config(ctx, op, vm["key"])
-                static = entry.ip.address if entry.ip and entry.ip.mode == "static" else None
-                network = (
-                    placement.networks.get(entry.network_id) if entry.network_id else None
-                ) or ((placement.test_network or placement.network) if test else placement.network)
-                cpu = entry.cpu or (config.get("cpu") if config else None) or 2
-                memory = entry.memory_mb or (config.get("memory_mb") if config else None) or 4096
-                guest_os = (config.get("guest_os") if config else None) or "otherGuest64"
-                if found is None:
-                    found = await vc.create_vm(
-                        VmSpec(
-                            name=name,
-                            cluster_moref=placement.cluster,
-                            datastore_moref=placement.datastore,
-                            network_moref=network,
-                            cpu=cpu,
-                            memory_mb=memory,
-                            guest_os=guest_os,
-                            disks_gb=tuple(
-                                max(1, math.ceil(int(d["capacity_bytes"]) / GIB)) for d in row.disks
-                            ),
-                            disk_write_profiles=()
-                            if test
-                            else tuple(_profile(d.get("write_profile")) for d in row.disks),
-                            extra_config=((("guestinfo.jetstream.ip", static),) if static else ()),
-                        )
-                    )
-                    vm["moref"], vm["cpu"], vm["memory_mb"] = found.moref, cpu, memory
-                    await save_operation(ctx, vms=vms)
-                if found.power_state != "poweredOn":
-                    with contextlib.suppress(VCenterConflict):
-                        await vc.power_on_vm(found.moref)
-                running = await vc.get_vm(found.moref)
-                vm["outcome"], vm["ip"] = "recovered", running.ip
-                vm["powered_on_at"] = vm["recovered_at"] = ctx.clock.now().isoformat()
-                await save_operation(ctx, vms=vms)
-                await ctx.report_progress((done + 1) / len(order))
-                delay = float(entry.delay_seconds)
-                if delay:
-                    await ctx.clock.sleep(delay)
+                label = "independent VMs" if stage.group is None else f"group {stage.group}"
+                if record["started_at"] is None:
+                    if position > 0 and stage.delay_seconds:
+                        await ctx.log(f"runbook {label}: waiting {stage.delay_seconds} s")
+                        await ctx.clock.sleep(stage.delay_seconds)
+                    record["started_at"] = ctx.clock.now().isoformat()
+                    await ctx.log(f"runbook {label} starts: {', '.join(record['vms'])}")
+                    await save_operation(ctx, runbook_log=log)
+                await _run_scripts(ctx, op, stage, "before", record, log)
+                for index in members:
+                    vm = vms[index]
+                    entry = plan.entry(vm)
+                    vm["group"] = stage.group
+                    if await bring_up.vm(vm, entry, vms):
+                        delay = float(entry.delay_seconds)
+                        if delay:
+                            await ctx.clock.sleep(delay)
+                    up += 1
+                    await ctx.report_progress(up / total)
+                if record["up_at"] is None:
+                    record["up_at"] = ctx.clock.now().isoformat()
+                    await ctx.log(f"runbook {label} is up")
+                await _run_scripts(ctx, op, stage, "after", record, log)
+                record["finished"] = True
+                await save_operation(ctx, vms=vms, runbook_log=log)
             await sync_inventory(ctx.platform, placement.vcenter_id, await vc.inventory())
     except VCenterError as error:
         raise TaskFailed(error.error_code, f"cannot create the recovered VMs: {error}") from error
@@ -245,6 +226,161 @@ async def recover_vms(ctx: TaskContext) -> None:
     if recovered == 0:
         raise TaskFailed("nothing_recovered", "no VM of the domain is in the recovery point")
     ctx.result["recovered"] = recovered
+
+
+def _stage_record(log: list[StageRecord], stage: Stage, names: list[str]) -> StageRecord:
+    for found in log:
+        if found["group"] == stage.group:
+            return found
+    record: StageRecord = {
+        "group": stage.group,
+        "order": stage.order,
+        "delay_seconds": stage.delay_seconds,
+        "started_at": None,
+        "up_at": None,
+        "finished": False,
+        "vms": names,
+        "scripts": [],
+    }
+    log.append(record)
+    return record
+
+
+async def _run_scripts(
+    ctx: TaskContext,
+    op: RecoveryOperation,
+    stage: Stage,
+    when: str,
+    record: StageRecord,
+    log: list[StageRecord],
+) -> None:
+    ran = {(script["name"], script["when"]) for script in record["scripts"]}
+    variables = {
+        "JETDR_DOMAIN": op.domain_name,
+        "JETDR_KIND": op.kind,
+        "JETDR_GROUP": stage.group or "",
+        "JETDR_VMS": " ".join(record["vms"]),
+        "JETDR_RECOVERY_POINT": op.recovery_point_id or "",
+        "JETDR_SITE": ctx.platform.state.local_site_name or "",
+    }
+    for script in stage.scripts:
+        if script.when != when or (script.name, when) in ran:
+            continue
+        started = ctx.clock.now().isoformat()
+        outcome = await run_script(script.body, variables, ctx.clock.sleep)
+        record["scripts"].append(
+            {
+                "name": script.name,
+                "when": when,
+                "exit_code": outcome.exit_code,
+                "output": outcome.output,
+                "started_at": started,
+                "finished_at": ctx.clock.now().isoformat(),
+            }
+        )
+        await ctx.log(
+            f"runbook group {stage.group}: script {script.name} ({when}) exited {outcome.exit_code}"
+        )
+        await save_operation(ctx, runbook_log=log)
+
+
+class _BringUp:
+    """Creates (or finds) and powers on one recovered VM with its runbook settings."""
+
+    def __init__(
+        self,
+        ctx: TaskContext,
+        op: RecoveryOperation,
+        vc: Any,
+        placement: Placement,
+        rows: dict[str, ProtectedVm],
+        obsolete: set[str],
+    ) -> None:
+        self.ctx, self.op, self.vc, self.placement = ctx, op, vc, placement
+        self.rows, self.obsolete = rows, obsolete
+        self.test = is_test(op)
+        self.existing: dict[str, Any] = {}
+
+    async def look(self) -> None:
+        self.existing = by_name((await self.vc.inventory()).vms)
+
+    async def vm(self, vm: RecoveredVm, entry: RunbookVm, vms: list[RecoveredVm]) -> bool:
+        """True when this call brought the VM up (False: skipped, or up already)."""
+        ctx, placement, test = self.ctx, self.placement, self.test
+        if vm["outcome"] in ("skipped", "recovered"):
+            return False
+        row = self.rows.get(vm["key"])
+        if row is None:
+            vm["outcome"], vm["error"] = "skipped", "removed from the domain meanwhile"
+            return False
+        name = test_vm_name(vm["name"]) if test else vm["name"]
+        found = self.existing.get(name)
+        if found is not None and found.moref != vm.get("moref"):
+            if found.power_state == "poweredOn" and found.moref not in self.obsolete:
+                raise TaskFailed(
+                    "vm_running",
+                    f"VM {name} still runs at this site: power it off (or remove it) "
+                    f"and run the {self.op.kind.replace('_', ' ')} again",
+                )
+            await _detach_local(ctx, placement.vcenter_id, found.moref)
+            await self.vc.destroy_vm(found.moref)
+            found = None
+        config = await _config(ctx, self.op, vm["key"])
+        ip = entry.ip
+        static = ip.address if ip and ip.mode == "static" else None
+        wanted_network = entry.target_network
+        network = (placement.networks.get(wanted_network) if wanted_network else None) or (
+            (placement.test_network or placement.network) if test else placement.network
+        )
+        cpu = entry.cpu or (config.get("cpu") if config else None) or 2
+        memory = entry.memory_mb or (config.get("memory_mb") if config else None) or 4096
+        guest_os = (config.get("guest_os") if config else None) or "otherGuest64"
+        if found is None:
+            found = await self.vc.create_vm(
+                VmSpec(
+                    name=name,
+                    cluster_moref=placement.cluster,
+                    datastore_moref=placement.datastore,
+                    network_moref=network,
+                    cpu=cpu,
+                    memory_mb=memory,
+                    guest_os=guest_os,
+                    disks_gb=tuple(
+                        max(1, math.ceil(int(d["capacity_bytes"]) / GIB)) for d in row.disks
+                    ),
+                    disk_write_profiles=()
+                    if test
+                    else tuple(_profile(d.get("write_profile")) for d in row.disks),
+                    extra_config=_guest_ip(ip) if static else (),
+                )
+            )
+            vm["moref"], vm["cpu"], vm["memory_mb"] = found.moref, cpu, memory
+            vm["network_id"] = wanted_network
+            await save_operation(ctx, vms=vms)
+        if found.power_state != "poweredOn":
+            with contextlib.suppress(VCenterConflict):
+                await self.vc.power_on_vm(found.moref)
+        running = await self.vc.get_vm(found.moref)
+        vm["outcome"], vm["ip"] = "recovered", running.ip
+        vm["powered_on_at"] = vm["recovered_at"] = ctx.clock.now().isoformat()
+        await save_operation(ctx, vms=vms)
+        return True
+
+
+def _guest_ip(ip: RunbookIp | None) -> tuple[tuple[str, str], ...]:
+    """The static address as guestinfo keys (what the product's guest customization reads)."""
+    if ip is None or ip.address is None:
+        return ()
+    pairs = [("guestinfo.jetstream.ip", ip.address)]
+    if ip.prefix_length is not None:
+        pairs.append(("guestinfo.jetstream.prefix_length", str(ip.prefix_length)))
+    if ip.netmask is not None:
+        pairs.append(("guestinfo.jetstream.netmask", ip.netmask))
+    if ip.gateway is not None:
+        pairs.append(("guestinfo.jetstream.gateway", ip.gateway))
+    if ip.dns:
+        pairs.append(("guestinfo.jetstream.dns", ",".join(ip.dns)))
+    return tuple(pairs)
 
 
 def _profile(raw: Any) -> dict[str, float | str]:

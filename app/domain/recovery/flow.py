@@ -19,8 +19,7 @@ from app.domain.protection_domains.models import (
 from app.domain.protection_domains.modes import DomainMode, IllegalModeMove, move_mode
 from app.domain.recovery import repository
 from app.domain.recovery.models import RecoveryOperation, Runbook
-from app.domain.recovery.records import runbook_entries
-from app.domain.recovery.schemas import RunbookVm
+from app.domain.recovery.records import RunbookPlan, runbook_plan
 from app.domain.storage_format.manifest import (
     CorruptManifest,
     Manifest,
@@ -128,10 +127,9 @@ async def placement_of(ctx: TaskContext) -> Placement:
     )
 
 
-async def runbook_of(ctx: TaskContext, domain_id: str) -> dict[str, RunbookVm]:
-    """Runbook entries by VM (replica key or name)."""
+async def runbook_of(ctx: TaskContext, domain_id: str) -> RunbookPlan:
     async with ctx.sessionmaker() as session:
-        return runbook_entries(await session.get(Runbook, domain_id))
+        return runbook_plan(await session.get(Runbook, domain_id))
 
 
 def is_test(op: RecoveryOperation) -> bool:

@@ -46,6 +46,9 @@ class RecoveryOperation(Base):
     rehydrated_epoch: Mapped[int | None] = mapped_column(BigInteger)
     helper_vms: Mapped[list[Any]] = mapped_column(default=list)
     vms: Mapped[list[Any]] = mapped_column(default=list)
+    # How the runbook's stages ran: `records.StageRecord`s (null on rows from before runbooks
+    # had groups).
+    runbook_log: Mapped[list[Any] | None] = mapped_column(default=list)
     success: Mapped[bool | None]
     summary: Mapped[str | None] = mapped_column(String(4096))
     error: Mapped[str | None] = mapped_column(String(1024))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict, cast
+from dataclasses import dataclass
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from app.domain.recovery.models import RecoveryOperation, Runbook
-from app.domain.recovery.schemas import RunbookVm
+from app.domain.recovery.schemas import RunbookGroup, RunbookScript, RunbookVm
 
 Outcome = Literal["pending", "skipped", "recovered", "removed"]
 
@@ -31,6 +32,8 @@ class RecoveredVm(TypedDict):
     cpu: NotRequired[int]
     memory_mb: NotRequired[int]
     ip: NotRequired[str | None]
+    group: NotRequired[str | None]
+    network_id: NotRequired[str | None]
     powered_on_at: NotRequired[str]
     recovered_at: NotRequired[str]
 
@@ -44,11 +47,85 @@ def helper_vms(op: RecoveryOperation) -> list[HelperVm]:
     return [cast(HelperVm, dict(vm)) for vm in op.helper_vms]
 
 
-def runbook_entries(runbook: Runbook | None) -> dict[str, RunbookVm]:
-    """The runbook's entries by the VM they name (a replica key or a VM name)."""
-    entries = (runbook.spec if runbook else {}).get("vms", [])
-    return {str(entry["vm"]): RunbookVm.model_validate(entry) for entry in entries}
+class ScriptRecord(TypedDict):
+    name: str
+    when: str
+    exit_code: int
+    output: str
+    started_at: str
+    finished_at: str
 
 
-def runbook_entry(runbook: dict[str, RunbookVm], vm: RecoveredVm) -> RunbookVm:
-    return runbook.get(vm["key"]) or runbook.get(vm["name"]) or RunbookVm(vm=vm["key"])
+class StageRecord(TypedDict):
+    """How one stage of the runbook ran (the report's `runbook`)."""
+
+    group: str | None
+    order: int
+    delay_seconds: int
+    started_at: str | None
+    up_at: str | None
+    finished: bool
+    vms: list[str]
+    scripts: list[ScriptRecord]
+
+
+def runbook_log(op: RecoveryOperation) -> list[StageRecord]:
+    return [cast(StageRecord, dict(stage)) for stage in op.runbook_log or []]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The independent VMs (`group` None, first), or one runbook group."""
+
+    group: str | None
+    order: int
+    delay_seconds: int
+    scripts: tuple[RunbookScript, ...]
+
+
+class RunbookPlan:
+    """A runbook as a recovery runs it: stages in order, each VM's settings and stage."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.stages = [Stage(None, 0, 0, ())]
+        self._entries: dict[str, tuple[RunbookVm, int]] = {}
+        for entry in spec.get("vms", []):
+            vm = RunbookVm.model_validate(entry)
+            self._entries[vm.vm] = (vm, 0)
+        groups = sorted(
+            (RunbookGroup.model_validate(raw) for raw in spec.get("groups", [])),
+            key=lambda g: (g.order, g.name),
+        )
+        for group in groups:
+            self.stages.append(
+                Stage(group.name, group.order, group.delay_seconds, tuple(group.scripts))
+            )
+            for vm in group.vms:
+                self._entries[vm.vm] = (vm, len(self.stages) - 1)
+
+    def _found(self, vm: RecoveredVm) -> tuple[RunbookVm, int]:
+        return (
+            self._entries.get(vm["key"])
+            or self._entries.get(vm["name"])
+            or (RunbookVm(vm=vm["key"]), 0)
+        )
+
+    def entry(self, vm: RecoveredVm) -> RunbookVm:
+        return self._found(vm)[0]
+
+    def schedule(self, vms: list[RecoveredVm]) -> list[tuple[Stage, list[int]]]:
+        """Each stage with the indices of its VMs in `vms`, in boot order."""
+        members: list[list[int]] = [[] for _ in self.stages]
+        for index, vm in enumerate(vms):
+            members[self._found(vm)[1]].append(index)
+        return [
+            (
+                stage,
+                sorted(indices, key=lambda i: (self.entry(vms[i]).boot_order, vms[i]["name"])),
+            )
+            for stage, indices in zip(self.stages, members, strict=True)
+        ]
+
+
+def runbook_plan(runbook: Runbook | None) -> RunbookPlan:
+    return RunbookPlan(runbook.spec if runbook else {})

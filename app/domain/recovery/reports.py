@@ -15,10 +15,11 @@ from app.core.pagination import PageParams, PageResult, SortOrder, paginate
 from app.domain.platform import Platform
 from app.domain.recovery import repository
 from app.domain.recovery.models import RecoveryOperation
-from app.domain.recovery.records import recovered_vms
+from app.domain.recovery.records import recovered_vms, runbook_log
 from app.domain.recovery.schemas import (
     RecoveredVmRead,
     RecoveryReportRead,
+    RunbookStageRead,
 )
 from app.domain.sites.identity import SiteDirectory, site_directory
 
@@ -57,6 +58,10 @@ def report_of(op: RecoveryOperation, sites: SiteDirectory) -> RecoveryReportRead
         vms=[
             RecoveredVmRead.model_validate({k: v for k, v in vm.items() if k != "image"})
             for vm in recovered_vms(op)
+        ],
+        runbook=[
+            RunbookStageRead.model_validate({k: v for k, v in stage.items() if k != "finished"})
+            for stage in runbook_log(op)
         ],
     )
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import ipaddress
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -86,28 +87,138 @@ class RunbookIp(RequestModel):
     mode: Literal["dhcp", "static"] = "dhcp"
     address: str | None = None
     netmask: str | None = None
+    prefix_length: int | None = Field(default=None, ge=0, le=128)
     gateway: str | None = None
+    dns: list[str] = Field(default_factory=list, max_length=4)
+
+    @field_validator("address", "netmask", "gateway")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        return None if value is None else str(ipaddress.ip_address(value))
+
+    @field_validator("dns")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [str(ipaddress.ip_address(server)) for server in value]
+
+    @model_validator(mode="after")
+    def _complete(self) -> RunbookIp:
+        if self.mode == "static" and self.address is None:
+            raise ValueError("a static address needs `address`")
+        if self.netmask is not None and self.prefix_length is not None:
+            raise ValueError("give netmask or prefix_length, not both")
+        return self
+
+
+class RunbookNetwork(RequestModel):
+    source: str = Field(
+        min_length=1, max_length=128, description="the NIC's network where the VM ran"
+    )
+    target: str = Field(min_length=1, max_length=64, description="a network of this site")
 
 
 class RunbookVm(RequestModel):
-    vm: str = Field(description="the VM's replica key or its name")
+    vm: str = Field(
+        min_length=1, max_length=128, description="the VM's replica key or its name (or `vm_id`)"
+    )
     boot_order: int = Field(default=0, ge=0, le=1000)
-    delay_seconds: int = Field(default=0, ge=0, le=3600)
+    delay_seconds: int = Field(
+        default=0, ge=0, le=3600, description="virtual seconds to wait after it is up"
+    )
     cpu: int | None = Field(default=None, ge=1, le=128)
-    memory_mb: int | None = Field(default=None, ge=256, le=4 * 1024 * 1024)
+    memory_mb: int | None = Field(
+        default=None, ge=256, le=4 * 1024 * 1024, description="or `memory_gb`"
+    )
     network_id: str | None = Field(default=None, description="a network of this site")
+    networks: list[RunbookNetwork] = Field(
+        default_factory=list,
+        max_length=10,
+        description="network mapping; the emulated VMs have one NIC: the first target is its "
+        "network (unless `network_id` names one)",
+    )
     ip: RunbookIp | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _other_names(cls, data: Any) -> Any:
+        """API.md's names: `vm_id` for `vm`, `memory_gb` for `memory_mb`."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "vm_id" in data:
+            if "vm" in data:
+                raise ValueError("give vm or vm_id, not both")
+            data["vm"] = data.pop("vm_id")
+        if "memory_gb" in data:
+            if "memory_mb" in data:
+                raise ValueError("give memory_mb or memory_gb, not both")
+            gb = data.pop("memory_gb")
+            data["memory_mb"] = round(gb * 1024) if isinstance(gb, int | float) else gb
+        return data
+
+    @property
+    def target_network(self) -> str | None:
+        return self.network_id or (self.networks[0].target if self.networks else None)
+
+
+class RunbookScript(RequestModel):
+    """Recorded with the runbook and run as a step of the recovery: the emulator interprets
+    `echo`, `sleep` (virtual seconds) and `exit`; other commands are reported, not run."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+    when: Literal["before", "after"] = Field(
+        description="before the group's VMs start, or after they are all up"
+    )
+    body: str = Field(max_length=16_384)
+
+
+class RunbookGroup(RequestModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+    order: int = Field(default=0, ge=0, le=1000, description="groups start in this order")
+    delay_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="virtual seconds between the previous group being up and this one starting",
+    )
+    vms: list[RunbookVm] = Field(default_factory=list, max_length=1000)
+    scripts: list[RunbookScript] = Field(default_factory=list, max_length=20)
 
 
 class RunbookUpdate(RequestModel):
-    vms: list[RunbookVm] = Field(default_factory=list, max_length=1000)
+    vms: list[RunbookVm] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="independent VMs (the product's default), started first in boot order",
+    )
+    groups: list[RunbookGroup] = Field(default_factory=list, max_length=100)
 
 
 class RunbookRead(ApiModel):
     id: str
     domain_id: str
     vms: list[RunbookVm]
+    groups: list[RunbookGroup]
     updated_at: Timestamp | None
+
+
+class ScriptRunRead(ApiModel):
+    name: str
+    when: str
+    exit_code: int
+    output: str
+    started_at: Timestamp
+    finished_at: Timestamp
+
+
+class RunbookStageRead(ApiModel):
+    group: str | None = Field(description="null: the independent VMs")
+    order: int
+    delay_seconds: int
+    started_at: Timestamp | None
+    up_at: Timestamp | None = Field(description="when its last VM was up")
+    vms: list[str]
+    scripts: list[ScriptRunRead]
 
 
 class RecoveredVmRead(ApiModel):
@@ -120,6 +231,8 @@ class RecoveredVmRead(ApiModel):
     cpu: int | None = None
     memory_mb: int | None = None
     ip: str | None = None
+    group: str | None = Field(default=None, description="its runbook group (null: independent)")
+    network_id: str | None = None
     powered_on_at: Timestamp | None = None
     recovered_at: Timestamp | None = Field(
         default=None,
@@ -151,3 +264,8 @@ class RecoveryReportRead(ApiModel):
     summary: str | None
     error: str | None
     vms: list[RecoveredVmRead]
+    runbook: list[RunbookStageRead] = Field(
+        default_factory=list,
+        description="the runbook as it ran: the independent VMs, then each group in order, "
+        "with its delay, when it started and was up, and its scripts' output",
+    )
