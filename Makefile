@@ -28,9 +28,9 @@ lint: $(STAMP)  ## ruff, mypy --strict and the import contract (the layers)
 # (tests/conftest.py groups them), the in-process tests on the other.
 PARALLEL = -n 2 --dist loadgroup
 
-test: lint  ## lint, then the whole suite on SQLite and again on PostgreSQL
+test: lint  ## lint, then the whole suite on SQLite and, on PostgreSQL, the tests that reach the database
 	JETDR_TEST_DB=sqlite $(BIN)/pytest $(PARALLEL)
-	JETDR_TEST_DB=postgresql $(BIN)/pytest $(PARALLEL)
+	JETDR_TEST_DB=postgresql JETDR_TEST_ONLY_DATABASE=1 $(BIN)/pytest $(PARALLEL)
 
 IMAGE ?= localhost/jetdr-msa:test
 VCSIM_IMAGE ?= localhost/jetdr-vcsim:test

@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.conftest import ServedAppliance, artifacts_dir, dashboard_of
 from tests.e2e.dr_pair import (
+    all_protected,
     assert_recovered_equal_source,
     build_pair,
     import_at_recovery_site,
@@ -193,3 +194,65 @@ def test_runbook_groups_start_in_order_with_their_delays_settings_and_scripts(
     assert "erp" in text and "succeeded" in text and "protected → recovery" in text, text
     assert f"{report['rto_seconds']} s" in text, text
     page.screenshot(path=str(artifacts_dir() / "dashboard-recovery.png"), full_page=True)
+
+
+def test_several_runbooks_start_in_their_order(
+    serve: Callable[..., ServedAppliance], azurite: AzuritePeer
+) -> None:
+    pair = build_pair(serve, azurite)
+    a, b, erp_id = pair.a, pair.b, pair.domain_id
+    # A second domain at A, imported at B too.
+    created = a.act(
+        "/api/v1/protection-domains",
+        {
+            "name": "crm",
+            "storage_site_id": pair.a_ids["storage_site_id"],
+            "drva_id": pair.a_ids["drva_id"],
+            "replication_log_volume_id": pair.a_ids["volume_id"],
+        },
+    )
+    crm_id = created["entity"]["id"]
+    crm_vms = [a.named("vms", name)["id"] for name in ("dc-01", "mq-01")]
+    a.act(f"/api/v1/protection-domains/{crm_id}/vms", {"vm_ids": crm_vms})
+    a.act(f"/api/v1/protection-domains/{crm_id}/actions/start-protection")
+    a.until(lambda: all_protected(a, crm_id))
+    import_at_recovery_site(pair)
+    storage = pair.b_ids["storage_site_id"]
+    b.act(f"/api/v1/storage-sites/{storage}/actions/scan-domains")
+    b.act(
+        f"/api/v1/protection-domains/{crm_id}/actions/import",
+        {"storage_site_id": storage, "domain_id": crm_id},
+    )
+
+    # crm's runbook comes first, and takes its time (a ten-minute script, then half an hour
+    # before its second group): longer than erp's rehydration.
+    crm_runbook = {
+        "order": 1,
+        "groups": [
+            {
+                "name": "directory",
+                "vms": [{"vm": "dc-01"}],
+                "scripts": [{"name": "settle", "when": "before", "body": "sleep 600"}],
+            },
+            {"name": "queue", "order": 1, "delay_seconds": 1800, "vms": [{"vm": "mq-01"}]},
+        ],
+    }
+    for domain_id, runbook in ((crm_id, crm_runbook), (erp_id, {"order": 2})):
+        saved = b.client.put(f"/api/v1/protection-domains/{domain_id}/runbook", json=runbook)
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["order"] == runbook["order"]
+
+    # erp is asked first, yet its VMs wait for crm's.
+    erp_task = b.start(f"/api/v1/protection-domains/{erp_id}/actions/failover", {})
+    crm_task = b.start(f"/api/v1/protection-domains/{crm_id}/actions/failover", {})
+    erp, crm = b.wait(erp_task), b.wait(crm_task)
+    assert erp["status"] == crm["status"] == "succeeded", (erp, crm)
+    messages = [e["message"] for e in b.get(f"/api/v1/tasks/{erp['id']}/events")]
+    assert erp["result"].get("waited_for_runbooks") == ["crm"], (erp["result"], messages)
+    erp_report, crm_report = report_of(b, erp), report_of(b, crm)
+    crm_up = max(at(vm["powered_on_at"]) for vm in crm_report["vms"])
+    erp_first = min(at(vm["powered_on_at"]) for vm in erp_report["vms"])
+    assert erp_first >= crm_up, (erp_first, crm_up)
+    messages = [e["message"] for e in b.get(f"/api/v1/tasks/{erp['id']}/events")]
+    assert "runbook order 2: waiting for the runbooks of crm" in messages, messages
+    assert_recovered_equal_source(b, erp_report, a, pair.source_ids)

@@ -41,11 +41,14 @@ from app.domain.recovery.flow import (
 from app.domain.recovery.models import RecoveryOperation
 from app.domain.recovery.records import (
     RecoveredVm,
+    RunbookPlan,
     Stage,
     StageRecord,
+    all_up,
     helper_vms,
     recovered_vms,
     runbook_log,
+    runbook_plan,
 )
 from app.domain.recovery.rehydration import create_helpers, rehydrate, remove_helpers
 from app.domain.recovery.schemas import RunbookIp, RunbookVm
@@ -63,6 +66,8 @@ from app.domain.vcenters.tasks import connected
 from app.tasks.registry import Step, TaskContext, TaskDefinition, TaskFailed
 
 HANDOVER_POLL_SECONDS = 15.0
+RUNBOOK_POLL_SECONDS = 10.0
+RUNBOOK_WAIT_LIMIT = 3600.0
 
 
 # How long a planned failover waits for the owner to ship its log before giving up.
@@ -179,6 +184,8 @@ async def recover_vms(ctx: TaskContext) -> None:
     schedule = [(stage, members) for stage, members in plan.schedule(vms) if members]
     total = sum(len(members) for _, members in schedule)
     up = 0
+    if not log:
+        await _wait_for_earlier_runbooks(ctx, op, plan)
     try:
         async with connected(ctx, placement.vcenter_id) as vc:
             bring_up = _BringUp(ctx, op, vc, placement, rows, obsolete)
@@ -226,6 +233,36 @@ async def recover_vms(ctx: TaskContext) -> None:
     if recovered == 0:
         raise TaskFailed("nothing_recovered", "no VM of the domain is in the recovery point")
     ctx.result["recovered"] = recovered
+
+
+async def _wait_for_earlier_runbooks(
+    ctx: TaskContext, op: RecoveryOperation, plan: RunbookPlan
+) -> None:
+    """Several runbooks start in their order: until the recoveries running here for domains
+    whose runbook comes earlier have their VMs up (at most `RUNBOOK_WAIT_LIMIT`)."""
+    deadline = ctx.clock.timestamp() + RUNBOOK_WAIT_LIMIT
+    waited_for: set[str] = set()
+    while True:
+        async with ctx.sessionmaker() as session:
+            running = await repository.running_elsewhere(session, op.domain_id)
+        earlier = sorted(
+            other.domain_name
+            for other, runbook in running
+            if runbook_plan(runbook).order < plan.order and not all_up(other)
+        )
+        if not earlier:
+            break
+        if ctx.clock.timestamp() >= deadline:
+            await ctx.log(f"runbook order {plan.order}: gave up waiting for {', '.join(earlier)}")
+            break
+        if not waited_for.issuperset(earlier):
+            await ctx.log(
+                f"runbook order {plan.order}: waiting for the runbooks of {', '.join(earlier)}"
+            )
+        waited_for.update(earlier)
+        await ctx.clock.sleep(RUNBOOK_POLL_SECONDS)
+    if waited_for:
+        ctx.result["waited_for_runbooks"] = sorted(waited_for)
 
 
 def _stage_record(log: list[StageRecord], stage: Stage, names: list[str]) -> StageRecord:

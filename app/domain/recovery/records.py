@@ -87,6 +87,7 @@ class RunbookPlan:
     """A runbook as a recovery runs it: stages in order, each VM's settings and stage."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
+        self.order = int(spec.get("order", 0))
         self.stages = [Stage(None, 0, 0, ())]
         self._entries: dict[str, tuple[RunbookVm, int]] = {}
         for entry in spec.get("vms", []):
@@ -125,6 +126,11 @@ class RunbookPlan:
             )
             for stage, indices in zip(self.stages, members, strict=True)
         ]
+
+
+def all_up(op: RecoveryOperation) -> bool:
+    """Whether a recovery has brought up every VM it will (none before its rehydration)."""
+    return bool(op.vms) and all(vm["outcome"] != "pending" for vm in op.vms)
 
 
 def runbook_plan(runbook: Runbook | None) -> RunbookPlan:

@@ -32,6 +32,18 @@ async def runbook(session: AsyncSession, domain_id: str) -> Runbook | None:
     return await session.get(Runbook, domain_id)
 
 
+async def running_elsewhere(
+    session: AsyncSession, domain_id: str
+) -> Sequence[tuple[RecoveryOperation, Runbook | None]]:
+    """The recoveries running at this site for other domains, each with its domain's runbook."""
+    rows = await session.execute(
+        select(RecoveryOperation, Runbook)
+        .outerjoin(Runbook, Runbook.domain_id == RecoveryOperation.domain_id)
+        .where(RecoveryOperation.status == "running", RecoveryOperation.domain_id != domain_id)
+    )
+    return [(op, runbook) for op, runbook in rows.tuples()]
+
+
 def operations(domain_id: str | None, kind: str | None) -> Select[RecoveryOperation]:
     query = select(RecoveryOperation)
     if domain_id is not None:

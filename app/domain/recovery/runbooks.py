@@ -39,6 +39,7 @@ class RunbookService:
         return RunbookRead(
             id=runbook_id(domain_id),
             domain_id=domain_id,
+            order=int(spec.get("order", 0)),
             vms=[RunbookVm.model_validate(vm) for vm in spec.get("vms", [])],
             groups=[RunbookGroup.model_validate(group) for group in spec.get("groups", [])],
             updated_at=row.updated_at if row else None,

@@ -185,7 +185,15 @@ class RunbookGroup(RequestModel):
     scripts: list[RunbookScript] = Field(default_factory=list, max_length=20)
 
 
+RUNBOOK_ORDER_DESCRIPTION = (
+    "runbooks start in this order: a recovery whose runbook has a higher order waits, before "
+    "bringing its VMs up, until the recoveries running here whose runbooks have a lower order "
+    "have all their VMs up (for at most an hour of virtual time)"
+)
+
+
 class RunbookUpdate(RequestModel):
+    order: int = Field(default=0, ge=0, le=1000, description=RUNBOOK_ORDER_DESCRIPTION)
     vms: list[RunbookVm] = Field(
         default_factory=list,
         max_length=1000,
@@ -197,6 +205,7 @@ class RunbookUpdate(RequestModel):
 class RunbookRead(ApiModel):
     id: str
     domain_id: str
+    order: int = Field(description=RUNBOOK_ORDER_DESCRIPTION)
     vms: list[RunbookVm]
     groups: list[RunbookGroup]
     updated_at: Timestamp | None
