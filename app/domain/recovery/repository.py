@@ -41,7 +41,7 @@ async def running_elsewhere(
         .outerjoin(Runbook, Runbook.domain_id == RecoveryOperation.domain_id)
         .where(RecoveryOperation.status == "running", RecoveryOperation.domain_id != domain_id)
     )
-    return [(op, runbook) for op, runbook in rows.tuples()]
+    return [(op, runbook) for op, runbook in rows]
 
 
 def operations(domain_id: str | None, kind: str | None) -> Select[RecoveryOperation]:
