@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from app.domain.avs import tasks as avs_tasks
 from app.domain.clusters import tasks as cluster_tasks
 from app.domain.drvas import tasks as drva_tasks
 from app.domain.protection_domains import tasks as domain_tasks
@@ -35,6 +36,7 @@ def build_registry() -> TaskRegistry:
         *storage_site_tasks.DEFINITIONS,
         *domain_tasks.DEFINITIONS,
         *recovery_tasks.DEFINITIONS,
+        *avs_tasks.DEFINITIONS,
     ):
         registry.register(definition)
     return registry

@@ -6,6 +6,7 @@ from app.core.db import Base
 from app.core.ids import IdGeneration
 from app.domain.alarms.models import ACTIVE_ALARM_INDEX, Alarm
 from app.domain.appliance.models import Appliance
+from app.domain.avs.models import ScriptExecution
 from app.domain.drvas.models import Drva, ReplicationLogVolume
 from app.domain.events.models import Event
 from app.domain.inventory.models import Cluster, Datastore, Host, Network, VirtualMachine
@@ -44,6 +45,7 @@ __all__ = [
     "RecoverySettings",
     "ReplicationLogVolume",
     "Runbook",
+    "ScriptExecution",
     "SimulatedVCenterState",
     "Site",
     "StorageSite",

@@ -8,6 +8,7 @@ from app.api import status
 from app.domain.alarms import routes as alarms
 from app.domain.appliance import routes as appliance
 from app.domain.auth import routes as auth
+from app.domain.avs import routes as avs
 from app.domain.clusters import routes as clusters
 from app.domain.drvas import routes as drvas
 from app.domain.events import routes as events
@@ -49,8 +50,10 @@ def build_api_router() -> APIRouter:
         tasks,
         alarms,
         events,
+        avs,
     ):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     api.include_router(clusters.hosts_router, responses=ERROR_RESPONSES)
     api.include_router(appliance.subscription_router, responses=ERROR_RESPONSES)
+    api.include_router(avs.appliance_router, responses=ERROR_RESPONSES)
     return api

@@ -6,9 +6,14 @@ package, and day-2 commands. Tasks show a progress bar while they run; `--json` 
 the appliance answered instead. Connection settings come from flags or `JETDR_URL`,
 `JETDR_USERNAME`, `JETDR_PASSWORD`, `JETDR_CA_FILE`, `JETDR_INSECURE=1`.
 
+`jetdr avs <cmdlet>` runs every cmdlet of the AVS run-command package as a named execution on
+the appliance (see `jetdr.avs`); the other commands cover a whole DR drill. `--no-wait` returns
+as soon as a task is started; `jetdr completion bash` prints a completion script.
+
 A failure is one line on stderr, never a traceback, and the exit status says which kind:
-1 a preflight failed, 2 usage, 3 the appliance cannot be reached (connection or TLS), 4 the
-credentials were refused, 5 the appliance answered an error, 6 a task failed.
+1 a preflight or a run-command execution failed, 2 usage, 3 the appliance cannot be reached
+(connection or TLS), 4 the credentials were refused, 5 the appliance answered an error, 6 a task
+failed.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jetdr import avs, drill
 from jetdr.client import Client
 from jetdr.errors import JetdrError, TaskFailedError, TaskTimeout
 from jetdr.models import Model, PreflightResult, Task
@@ -52,14 +58,33 @@ class PreflightFailed(Exception):
 class Shell:
     """What a command needs: the client, the output mode, and how to show a task."""
 
-    def __init__(self, client: Client, as_json: bool, console: Console) -> None:
+    def __init__(
+        self,
+        client: Client,
+        as_json: bool,
+        console: Console,
+        *,
+        password: str = "",
+        wait: bool = True,
+    ) -> None:
         self.client = client
         self.as_json = as_json
         self.console = console
+        self.password = password
+        self.wait = wait
         self.outputs: list[Any] = []
 
     def task(self, title: str, method: str, path: str, body: Any = None) -> Task:
-        started = Task.model_validate(self.client.request(method, path, json=body))
+        return self.follow(title, self.client.request(method, path, json=body))
+
+    def follow(self, title: str, answer: Any) -> Task:
+        """A task the appliance started: followed with a progress bar to its end (or left
+        running with `--no-wait`)."""
+        started = Task.model_validate(answer)
+        if not self.wait:
+            self.outputs.append(started.model_dump(mode="json"))
+            self.say(f"{title}: task {started.id} {started.status} (jetdr wait {started.id})")
+            return started
         if self.as_json:
             done = self.client.wait(started)
         else:
@@ -359,6 +384,78 @@ def _find_named(client: Client, path: str, name: str) -> dict[str, Any]:
     raise JetdrError(404, "not_found", f"nothing named {name} at {path}")
 
 
+# -- the AVS run-command package and completion ------------------------------------------------
+
+
+def avs_list(shell: Shell, _args: argparse.Namespace) -> None:
+    package = shell.client.get("/api/v1/avs/script-package")
+    rows = [
+        {
+            "cmdlet": c["name"],
+            "parameters": ", ".join(
+                p["name"] + ("" if p["optional"] == "Required" else "?") for p in c["parameters"]
+            ),
+            "description": c["description"],
+        }
+        for c in package["cmdlets"]
+    ]
+    shell.say(f"{package['name']} {package['version']}")
+    shell.show(rows, ("cmdlet", "parameters", "description"))
+
+
+def avs_executions(shell: Shell, _args: argparse.Namespace) -> None:
+    found = list(shell.client.pages("/api/v1/avs/script-executions"))
+    shell.show(
+        found, ("name", "script_cmdlet_id", "provisioning_state", "submitted_at", "exit_code")
+    )
+
+
+def avs_show(shell: Shell, args: argparse.Namespace) -> None:
+    shell.show(shell.client.get(f"/api/v1/avs/script-executions/{args.execution_name}"))
+
+
+def completion(shell: Shell, args: argparse.Namespace) -> None:
+    sys.stdout.write(completion_script(build_parser(), args.shell))
+
+
+def _words(parser: argparse.ArgumentParser) -> tuple[list[str], dict[str, list[str]]]:
+    """The parser's options, and each sub-command's words (its own sub-commands and options)."""
+    options = [o for action in parser._actions for o in action.option_strings]
+    nested: dict[str, list[str]] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                words, deeper = _words(sub)
+                nested[name] = words
+                nested.update({f"{name} {key}": value for key, value in deeper.items()})
+            options = [*action.choices, *options]
+    return options, nested
+
+
+def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
+    top, nested = _words(parser)
+    cases = "\n".join(
+        f'        "{key}") words="{" ".join(value)}" ;;' for key, value in sorted(nested.items())
+    )
+    script = f"""_jetdr() {{
+    local current="${{COMP_WORDS[COMP_CWORD]}}" path="" word words="{" ".join(top)}"
+    for word in "${{COMP_WORDS[@]:1:COMP_CWORD-1}}"; do
+        case "$word" in -*) continue ;; esac
+        case "${{path:+$path }}$word" in
+{cases}
+        *) continue ;;
+        esac
+        path="${{path:+$path }}$word"
+    done
+    COMPREPLY=($(compgen -W "$words" -- "$current"))
+}}
+complete -F _jetdr jetdr
+"""
+    if shell == "zsh":
+        return "autoload -U +X bashcompinit && bashcompinit\n" + script
+    return script
+
+
 # -- wiring ------------------------------------------------------------------------------------
 
 
@@ -399,6 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not verify the certificate (JETDR_INSECURE=1)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once a task is started instead of following it (see `jetdr wait`)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(
@@ -422,6 +524,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("uninstall", uninstall, "unconfigure the cluster, remove the users, unregister")
     _cluster_args(sub)
     _account_args(sub)
+
+    sub = command("avs", avs_list, "the AVS run-command package: jetdr avs <cmdlet> ...")
+    cmdlets = sub.add_subparsers(dest="cmdlet_command", metavar="CMDLET")
+    listed = cmdlets.add_parser("list", help="the package's cmdlets and their parameters")
+    listed.set_defaults(run=avs_list)
+    shown = cmdlets.add_parser("executions", help="the executions run so far")
+    shown.set_defaults(run=avs_executions)
+    shown = cmdlets.add_parser("show", help="one execution and its output streams")
+    shown.set_defaults(run=avs_show)
+    shown.add_argument("execution_name")
+    avs.add_commands(cmdlets, avs.run_cmdlet)
+    drill.add_commands(command)
+    sub = command(
+        "completion", completion, 'a shell completion script: eval "$(jetdr completion bash)"'
+    )
+    sub.add_argument("shell", choices=("bash", "zsh"))
 
     command("status", status, "the appliance's status")
     for kind, columns in (
@@ -463,6 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("resume-failback", "resume the failback of"),
         ("complete-failback", "complete the failback of"),
         ("restore", "restore (make this site the primary of)"),
+        ("release", "release (hand the domain back to its owner site)"),
     ):
         sub = command(action, domain_action(action, title), f"{title} a protection domain")
         sub.add_argument("domain", help="its name or id")
@@ -491,7 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(
+        avs.cmdlet_names_any_case(sys.argv[1:] if argv is None else argv)
+    )
     console = Console(stderr=False, highlight=False)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     if args.password is None:
@@ -503,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ssl.SSLError, httpx.InvalidURL, ValueError) as error:
         errors.print(f"[red]error:[/red] cannot use these connection settings: {error}")
         return EXIT_USAGE
-    shell = Shell(client, args.json, console)
+    shell = Shell(client, args.json, console, password=args.password, wait=not args.no_wait)
     code = 0
     try:
         args.run(shell, args)
@@ -512,6 +633,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         errors.print(
             "[red]preflight failed:[/red] " + "; ".join(f"{c.name}: {c.message}" for c in failed)
         )
+        code = EXIT_PREFLIGHT_FAILED
+    except avs.ExecutionFailed as failure:
+        errors.print(f"[red]execution failed:[/red] {failure}")
         code = EXIT_PREFLIGHT_FAILED
     except (TaskFailedError, TaskTimeout) as error:
         errors.print(f"[red]task failed:[/red] {error.error_code}: {error.message}")

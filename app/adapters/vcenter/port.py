@@ -226,6 +226,9 @@ class VCenterSession(Protocol):
 
     async def power_off_vm(self, vm_moref: str) -> None: ...
 
+    async def reconfigure_vm(self, vm_moref: str, cpu: int, memory_mb: int) -> VmInfo:
+        """Changes a VM's vCPUs and memory; vCenter refuses it while the VM is powered on."""
+
     async def destroy_vm(self, vm_moref: str) -> None:
         """Powers the VM off first when it runs, then deletes it and its files."""
         ...

@@ -8,6 +8,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
 
+# The MSA VM's size when deployed (this emulator's choice; the OVA's is not documented).
+DEFAULT_CPU_COUNT = 4
+DEFAULT_MEMORY_GB = 8
+# The MSA's daemons as this emulator names them (the product's names are not documented):
+# the REST API and management service, the task scheduler, the replication engine.
+DAEMONS = ("jetdr-api", "jetdr-scheduler", "jetdr-replication")
+
 
 class Appliance(Base):
     """The single row describing this MSA (id is always 1)."""
@@ -29,5 +36,13 @@ class Appliance(Base):
     site_name_setting: Mapped[str | None] = mapped_column(String(128))
     # The virtual clock when last recorded: after a restart it resumes from here, never earlier.
     clock_at: Mapped[dt.datetime | None]
+    # The MSA's own VM in vCenter, once an install cmdlet deployed it; None before that.
+    vm_moref: Mapped[str | None] = mapped_column(String(64))
+    vm_name: Mapped[str | None] = mapped_column(String(80))
+    cpu_count: Mapped[int] = mapped_column(default=DEFAULT_CPU_COUNT)
+    memory_gb: Mapped[int] = mapped_column(default=DEFAULT_MEMORY_GB)
+    sshd_enabled: Mapped[bool] = mapped_column(default=False)
+    # {daemon name: when it was last restarted}
+    daemon_restarts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     installed_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]

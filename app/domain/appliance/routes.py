@@ -8,6 +8,8 @@ from app.api.deps import AdminUser, CurrentUser, provide
 from app.domain.appliance.schemas import (
     ApplianceRead,
     ApplianceUpdate,
+    DaemonRestart,
+    SshdUpdate,
     SubscriptionRead,
     SubscriptionUpdate,
 )
@@ -32,6 +34,26 @@ async def update_appliance(
     appliance_service: ApplianceServiceDep,
 ) -> ApplianceRead:
     return await appliance_service.update(change, user)
+
+
+@router.put("/sshd", response_model=ApplianceRead)
+async def set_sshd(
+    change: SshdUpdate,
+    user: AdminUser,
+    appliance_service: ApplianceServiceDep,
+) -> ApplianceRead:
+    """Starts or stops the appliance's SSH daemon (Enable-/Disable-JetDRSshd)."""
+    return await appliance_service.set_sshd(change.enabled, user)
+
+
+@router.post("/actions/restart-daemon", response_model=ApplianceRead)
+async def restart_daemon(
+    restart: DaemonRestart,
+    user: AdminUser,
+    appliance_service: ApplianceServiceDep,
+) -> ApplianceRead:
+    """Restarts one daemon, or all of them (Restart-JetDRDaemon); the emulator records it."""
+    return await appliance_service.restart_daemons(restart.name, user)
 
 
 subscription_router = APIRouter(prefix="/subscription", tags=["appliance"])

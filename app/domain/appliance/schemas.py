@@ -1,11 +1,18 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from app.core.schemas import ApiModel, RequestModel, Timestamp
 from app.domain.appliance.subscription import SubscriptionStatus
+
+
+class DaemonRead(ApiModel):
+    name: str
+    status: Literal["running"]
+    restarted_at: Timestamp | None
 
 
 class ApplianceRead(ApiModel):
@@ -17,6 +24,11 @@ class ApplianceRead(ApiModel):
     subscription_id: str | None
     site_name: str
     site_id: str
+    vm_name: str | None = Field(description="the MSA VM in vCenter, once an install deployed it")
+    cpu_count: int
+    memory_gb: int
+    sshd_enabled: bool
+    daemons: list[DaemonRead]
     installed_at: Timestamp
     updated_at: Timestamp
 
@@ -79,4 +91,14 @@ class SubscriptionUpdate(RequestModel):
         max_length=128,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
         description="the JetStream DR subscription id from the Azure Marketplace; null removes it",
+    )
+
+
+class SshdUpdate(RequestModel):
+    enabled: bool
+
+
+class DaemonRestart(RequestModel):
+    name: str | None = Field(
+        default=None, min_length=1, max_length=64, description="every daemon when absent"
     )

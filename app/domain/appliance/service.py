@@ -5,13 +5,14 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict
+from app.core.errors import Conflict, NotFound
 from app.core.principal import Principal
 from app.domain.appliance import repository, subscription
-from app.domain.appliance.models import Appliance
+from app.domain.appliance.models import DAEMONS, Appliance
 from app.domain.appliance.schemas import (
     ApplianceRead,
     ApplianceUpdate,
+    DaemonRead,
     SubscriptionRead,
     SubscriptionUpdate,
 )
@@ -40,6 +41,18 @@ class ApplianceService:
             subscription_id=appliance.subscription_id,
             site_name=site.name,
             site_id=site.id,
+            vm_name=appliance.vm_name,
+            cpu_count=appliance.cpu_count,
+            memory_gb=appliance.memory_gb,
+            sshd_enabled=appliance.sshd_enabled,
+            daemons=[
+                DaemonRead(
+                    name=name,
+                    status="running",
+                    restarted_at=_parse(appliance.daemon_restarts.get(name)),
+                )
+                for name in DAEMONS
+            ],
             installed_at=appliance.installed_at,
             updated_at=appliance.updated_at,
         )
@@ -80,6 +93,48 @@ class ApplianceService:
         )
         await self.session.commit()
         return self._read(appliance, site)
+
+    async def set_sshd(self, enabled: bool, actor: Principal) -> ApplianceRead:
+        appliance, site = await self._load()
+        appliance.sshd_enabled = enabled
+        self._changed(
+            appliance, site, actor, "appliance.sshd", f"sshd {'started' if enabled else 'stopped'}"
+        )
+        await self.session.commit()
+        return self._read(appliance, site)
+
+    async def restart_daemons(self, name: str | None, actor: Principal) -> ApplianceRead:
+        if name is not None and name not in DAEMONS:
+            raise NotFound(
+                f"no daemon named {name!r}; the appliance runs {', '.join(DAEMONS)}",
+                error_code="daemon_not_found",
+            )
+        appliance, site = await self._load()
+        now = self.platform.clock.now()
+        names = [name] if name is not None else list(DAEMONS)
+        appliance.daemon_restarts = {
+            **appliance.daemon_restarts,
+            **{daemon: now.isoformat() for daemon in names},
+        }
+        self._changed(
+            appliance, site, actor, "appliance.daemon_restarted", f"restarted {', '.join(names)}"
+        )
+        await self.session.commit()
+        return self._read(appliance, site)
+
+    def _changed(
+        self, appliance: Appliance, site: Site, actor: Principal, action: str, message: str
+    ) -> None:
+        now = self.platform.clock.now()
+        appliance.updated_at = now
+        events.record(
+            self.session,
+            at=now,
+            actor=actor.username,
+            action=action,
+            message=message,
+            entity=("site", site.id, site.name),
+        )
 
     async def subscription(self) -> SubscriptionRead:
         appliance, _site = await self._load()
@@ -125,6 +180,10 @@ class ApplianceService:
         )
         await self.session.commit()
         return _subscription_read(subscription, now)
+
+
+def _parse(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
 
 
 def _subscription(appliance: Appliance) -> Subscription:

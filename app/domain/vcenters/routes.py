@@ -16,6 +16,7 @@ from app.core.pagination import PageParams, by_attributes
 from app.core.schemas import Page
 from app.domain.vcenters.schemas import (
     PermissionsRead,
+    RestUser,
     ServiceAccounts,
     VCenterCreate,
     VCenterRead,
@@ -161,6 +162,45 @@ async def remove_service_accounts(
     task = await v_center_service.service_accounts(
         vcenter_id, spec or ServiceAccounts(), admin, create=False
     )
+    return accepted(response, task)
+
+
+@router.post(
+    "/{vcenter_id}/actions/enable-rest-user",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def enable_rest_user(
+    vcenter_id: str,
+    admin: AdminUser,
+    v_center_service: VCenterServiceDep,
+    response: Response,
+    spec: Annotated[RestUser | None, Body()] = None,
+) -> TaskRead:
+    """The REST user alone, with its global permission (Enable-JetStreamRESTUser)."""
+    accounts = (spec or RestUser()).accounts()
+    task = await v_center_service.service_accounts(vcenter_id, accounts, admin, create=True)
+    return accepted(response, task)
+
+
+@router.post(
+    "/{vcenter_id}/actions/disable-rest-user",
+    response_model=TaskRead,
+    status_code=202,
+    responses=ACCEPTED,
+)
+async def disable_rest_user(
+    vcenter_id: str,
+    admin: AdminUser,
+    v_center_service: VCenterServiceDep,
+    response: Response,
+    spec: Annotated[RestUser | None, Body()] = None,
+) -> TaskRead:
+    """Revokes the REST user's global permission (Disable-JetStreamRESTUser); the elevated
+    user keeps its own."""
+    accounts = (spec or RestUser()).accounts()
+    task = await v_center_service.service_accounts(vcenter_id, accounts, admin, create=False)
     return accepted(response, task)
 
 

@@ -20,10 +20,26 @@ class ServiceAccounts(RequestModel):
     CloudAdmin on AVS) and the IO filter's REST user (`iofrest`), both given a global
     permission with that role."""
 
-    elevated_user: str = Field(default="VSPHERE.LOCAL\\jetdr-svc", min_length=1, max_length=255)
+    elevated_user: str | None = Field(
+        default="VSPHERE.LOCAL\\jetdr-svc",
+        min_length=1,
+        max_length=255,
+        description="null: the REST user only",
+    )
     rest_user: str = Field(default="VSPHERE.LOCAL\\iofrest", min_length=1, max_length=255)
     role: str = Field(default="JSDR", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     clone_from: str = Field(default="CloudAdmin", min_length=1, max_length=64)
+
+
+class RestUser(RequestModel):
+    """The IO filter's REST user alone (Enable-/Disable-JetStreamRESTUser)."""
+
+    rest_user: str = Field(default="VSPHERE.LOCAL\\iofrest", min_length=1, max_length=255)
+    role: str = Field(default="JSDR", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    clone_from: str = Field(default="CloudAdmin", min_length=1, max_length=64)
+
+    def accounts(self) -> ServiceAccounts:
+        return ServiceAccounts(elevated_user=None, **self.model_dump())
 
 
 class PermissionsRead(ApiModel):

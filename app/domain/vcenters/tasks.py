@@ -164,6 +164,11 @@ async def unregister_plugin(ctx: TaskContext) -> None:
         await session.commit()
 
 
+def _principals(ctx: TaskContext) -> list[str]:
+    """The elevated user (absent when only the REST user is meant) and the REST user."""
+    return [p for p in (ctx.params.get("elevated_user"), ctx.params["rest_user"]) if p]
+
+
 async def create_service_accounts(ctx: TaskContext) -> None:
     """The role (cloned from `clone_from`, or from `Admin` where there is no CloudAdmin, as on
     premises) and the two global permissions; what already exists is kept."""
@@ -174,14 +179,14 @@ async def create_service_accounts(ctx: TaskContext) -> None:
             source = clone_from if clone_from in roles else "Admin"
             await vc.create_role(role, source)
             ctx.result["role_created_from"] = source
-        for principal in (ctx.params["elevated_user"], ctx.params["rest_user"]):
+        for principal in _principals(ctx):
             await vc.set_global_permission(principal, role)
-    ctx.result["granted"] = [ctx.params["elevated_user"], ctx.params["rest_user"]]
+    ctx.result["granted"] = _principals(ctx)
 
 
 async def remove_service_accounts(ctx: TaskContext) -> None:
     async with connected(ctx) as vc:
-        for principal in (ctx.params["elevated_user"], ctx.params["rest_user"]):
+        for principal in _principals(ctx):
             with contextlib.suppress(VCenterNotFound):
                 await vc.remove_global_permission(principal)
         if ctx.params["role"] not in (await vc.global_permissions()).values():

@@ -110,6 +110,18 @@ class SimulatedBackend:
             "roles": sorted(state.roles),
             "global_permissions": dict(state.permissions),
             "vms": len(state.vms),
+            "virtual_machines": [
+                {
+                    "name": vm.name,
+                    "moref": vm.moref,
+                    "power_state": vm.power_state,
+                    "cpu": vm.cpu,
+                    "memory_mb": vm.memory_mb,
+                    "ip": vm.ip,
+                    "guestinfo": dict(state.guestinfo.get(vm.moref, ())),
+                }
+                for vm in sorted(state.vms, key=lambda vm: vm.name)
+            ],
         }
 
     async def set_unreachable(self, names: set[str]) -> int:

@@ -148,6 +148,16 @@ class Vms(SessionBase):
         await self._backend.sleep(POWER_SECONDS)
         await self._replace_vm(vm_moref, power_state="poweredOff", ip=None)
 
+    async def reconfigure_vm(self, vm_moref: str, cpu: int, memory_mb: int) -> VmInfo:
+        vm = await self.get_vm(vm_moref)
+        if vm.power_state == "poweredOn":
+            raise VCenterConflict(
+                f"The attempted operation cannot be performed in the current state (Powered on): "
+                f"VM {vm.name}"
+            )
+        await self._replace_vm(vm_moref, cpu=cpu, memory_mb=memory_mb)
+        return await self.get_vm(vm_moref)
+
     async def destroy_vm(self, vm_moref: str) -> None:
         vm = await self.get_vm(vm_moref)
         if vm.power_state == "poweredOn":

@@ -244,6 +244,14 @@ class Vms(SessionBase):
     async def power_off_vm(self, vm_moref: str) -> None:
         await self._run(lambda: self._wait(self._vm(vm_moref).PowerOffVM_Task()))
 
+    def _reconfigure(self, vm_moref: str, cpu: int, memory_mb: int) -> VmInfo:
+        vm = self._vm(vm_moref)
+        self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(numCPUs=cpu, memoryMB=memory_mb)))
+        return self._vm_info(vm)
+
+    async def reconfigure_vm(self, vm_moref: str, cpu: int, memory_mb: int) -> VmInfo:
+        return await self._run(self._reconfigure, vm_moref, cpu, memory_mb)
+
     def _destroy(self, vm_moref: str) -> None:
         vm = self._vm(vm_moref)
         if vm.runtime.powerState == "poweredOn":
