@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
+from tests.conftest import ROOT_PASSWORD
 from tests.e2e.conftest import ServedAppliance
 from tests.peers import vcsim_server
 
@@ -176,5 +178,104 @@ def test_deploy_two_drvas_with_log_volume_against_vcsim(
                 if isinstance(device, vim.vm.device.VirtualDisk)
             ]
             assert 50 * 1024 * 1024 in disks
+    finally:
+        Disconnect(instance)
+
+
+def _vm_names(instance: Any) -> set[str]:
+    content = instance.RetrieveContent()
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+    return {vm.name for vm in view.view}
+
+
+def _run_command(
+    client: httpx.Client, name: str, cmdlet: str, values: dict[str, Any], vcsim: Any
+) -> dict[str, Any]:
+    parameters = [{"type": "Value", "name": k, "value": v} for k, v in values.items()]
+    parameters.append(
+        {"type": "Credential", "name": "Credential", "username": "root", "password": ROOT_PASSWORD}
+    )
+    hidden = [
+        {"type": "Value", "name": "VCenter", "value": f"{vcsim.host}:{vcsim.port}"},
+        {
+            "type": "Credential",
+            "name": "VCenterCredential",
+            "username": vcsim_server.USERNAME,
+            "password": vcsim_server.PASSWORD,
+        },
+    ]
+    submitted = client.put(
+        f"/api/v1/avs/script-executions/{name}",
+        json={"script_cmdlet_id": cmdlet, "parameters": parameters, "hidden_parameters": hidden},
+    )
+    assert submitted.status_code == 201, submitted.text
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        execution: dict[str, Any] = client.get(f"/api/v1/avs/script-executions/{name}").json()
+        if execution["exit_code"] is not None:
+            return execution
+        time.sleep(0.2)
+    raise AssertionError(f"{cmdlet} did not finish: {execution}")
+
+
+def test_avs_install_deploys_the_msa_vm_into_vcsim_and_uninstall_removes_it(
+    serve: Callable[..., ServedAppliance], vcsim: Any
+) -> None:
+    appliance = serve(**VSPHERE_BACKEND)
+    appliance.start()
+    instance, cluster_mo = _vcsim_view(vcsim)
+    try:
+        before = _vm_names(instance)
+        extensions = [e.key for e in instance.RetrieveContent().extensionManager.extensionList]
+        with appliance.client() as client:
+            installed = _run_command(
+                client,
+                "install",
+                "Install-JetDRWithStaticIP",
+                {
+                    "ProtectedCluster": cluster_mo.name,
+                    "Cluster": cluster_mo.name,
+                    "Datastore": cluster_mo.datastore[0].name,
+                    "Network": cluster_mo.network[0].name,
+                    "VMName": "jetdr-msa",
+                    # The VIB URL vcsim is handed must resolve.
+                    "HostName": "127.0.0.1",
+                    "MSIp": "10.0.0.50",
+                    "Netmask": "255.255.255.0",
+                    "Gateway": "10.0.0.1",
+                    "Dns": "10.0.0.2",
+                },
+                vcsim,
+            )
+            assert installed["provisioning_state"] == "Succeeded", installed["errors"]
+            assert _vm_names(instance) == before | {"jetdr-msa"}
+            content = instance.RetrieveContent()
+            view = content.viewManager.CreateContainerView(
+                content.rootFolder, [vim.VirtualMachine], True
+            )
+            msa = next(vm for vm in view.view if vm.name == "jetdr-msa")
+            settings = {o.key: o.value for o in msa.config.extraConfig}
+            assert settings["guestinfo.jetstream.ip"] == "10.0.0.50"
+            assert msa.runtime.powerState == "poweredOn"
+            assert "com.jetstream.jetdr" in [e.key for e in content.extensionManager.extensionList]
+
+            resized = client.post(
+                "/api/v1/appliance/actions/resize", json={"cpu_count": 6, "memory_gb": 12}
+            )
+            assert resized.status_code == 200, resized.text
+            assert (msa.config.hardware.numCPU, msa.config.hardware.memoryMB) == (6, 12 * 1024)
+
+            removed = _run_command(
+                client,
+                "uninstall",
+                "Uninstall-JetDR",
+                {"ProtectedCluster": cluster_mo.name, "MSIp": "10.0.0.50"},
+                vcsim,
+            )
+            assert removed["provisioning_state"] == "Succeeded", removed["errors"]
+        assert _vm_names(instance) == before
+        assert [e.key for e in instance.RetrieveContent().extensionManager.extensionList] == (
+            extensions
+        )
     finally:
         Disconnect(instance)

@@ -86,7 +86,8 @@ async def _endpoint(run: Run) -> Endpoint:
         if credential is None:
             raise CmdletFailed("the hidden parameter VCenterCredential is missing")
         username, password = credential
-        return Endpoint(str(hostname), 443, str(username), str(password))
+        host, port = vcenter_address(str(hostname))
+        return Endpoint(host, port, str(username), str(password))
     found = await run.call(lambda s: msa_vm.registered_endpoint(s, run.platform))
     if found is None:
         raise CmdletFailed(
@@ -95,6 +96,14 @@ async def _endpoint(run: Run) -> Endpoint:
         )
     endpoint: Endpoint = found
     return endpoint
+
+
+def vcenter_address(value: str) -> tuple[str, int]:
+    """`vcsa.example.com` or `vcsa.example.com:8443` (an IPv6 address takes no port here)."""
+    host, _, port = value.rpartition(":")
+    if host and port.isdigit() and ":" not in host:
+        return host, int(port)
+    return value, 443
 
 
 async def _registered(run: Run) -> VCenter:
@@ -138,7 +147,8 @@ def _vcenter_given(run: Run) -> VCenterCredentials | None:
     if hostname is None or credential is None:
         return None
     username, password = credential
-    return VCenterCredentials(hostname=hostname, username=username, password=password)
+    host, port = vcenter_address(str(hostname))
+    return VCenterCredentials(hostname=host, port=port, username=username, password=password)
 
 
 async def _install_preflight(run: Run) -> None:
