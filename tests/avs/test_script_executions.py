@@ -15,7 +15,30 @@ from app.settings import Settings
 from jetdr import avs as cli_avs
 from tests.conftest import ROOT, ROOT_PASSWORD, Appliance, add_user, start_appliance
 
-CMDLETS_9_0_0 = ["Install-JetDRWithStaticIP", "Install-JetDRWithDHCP", "Uninstall-JetDR", "Invoke-PreflightJetDRInstall", "Invoke-PreflightJetDRUninstall", "Enable-JetDRForCluster", "Disable-JetDRForCluster", "Enable-JetDRSshd", "Disable-JetDRSshd", "Update-JetDR", "Resolve-HostIssue", "Resolve-ClusterIssue", "Repair-Cluster", "Register-JetDRPlugin", "Unregister-JetDRPlugin", "Restart-JetDRDaemon", "Enable-JetStreamRESTUser", "Disable-JetStreamRESTUser", "Test-JetDRApplianceConnection", "Start-MSA", "Restart-MSA", "Resize-JetDRMSAResources"]
+CMDLETS_9_0_0 = (
+    "Install-JetDRWithStaticIP",
+    "Install-JetDRWithDHCP",
+    "Uninstall-JetDR",
+    "Invoke-PreflightJetDRInstall",
+    "Invoke-PreflightJetDRUninstall",
+    "Enable-JetDRForCluster",
+    "Disable-JetDRForCluster",
+    "Enable-JetDRSshd",
+    "Disable-JetDRSshd",
+    "Update-JetDR",
+    "Resolve-HostIssue",
+    "Resolve-ClusterIssue",
+    "Repair-Cluster",
+    "Register-JetDRPlugin",
+    "Unregister-JetDRPlugin",
+    "Restart-JetDRDaemon",
+    "Enable-JetStreamRESTUser",
+    "Disable-JetStreamRESTUser",
+    "Test-JetDRApplianceConnection",
+    "Start-MSA",
+    "Restart-MSA",
+    "Resize-JetDRMSAResources",
+)
 HIDDEN = [
     {"type": "Value", "name": "VCenter", "value": "vcsa-01.protected.local"},
     {
@@ -427,8 +450,8 @@ async def test_day_two_cmdlets(runner: Runner) -> None:
     assert cluster["status"] == "unconfigured"
     again = await runner.run("Disable-JetDRForCluster", {"ProtectedCluster": "Cluster-1"})
     assert again["failure_reason"] == "cluster Cluster-1 is not configured for JetStream DR"
-    enabled = await runner.run("Enable-JetDRForCluster", {"ProtectedCluster": "Cluster-1"})
-    assert enabled["exit_code"] == 0, errors(enabled)
+    enable = await runner.run("Enable-JetDRForCluster", {"ProtectedCluster": "Cluster-1"})
+    assert enable["exit_code"] == 0, errors(enable)
     assert (await client.get("/api/v1/clusters")).json()["items"][0]["status"] == "configured"
     twice = await runner.run("Enable-JetDRForCluster", {"ProtectedCluster": "Cluster-1"})
     assert "protected_cluster_not_configured" in errors(twice)

@@ -200,6 +200,8 @@ async def test_upload_iso_create_power_and_destroy_a_vm(backend: Backend) -> Non
         # vCenter refuses a second VM of the same name (DuplicateName); govmomi 0.24's simulator
         # does not, and wrapping its VM folder breaks its property collector, so the domain
         # checks names itself and this contract leaves duplicates out.
+        resized = await vc.reconfigure_vm(created.moref, 2, 4096)
+        assert (resized.cpu, resized.memory_mb) == (2, 4096)
         await vc.power_on_vm(created.moref)
         assert (await vc.get_vm(created.moref)).power_state == "poweredOn"
         with pytest.raises(VCenterConflict):
