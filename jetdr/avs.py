@@ -126,7 +126,9 @@ def add_commands(commands: Any, run: Any) -> None:
 def execution_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--execution-name", help="unique per run (default: generated)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds (default 1800)")
-    parser.add_argument("--no-wait", action="store_true", help="submit and return")
+    parser.add_argument(
+        "--no-wait", action="store_true", default=argparse.SUPPRESS, help="submit and return"
+    )
     parser.add_argument("--vcenter-hostname", help="the private cloud's vCenter (hidden)")
     parser.add_argument("--vcenter-username")
     parser.add_argument("--vcenter-password")

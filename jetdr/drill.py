@@ -133,14 +133,14 @@ def peer_add(shell: Shell, args: argparse.Namespace) -> None:
         key: value
         for key, value in {
             "name": args.name,
-            "url": args.url,
+            "url": args.peer_url,
             "username": args.peer_username,
             "password": args.peer_password,
             "certificate_sha256": args.certificate_sha256,
         }.items()
         if value is not None
     }
-    call(shell, f"add peer {args.url}", "POST", "/api/v1/sites", body)
+    call(shell, f"add peer {args.peer_url}", "POST", "/api/v1/sites", body)
 
 
 def recovery_settings(shell: Shell, args: argparse.Namespace) -> None:
@@ -176,32 +176,53 @@ def runbook(shell: Shell, args: argparse.Namespace) -> None:
     shell.show(shell.client.put(path, body))
 
 
-def scan(shell: Shell, args: argparse.Namespace) -> None:
-    site = find(shell, "/api/v1/storage-sites", args.storage_site, "storage site")
-    task = call(
-        shell,
+def _scan(shell: Shell, site: dict[str, Any]) -> list[dict[str, Any]]:
+    task = shell.task(
         f"scan {site['name']} for protection domains",
         "POST",
         f"/api/v1/storage-sites/{site['id']}/actions/scan-domains",
     )
-    found = (task.result or {}).get("domains") if shell.wait else None
-    if found is not None:
-        shell.show(found, ("id", "name", "primary_site", "owner_site", "vms"))
+    return list((task.result or {}).get("domains") or [])
+
+
+def scan(shell: Shell, args: argparse.Namespace) -> None:
+    site = find(shell, "/api/v1/storage-sites", args.storage_site, "storage site")
+    shell.wait = True
+    found = _scan(shell, site)
+    shell.show(
+        found, ("domain_id", "name", "owner_site_name", "last_recovery_point_at", "importable")
+    )
 
 
 def import_domain(shell: Shell, args: argparse.Namespace) -> None:
+    """Scans the storage site, then imports the domain found there by its name or id."""
     site = find(shell, "/api/v1/storage-sites", args.storage_site, "storage site")
-    body: dict[str, Any] = {"storage_site_id": site["id"], "domain_id": args.domain_id}
+    waits, shell.wait = shell.wait, True
+    found = _scan(shell, site)
+    shell.wait = waits
+    match = next((d for d in found if args.domain in (d["name"], d["domain_id"])), None)
+    if match is None:
+        raise JetdrError(
+            404, "not_found", f"{site['name']} holds no protection domain {args.domain}"
+        )
+    if not match["importable"]:
+        raise JetdrError(409, "not_importable", f"{args.domain} is owned by this site already")
+    body: dict[str, Any] = {"storage_site_id": site["id"], "domain_id": match["domain_id"]}
     if args.drva:
         drva = find(shell, "/api/v1/drvas", args.drva, "DRVA")
         body |= {"drva_id": drva["id"], "replication_log_volume_id": _log_volume(shell, drva, None)}
     call(
         shell,
-        f"import protection domain {args.domain_id}",
+        f"import protection domain {match['name']}",
         "POST",
-        f"/api/v1/protection-domains/{args.domain_id}/actions/import",
+        f"/api/v1/protection-domains/{match['domain_id']}/actions/import",
         body,
     )
+
+
+def drva_delete(shell: Shell, args: argparse.Namespace) -> None:
+    drva = find(shell, "/api/v1/drvas", args.drva, "DRVA")
+    call(shell, f"delete DRVA {drva['name']}", "DELETE", f"/api/v1/drvas/{drva['id']}")
 
 
 def report(shell: Shell, args: argparse.Namespace) -> None:
@@ -247,7 +268,7 @@ def add_commands(command: Register) -> None:
         command(name, run, text).add_argument("domain", help="its name or id")
 
     sub = command("peer-add", peer_add, "pair with the other site's appliance")
-    sub.add_argument("--url", required=True)
+    sub.add_argument("--peer-url", required=True, help="https://the-other-msa[:port]")
     sub.add_argument("--peer-username", default="root")
     sub.add_argument("--peer-password", required=True)
     sub.add_argument("--name")
@@ -262,9 +283,11 @@ def add_commands(command: Register) -> None:
 
     sub = command("scan", scan, "find the protection domains a storage site holds")
     sub.add_argument("storage_site", help="its name or id")
-    sub = command("import", import_domain, "import a domain found by scan (recovery site)")
-    sub.add_argument("domain_id")
+    sub = command("import", import_domain, "import a domain the storage site holds (by name)")
+    sub.add_argument("domain", help="its name or id, as scan lists it")
     sub.add_argument("--storage-site", required=True)
     sub.add_argument("--drva", help="the DRVA that protects it here")
+    sub = command("drva-delete", drva_delete, "remove a DRVA")
+    sub.add_argument("drva", help="its name or id")
     sub = command("report", report, "one recovery report")
     sub.add_argument("report_id")
