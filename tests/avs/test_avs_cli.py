@@ -4,7 +4,11 @@ every day-2 cmdlet acts through the appliance (its streams, exit status and end 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,3 +133,75 @@ def test_install_with_dhcp_then_uninstall_leaves_vcenter_as_it_was(
     assert vcenter_side(jetdr_msa) == before
     assert jetdr_msa.get("/api/v1/vcenters")["items"] == []
     assert jetdr_msa.get("/api/v1/appliance")["vm_name"] is None
+
+
+def test_no_wait_wait_and_tables(
+    jetdr_msa: Client, jetdr_msa_appliance: RunningAppliance, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert jetdr(jetdr_msa_appliance, "avs", "install-jetdr-with-dhcp", *DEPLOY, *VCENTER) == 0
+    capsys.readouterr()
+    code = jetdr(
+        jetdr_msa_appliance,
+        "--no-wait",
+        "--json",
+        "drva-deploy",
+        "--name",
+        "drva",
+        "--cluster",
+        "Cluster-1",
+        "--datastore",
+        "vsanDatastore",
+        "--network",
+        "dhcp-segment",
+    )
+    started = json.loads(capsys.readouterr().out)
+    assert code == 0 and started["status"] in ("queued", "running")
+    assert jetdr(jetdr_msa_appliance, "--json", "wait", started["id"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "succeeded"
+    assert jetdr(jetdr_msa_appliance, "drvas") == 0
+    table = capsys.readouterr().out
+    assert "drva" in table and "running" in table
+    # A run-command submitted without waiting is there to follow later.
+    ip = jetdr_msa.get("/api/v1/appliance")["ip"]
+    code = jetdr(
+        jetdr_msa_appliance,
+        "avs",
+        "Enable-JetDRSshd",
+        "--ms-ip",
+        ip,
+        "--no-wait",
+        "--execution-name",
+        "sshd",
+    )
+    assert code == 0 and "as execution sshd" in capsys.readouterr().out
+    assert jetdr(jetdr_msa_appliance, "avs", "executions") == 0
+    assert "sshd" in capsys.readouterr().out
+    # Wrong MSA credential: the execution fails and so does the command, with its reason.
+    code = jetdr(
+        jetdr_msa_appliance, "avs", "enable-jetdr-sshd", "--ms-ip", ip, "--msa-password", "nope"
+    )
+    out, err = capsys.readouterr()
+    assert code == 1 and "ERROR: the MSA refused the credential of root" in out, out
+    assert "execution failed: the MSA refused the credential" in err
+
+
+def test_shell_completion_knows_commands_cmdlets_and_their_options(tmp_path: Path) -> None:
+    script = tmp_path / "jetdr.bash"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["--password", "x", "completion", "bash"]) == 0
+    script.write_text(buffer.getvalue())
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(f"'{w}'" for w in words)
+        shell = (
+            f"source {script}; COMP_WORDS=(jetdr {line}); COMP_CWORD={len(words)}; "
+            '_jetdr; printf "%s\\n" "${COMPREPLY[@]}"'
+        )
+        done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True)
+        return done.stdout.split()
+
+    assert complete("dom") == ["domain-create", "domain-add-vms", "domain-vms", "domain-delete"]
+    assert "Install-JetDRWithDHCP" in complete("avs", "Install-JetDRWith")
+    assert complete("avs", "uninstall-jetdr", "--prot") == ["--protected-cluster"]
+    assert complete("--json", "failover", "erp", "--ty") == ["--type"]

@@ -30,19 +30,16 @@ DOMAIN_VMS = ("app-01", "web-01", "cache-01")
 
 def avs_recovery_topology(path: Path) -> Path:
     """The recovery site as AVS has it for JetStream DR: two clusters of four hosts (the install
-    preflight wants at least four)."""
+    preflight wants at least four) instead of the built-in three-host pilot light."""
     text = RECOVERY_TOPOLOGY.read_text()
-    hosts = "".join(
-        f'          - {{name: esx-{c}{h}, esxi_version: 7.0.3, esxi_build: "19193900"}}\n'
-        for c, h in (("a", 1), ("a", 2), ("a", 3), ("a", 4))
-    )
-    second = "".join(
-        f'          - {{name: esx-{c}{h}, esxi_version: 7.0.3, esxi_build: "19193900"}}\n'
-        for c, h in (("b", 1), ("b", 2), ("b", 3), ("b", 4))
-    )
-    start = text.index("      - name: Pilot-1")
-    end = text.index("    datastores:")
-    clusters = f"      - name: AVS-Cluster-1\n        hosts:\n{hosts}      - name: AVS-Cluster-2\n        hosts:\n{second}"
+    clusters = ""
+    for cluster, prefix in (("AVS-Cluster-1", "esx-a"), ("AVS-Cluster-2", "esx-b")):
+        clusters += f"      - name: {cluster}\n        hosts:\n"
+        clusters += "".join(
+            f'          - {{name: {prefix}{n}, esxi_version: 7.0.3, esxi_build: "19193900"}}\n'
+            for n in range(1, 5)
+        )
+    start, end = text.index("      - name: Pilot-1"), text.index("    datastores:")
     text = text[:start] + clusters + text[end:]
     text = text.replace("clusters: [Pilot-1]", "clusters: [AVS-Cluster-1, AVS-Cluster-2]")
     path.write_text(text)
