@@ -23,6 +23,7 @@ import json
 import os
 import ssl
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -373,8 +374,31 @@ def domain_action(action: str, title: str) -> Callable[[Shell, argparse.Namespac
             f"/api/v1/protection-domains/{domain['id']}/actions/{action}",
             body or None,
         )
+        if action == "start-protection" and args.until_protected and shell.wait:
+            until_protected(shell, domain, args.timeout)
 
     return run
+
+
+def until_protected(shell: Shell, domain: dict[str, Any], timeout: float) -> None:
+    """Waits for every VM to finish its initial sync and the domain's first recovery point."""
+    path = f"/api/v1/protection-domains/{domain['id']}"
+    deadline = time.monotonic() + timeout
+    with shell.console.status(f"initial sync of {domain['name']}") as status:
+        while True:
+            vms = list(shell.client.pages(f"{path}/vms"))
+            synced = sum(vm["status"] == "protected" for vm in vms)
+            current = shell.client.get(path)
+            status.update(f"initial sync of {domain['name']}: {synced}/{len(vms)} VMs protected")
+            if vms and synced == len(vms) and current.get("last_recovery_point_at"):
+                break
+            if time.monotonic() > deadline:
+                raise JetdrError(
+                    504, "timeout", f"{domain['name']} is not protected after {timeout:.0f} s"
+                )
+            time.sleep(0.5)
+    shell.outputs.append(current)
+    shell.say(f"[green]✓[/green] {domain['name']} is protected (first recovery point taken)")
 
 
 def _find_named(client: Client, path: str, name: str) -> dict[str, Any]:
@@ -593,6 +617,13 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="RFC3339",
                 help="PITR: the newest consistent point at or before this time",
             )
+        if action == "start-protection":
+            sub.add_argument(
+                "--until-protected",
+                action="store_true",
+                help="then wait for the initial sync and the first recovery point",
+            )
+            sub.add_argument("--timeout", type=float, default=1800, help="seconds")
         if action == "failover":
             sub.add_argument("--type", default="regular", choices=("regular", "planned", "forced"))
             sub.add_argument("--continuous", action="store_true")
@@ -613,7 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(
         avs.cmdlet_names_any_case(sys.argv[1:] if argv is None else argv)
     )
-    console = Console(stderr=False, highlight=False)
+    console = Console(stderr=False, highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     if args.password is None:
         errors.print("[red]error:[/red] a password is needed: --password or JETDR_PASSWORD")

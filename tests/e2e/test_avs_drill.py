@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,28 +21,7 @@ from tests.peers.objectstores import AzuritePeer
 
 pytestmark = pytest.mark.e2e
 
-RECOVERY_TOPOLOGY = (
-    Path(__file__).parents[2] / "app" / "adapters" / "vcenter" / "topologies" / "recovery.yaml"
-)
 DOMAIN_VMS = ("app-01", "web-01", "cache-01")
-
-
-def avs_recovery_topology(path: Path) -> Path:
-    """The recovery site as AVS has it for JetStream DR: two clusters of four hosts (the install
-    preflight wants at least four) instead of the built-in three-host pilot light."""
-    text = RECOVERY_TOPOLOGY.read_text()
-    clusters = ""
-    for cluster, prefix in (("AVS-Cluster-1", "esx-a"), ("AVS-Cluster-2", "esx-b")):
-        clusters += f"      - name: {cluster}\n        hosts:\n"
-        clusters += "".join(
-            f'          - {{name: {prefix}{n}, esxi_version: 7.0.3, esxi_build: "19193900"}}\n'
-            for n in range(1, 5)
-        )
-    start, end = text.index("      - name: Pilot-1"), text.index("    datastores:")
-    text = text[:start] + clusters + text[end:]
-    text = text.replace("clusters: [Pilot-1]", "clusters: [AVS-Cluster-1, AVS-Cluster-2]")
-    path.write_text(text)
-    return path
 
 
 class Shell:
@@ -145,13 +123,13 @@ def set_up(jetdr: Shell, cluster: str, azurite: AzuritePeer) -> None:
 def test_the_avs_drill_through_the_cli(
     serve: Callable[..., ServedAppliance],
     azurite: AzuritePeer,
-    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     served_a = serve(name="site-a", JETDR_SITE_NAME="protected", **CLOCK, **FAST)
     served_b = serve(
         name="site-b",
-        JETDR_TOPOLOGY=str(avs_recovery_topology(tmp_path / "avs-recovery.yaml")),
+        # Two clusters of four hosts: the install preflight wants four.
+        JETDR_TOPOLOGY="avs-recovery",
         JETDR_SITE_NAME="recovery",
         **CLOCK,
         **FAST,
@@ -204,9 +182,9 @@ def test_the_avs_drill_through_the_cli(
     # Protect at A.
     at_a("domain-create", "erp", "--drva", "drva", "--storage-site", "blob")
     at_a("domain-add-vms", "erp", *DOMAIN_VMS)
-    at_a("start-protection", "erp")
+    at_a("start-protection", "erp", "--until-protected")
     domain_id = a.named("protection-domains", "erp")["id"]
-    a.until(lambda: all_protected(a, domain_id))
+    assert all_protected(a, domain_id)
     domains = at_a.json("protection-domains")
     assert [(d["name"], d["mode"]) for d in domains] == [("erp", "protecting")]
 

@@ -119,12 +119,13 @@ class TopologyError(ValueError):
 
 
 def load_topology(name_or_path: str) -> Topology:
-    """`protected`, `recovery`, or a path to a topology YAML file."""
+    """`protected`, `recovery`, `avs-recovery`, or a path to a topology YAML file."""
     builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
     path = builtin if builtin.is_file() else Path(name_or_path)
     if not path.is_file():
         raise TopologyError(
-            f"topology {name_or_path!r} is neither built in (protected, recovery) nor a file"
+            f"topology {name_or_path!r} is neither built in (protected, recovery, avs-recovery) "
+            "nor a file"
         )
     try:
         return Topology.model_validate(yaml.safe_load(path.read_text()))
