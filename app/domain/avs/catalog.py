@@ -40,6 +40,8 @@ class Cmdlet:
     description: str
     parameters: tuple[Parameter, ...]
     documented: bool = True
+    # The install cmdlets' `MSIp` is the address to give the MSA, not the one it has.
+    deploys_msa: bool = False
 
     @property
     def id(self) -> str:
@@ -88,12 +90,14 @@ CMDLETS: tuple[Cmdlet, ...] = (
         "deploys the MSA with a static IP, registers vCenter, configures the protected cluster "
         "and creates the elevated and REST users",
         (*DEPLOY, *STATIC_IP, REGISTER_WITH_IP),
+        deploys_msa=True,
     ),
     Cmdlet(
         "Install-JetDRWithDHCP",
         "deploys the MSA with DHCP, registers vCenter, installs the JetStream VIB on the "
         "protected cluster and creates the elevated and REST users",
         (*DEPLOY, REGISTER_WITH_IP),
+        deploys_msa=True,
     ),
     Cmdlet(
         "Invoke-PreflightJetDRUninstall",

@@ -72,7 +72,7 @@ async def check_msa(run: Run) -> Appliance:
         raise CmdletFailed(f"the MSA refused the credential of {username}: {failure}") from None
     appliance = await _appliance(run)
     given = run.optional("MSIp")
-    if given is not None and given != appliance.ip and run.cmdlet.parameter("Netmask") is None:
+    if given is not None and not run.cmdlet.deploys_msa and given != appliance.ip:
         raise CmdletFailed(f"no MSA answers at {given}: this MSA's address is {appliance.ip}")
     await run.info(f"MSA {appliance.hostname} ({appliance.ip}) accepted the credential")
     return appliance
@@ -209,6 +209,16 @@ async def _install(run: Run, settings: msa_vm.NetworkSettings) -> None:
     await run.output("msa_ip", address)
     await run.output("msa_hostname", hostname)
     await run.info("the MSA status API answers: ready")
+    try:
+        await _configure(run, endpoint)
+    except CmdletFailed:
+        await run.warn(f"the MSA VM {vm.name} stays deployed: Uninstall-JetDR removes it")
+        raise
+    await run.info("JetStream DR is installed")
+
+
+async def _configure(run: Run, endpoint: Endpoint) -> None:
+    """What an install does once the MSA is up: vCenter, the protected cluster, the users."""
     vcenter = await _register_vcenter(run, endpoint)
     cluster = await _named(run, Cluster, run.text("ProtectedCluster"))
     if cluster.status != "configured":
@@ -224,7 +234,6 @@ async def _install(run: Run, settings: msa_vm.NetworkSettings) -> None:
             vcenter.id, accounts, run.actor, create=True
         ),
     )
-    await run.info("JetStream DR is installed")
 
 
 async def _register_vcenter(run: Run, endpoint: Endpoint) -> VCenter:
