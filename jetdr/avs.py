@@ -127,7 +127,10 @@ def execution_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--execution-name", help="unique per run (default: generated)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds (default 1800)")
     parser.add_argument(
-        "--no-wait", action="store_true", default=argparse.SUPPRESS, help="submit and return"
+        "--wait",
+        action=argparse.BooleanOptionalAction,
+        default=argparse.SUPPRESS,
+        help="follow the execution to its end (default) or submit and return",
     )
     parser.add_argument("--vcenter-hostname", help="the private cloud's vCenter (hidden)")
     parser.add_argument("--vcenter-username")
@@ -186,7 +189,7 @@ def run_cmdlet(shell: Shell, args: argparse.Namespace) -> None:
     body = request_body(args, shell.password)
     execution = shell.client.put(f"/api/v1/avs/script-executions/{name}", body)
     shell.say(f"[bold]{args.cmdlet}[/bold] as execution {name}")
-    if not args.no_wait:
+    if args.wait:
         execution = follow(shell, name, args.timeout + 60)
     shell.outputs.append(execution)
     if execution.get("exit_code") not in (None, 0):

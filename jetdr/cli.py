@@ -521,9 +521,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument(
-        "--no-wait",
-        action="store_true",
-        help="return once a task is started instead of following it (see `jetdr wait`)",
+        "--wait",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="follow each task to its end (default), or return once it is started (--no-wait; "
+        "`jetdr wait TASK` follows it later)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -655,7 +657,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ssl.SSLError, httpx.InvalidURL, ValueError) as error:
         errors.print(f"[red]error:[/red] cannot use these connection settings: {error}")
         return EXIT_USAGE
-    shell = Shell(client, args.json, console, password=args.password, wait=not args.no_wait)
+    shell = Shell(client, args.json, console, password=args.password, wait=args.wait)
     code = 0
     try:
         args.run(shell, args)

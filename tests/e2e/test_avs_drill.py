@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,6 +125,7 @@ def test_the_avs_drill_through_the_cli(
     serve: Callable[..., ServedAppliance],
     azurite: AzuritePeer,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     served_a = serve(name="site-a", JETDR_SITE_NAME="protected", **CLOCK, **FAST)
     served_b = serve(
@@ -195,6 +197,19 @@ def test_the_avs_drill_through_the_cli(
     ]
     at_b("import", "erp", "--storage-site", "blob", "--drva", "drva")
     assert b.get(f"/api/v1/protection-domains/{domain_id}")["mode"] == "imported"
+    runbook = tmp_path / "runbook.json"
+    runbook.write_text(
+        json.dumps(
+            {
+                "vms": [{"vm": "cache-01"}],
+                "groups": [
+                    {"name": "app", "order": 1, "vms": [{"vm": "app-01", "memory_gb": 8}]},
+                    {"name": "web", "order": 2, "delay_seconds": 60, "vms": [{"vm": "web-01"}]},
+                ],
+            }
+        )
+    )
+    at_b("runbook", "erp", "--file", str(runbook))
     at_b("test-failover", "erp")
     assert b.get(f"/api/v1/protection-domains/{domain_id}")["mode"] == "test_failover"
     at_b("stop-test-failover", "erp", "--summary", "drill: every VM answered")
@@ -203,6 +218,11 @@ def test_the_avs_drill_through_the_cli(
     assert (domain["mode"], domain["owner_site_name"]) == ("running_in_failover", "recovery")
     recovered = {vm["name"] for vm in b.get("/api/v1/vms")["items"]}
     assert set(DOMAIN_VMS) <= recovered
+    failover = next(
+        r for r in b.get("/api/v1/recovery-reports")["items"] if r["kind"] == "failover"
+    )
+    stages = [(stage["group"], stage["vms"]) for stage in failover["runbook"]]
+    assert stages == [(None, ["cache-01"]), ("app", ["app-01"]), ("web", ["web-01"])]
     at_a("failback", "erp", "--max-delay", "600")
     domain = a.get(f"/api/v1/protection-domains/{domain_id}")
     assert (domain["mode"], domain["owner_site_name"]) == ("protecting", "protected")
