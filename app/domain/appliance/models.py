@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -13,7 +13,8 @@ DEFAULT_CPU_COUNT = 4
 DEFAULT_MEMORY_GB = 8
 # The MSA's daemons as this emulator names them (the product's names are not documented):
 # the REST API and management service, the task scheduler, the replication engine.
-DAEMONS = ("jetdr-api", "jetdr-scheduler", "jetdr-replication")
+DaemonName = Literal["jetdr-api", "jetdr-scheduler", "jetdr-replication"]
+DAEMONS: tuple[str, ...] = get_args(DaemonName)
 
 
 class Appliance(Base):

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from app.core.schemas import ApiModel, RequestModel, Timestamp
+from app.domain.appliance.models import DaemonName
 from app.domain.appliance.subscription import SubscriptionStatus
 
 
@@ -99,6 +100,4 @@ class SshdUpdate(RequestModel):
 
 
 class DaemonRestart(RequestModel):
-    name: str | None = Field(
-        default=None, min_length=1, max_length=64, description="every daemon when absent"
-    )
+    name: DaemonName | None = Field(default=None, description="every daemon when absent")
