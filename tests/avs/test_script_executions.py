@@ -373,6 +373,7 @@ async def test_an_execution_past_its_timeout_fails_and_stops_its_task(runner: Ru
     tasks = (await client.get("/api/v1/tasks", params={"type": "register_vcenter"})).json()["items"]
     task = await runner.appliance.wait_task(tasks[0]["id"])
     assert task["status"] == "cancelled"
+    assert done["warnings"] == ["the MSA VM jetdr-msa stays deployed: Uninstall-JetDR removes it"]
 
 
 async def test_day_two_cmdlets(runner: Runner) -> None:
@@ -495,3 +496,35 @@ async def test_appliance_api_for_sshd_daemons_and_resize(runner: Runner) -> None
     assert (resized.json()["cpu_count"], resized.json()["memory_gb"]) == (8, 16)
     vm = await runner.msa_vm()
     assert vm is not None and (vm["cpu"], vm["memory_mb"]) == (8, 16384)
+
+
+async def test_cancelling_an_execution_s_task_cancels_it_and_what_it_waits_for(
+    runner: Runner,
+) -> None:
+    client = runner.client
+    hang = await client.post(
+        "/_emulator/faults", json={"target": "register_vcenter.connect", "kind": "hang"}
+    )
+    assert hang.status_code == 201, hang.text
+    submitted = await client.put(
+        "/api/v1/avs/script-executions/stuck",
+        json=body("Install-JetDRWithDHCP", {**DEPLOY, "Credential": ROOT}),
+    )
+    task_id = submitted.json()["task_id"]
+    for _ in range(2000):
+        execution = (await client.get("/api/v1/avs/script-executions/stuck")).json()
+        if any("registering vCenter" in line for line in execution["information"]):
+            break
+        await asyncio.sleep(0.005)
+    running = await client.delete("/api/v1/avs/script-executions/stuck")
+    assert running.status_code == 409 and running.json()["error_code"] == "execution_running"
+    cancelled = await client.post(f"/api/v1/tasks/{task_id}/actions/cancel")
+    assert cancelled.status_code == 202, cancelled.text
+    done = await finished(client, "stuck")
+    assert (done["provisioning_state"], done["exit_code"]) == ("Cancelled", 1)
+    registration = (await client.get("/api/v1/tasks", params={"type": "register_vcenter"})).json()
+    task = await runner.appliance.wait_task(registration["items"][0]["id"])
+    assert task["status"] == "cancelled"
+    # The deployed MSA VM stays, as the warning says; the execution can now be deleted.
+    assert done["warnings"] == ["the MSA VM jetdr-msa stays deployed: Uninstall-JetDR removes it"]
+    assert (await client.delete("/api/v1/avs/script-executions/stuck")).status_code == 204

@@ -4,6 +4,7 @@ streams; a `CmdletFailed` ends it as Failed."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -211,8 +212,10 @@ async def _install(run: Run, settings: msa_vm.NetworkSettings) -> None:
     await run.info("the MSA status API answers: ready")
     try:
         await _configure(run, endpoint)
-    except CmdletFailed:
-        await run.warn(f"the MSA VM {vm.name} stays deployed: Uninstall-JetDR removes it")
+    except (CmdletFailed, asyncio.CancelledError):
+        # Also when stopped (its timeout, a cancel): the warning is written all the same.
+        warning = f"the MSA VM {vm.name} stays deployed: Uninstall-JetDR removes it"
+        await asyncio.shield(run.warn(warning))
         raise
     await run.info("JetStream DR is installed")
 
