@@ -1,14 +1,13 @@
 """`jetdr`: the appliance from a shell, on the Python client.
 
-The AVS run-command flows (`preflight-install`, `install`, `enable-cluster`, `disable-cluster`,
-`preflight-uninstall`, `uninstall`) in the order and with the checks of the JSDR.Configuration
-package, and day-2 commands. Tasks show a progress bar while they run; `--json` prints what
-the appliance answered instead. Connection settings come from flags or `JETDR_URL`,
-`JETDR_USERNAME`, `JETDR_PASSWORD`, `JETDR_CA_FILE`, `JETDR_INSECURE=1`.
-
 `jetdr avs <cmdlet>` runs every cmdlet of the AVS run-command package as a named execution on
-the appliance (see `jetdr.avs`); the other commands cover a whole DR drill. `--no-wait` returns
-as soon as a task is started; `jetdr completion bash` prints a completion script.
+the appliance (see `jetdr.avs`); the other commands cover a whole DR drill (`jetdr.drill`) and
+day 2. `preflight-install`, `install`, `enable-cluster`, `disable-cluster`,
+`preflight-uninstall` and `uninstall` are the same flows for an MSA deployed by hand: they
+deploy no VM. Tasks show a progress bar while they run (`--no-wait` returns once one is
+started); `--json` prints what the appliance answered instead; `jetdr completion bash` prints
+a completion script. Connection settings come from flags or `JETDR_URL`, `JETDR_USERNAME`,
+`JETDR_PASSWORD`, `JETDR_CA_FILE`, `JETDR_INSECURE=1`.
 
 A failure is one line on stderr, never a traceback, and the exit status says which kind:
 1 a preflight or a run-command execution failed, 2 usage, 3 the appliance cannot be reached
@@ -539,7 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
     _install_args(
         command("preflight-install", preflight_install, "Invoke-PreflightJetDRInstall"), False
     )
-    sub = command("install", install, "register vCenter, configure the cluster, create the users")
+    sub = command(
+        "install", install, "an MSA deployed by hand: register vCenter, configure, create the users"
+    )
     _install_args(sub, True)
     _account_args(sub)
     _cluster_args(command("enable-cluster", enable_cluster, "Enable-JetDRForCluster"))
