@@ -5,6 +5,7 @@ until primary storage takes them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -14,11 +15,12 @@ from app.domain.protection_domains.write_path import (
     WritePath,
     acknowledged_after_ms,
 )
-from tests.conftest import start_appliance
+from tests.conftest import Appliance, start_appliance
 from tests.domain.conftest import prepare_site
 from tests.domain.test_replication import (
     advance,
     create_domain,
+    local_site,
     manual_clock,
     statistics,
     vm_ids,
@@ -120,3 +122,73 @@ async def test_modes_and_backpressure_change_what_the_guests_see(
         ), slowed
         calm = [s for s in throttled["samples"] if not s["backpressure"] and s["incoming_mbps"]]
         assert calm and all(s["guest_write_mbps"] == s["incoming_mbps"] for s in calm)
+
+
+async def test_what_a_drva_crash_puts_at_risk_in_each_mode(
+    registered: Appliance, tmp_path: Any
+) -> None:
+    """Both modes keep logging while the DRVA is down, so shipping stops and the unshipped log
+    grows alike; only write-back leaves primary storage short, by its destage window plus
+    everything written since the DRVA (which destages) went down. A restart destages it."""
+    client = registered.client
+    prepared, site_id, _spec = await local_site(registered, tmp_path)
+    drva_id = prepared["drva"]["id"]
+    domains: dict[str, str] = {}
+    for name, mode in (("through", "write_through"), ("back", "write_back_vmdk")):
+        domain = await create_domain(registered, prepared, site_id, name=name)
+        path = f"/api/v1/protection-domains/{domain['id']}"
+        (vm_id,) = await vm_ids(client, ["web-01" if name == "through" else "cache-01"])
+        added = await client.post(f"{path}/vms", json={"vm_ids": [vm_id], "protection_mode": mode})
+        assert (await registered.wait_task(added.json()["id"]))["status"] == "succeeded"
+        started = await client.post(f"{path}/actions/start-protection")
+        assert (await registered.wait_task(started.json()["id"]))["status"] == "succeeded"
+        domains[name] = domain["id"]
+    for _ in range(4):
+        await advance(client, 300)
+    back_vm = (await client.get(f"/api/v1/protection-domains/{domains['back']}/vms")).json()
+    back_rate = back_vm["items"][0]["write_mbps"] * 1e6
+    running = {name: await statistics(client, domain_id) for name, domain_id in domains.items()}
+    assert running["through"]["at_risk"] == {
+        "drva_running": True,
+        "drva_down_since": None,
+        "unshipped_bytes": running["through"]["log_used_bytes"],
+        "not_on_primary_bytes": 0,
+    }
+    window = running["back"]["write_back_log_bytes"]
+    assert window == pytest.approx(back_rate * DESTAGE_SECONDS, rel=0.01)
+    assert running["back"]["at_risk"]["not_on_primary_bytes"] == window
+
+    crash = await client.post("/_emulator/faults", json={"target": drva_id, "kind": "drva_crash"})
+    assert crash.status_code == 201, crash.text
+    for _ in range(10):
+        await advance(client, 30)
+        if (await client.get(f"/api/v1/drvas/{drva_id}")).json()["status"] == "stopped":
+            break
+    await advance(client, 600)
+    down = {name: await statistics(client, domain_id) for name, domain_id in domains.items()}
+    for name in domains:
+        at_risk = down[name]["at_risk"]
+        assert at_risk["drva_running"] is False and at_risk["drva_down_since"] is not None
+        assert at_risk["unshipped_bytes"] == down[name]["log_used_bytes"]
+        assert at_risk["unshipped_bytes"] > running[name]["log_used_bytes"]
+    assert down["through"]["at_risk"]["not_on_primary_bytes"] == 0
+    now = (await client.get("/_emulator/clock")).json()["now"]
+    since = down["back"]["at_risk"]["drva_down_since"]
+    seconds_down = (dt.datetime.fromisoformat(now) - dt.datetime.fromisoformat(since)).seconds
+    assert seconds_down >= 600
+    behind = down["back"]["at_risk"]["not_on_primary_bytes"]
+    assert behind == pytest.approx(window + back_rate * seconds_down, rel=0.01)
+    assert down["back"]["write_back_log_bytes"] == behind
+
+    restart = await client.post(f"/api/v1/drvas/{drva_id}/actions/restart")
+    assert restart.status_code == 202, restart.text
+    for _ in range(200):
+        task = (await client.get(f"/api/v1/tasks/{restart.json()['id']}")).json()
+        if task["status"] in {"succeeded", "failed", "cancelled"}:
+            break
+        await client.post("/_emulator/clock/advance", json={"seconds": 5, "settle": False})
+    assert task["status"] == "succeeded", task
+    await advance(client, 60)
+    back = (await statistics(client, domains["back"]))["at_risk"]
+    assert back["drva_running"] is True and back["drva_down_since"] is None
+    assert back["not_on_primary_bytes"] == window

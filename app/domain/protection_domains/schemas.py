@@ -168,6 +168,24 @@ class StatisticsSample(ApiModel):
     )
 
 
+class AtRisk(ApiModel):
+    """What losing the domain's DRVA together with its replication log would lose now."""
+
+    drva_running: bool
+    drva_down_since: Timestamp | None = Field(
+        description="when replication first found the DRVA down (null while it runs)"
+    )
+    unshipped_bytes: int = Field(
+        description="written and logged, not in the object store yet (either mode): a recovery "
+        "now lacks them"
+    )
+    not_on_primary_bytes: int = Field(
+        description="acknowledged to write-back VMs from the log alone and not destaged to "
+        "primary storage; grows while the DRVA, which destages, is down; always 0 for "
+        "write-through"
+    )
+
+
 class StatisticsRead(ApiModel):
     """Rates in MB/s (10^6 bytes) over the last five virtual minutes; percentages of the time
     since protection started."""
@@ -188,6 +206,7 @@ class StatisticsRead(ApiModel):
     write_back_log_bytes: int = Field(
         description="what the log holds for write-back VMs that primary storage has not taken yet"
     )
+    at_risk: AtRisk
     log_used_bytes: int
     log_capacity_bytes: int
     log_usage_percent: float

@@ -396,7 +396,9 @@ class DomainService:
         path = WritePath.of(
             [(vm.protection_mode, vm.disks) for vm in vms], await self._log_type(domain)
         )
-        return statistics_of(domain, repl, self.platform.clock.timestamp(), path)
+        drva = await self.session.get(Drva, domain.drva_id)
+        running = drva is not None and drva.status == DrvaStatus.RUNNING.value
+        return statistics_of(domain, repl, self.platform.clock.timestamp(), path, running)
 
     async def _log_type(self, domain: ProtectionDomain) -> str | None:
         volume = await self.session.get(ReplicationLogVolume, domain.replication_log_volume_id)

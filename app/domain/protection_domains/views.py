@@ -11,6 +11,7 @@ from app.domain.protection_domains.health import health
 from app.domain.protection_domains.models import DomainReplication, ProtectedVm, ProtectionDomain
 from app.domain.protection_domains.replication_states import VmStatus
 from app.domain.protection_domains.schemas import (
+    AtRisk,
     DomainRead,
     PitrRead,
     PitrWindowRead,
@@ -134,7 +135,11 @@ def vm_to_read(
 
 
 def statistics_of(
-    domain: ProtectionDomain, repl: DomainReplication | None, now: float, path: WritePath
+    domain: ProtectionDomain,
+    repl: DomainReplication | None,
+    now: float,
+    path: WritePath,
+    drva_running: bool = True,
 ) -> StatisticsRead:
     if repl is None:
         return StatisticsRead(
@@ -142,6 +147,12 @@ def statistics_of(
             guest_write_latency_ms=round(path.latency_ms, 3),
             throttle_percent=0.0,
             write_back_log_bytes=0,
+            at_risk=AtRisk(
+                drva_running=drva_running,
+                drva_down_since=None,
+                unshipped_bytes=0,
+                not_on_primary_bytes=0,
+            ),
             replication_state="not_started",
             incoming_mbps=0.0,
             outgoing_mbps=0.0,
@@ -173,6 +184,9 @@ def statistics_of(
     outgoing = sum(r["out_bytes"] for r in recent) / window
     guest_rate, latency = path.guest(incoming, outgoing, repl.backpressure_since is not None)
     protecting = repl.state in ("replicating", "resyncing")
+    down_since = None if drva_running else (repl.unreachable_since or repl.cursor_at)
+    down_seconds = 0.0 if down_since is None else now - down_since.timestamp()
+    not_on_primary = path.not_on_primary_bytes(down_seconds) if protecting else 0
     return StatisticsRead(
         replication_state=repl.state,
         incoming_mbps=round(incoming / 1e6, 3),
@@ -180,7 +194,13 @@ def statistics_of(
         guest_write_mbps=round(guest_rate / 1e6, 3),
         guest_write_latency_ms=round(latency, 3),
         throttle_percent=round(100.0 * (1 - guest_rate / incoming), 2) if incoming else 0.0,
-        write_back_log_bytes=path.write_back_log_bytes if protecting else 0,
+        write_back_log_bytes=not_on_primary,
+        at_risk=AtRisk(
+            drva_running=drva_running,
+            drva_down_since=down_since,
+            unshipped_bytes=repl.log_used_bytes,
+            not_on_primary_bytes=not_on_primary,
+        ),
         log_used_bytes=repl.log_used_bytes,
         log_capacity_bytes=capacity,
         log_usage_percent=round(100.0 * repl.log_used_bytes / capacity, 2) if capacity else 0.0,

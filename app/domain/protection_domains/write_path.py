@@ -8,6 +8,14 @@ two; under backpressure the guests write no faster than the DRVA drains the log,
 write waits correspondingly longer. Write-back also keeps in the log what primary storage has
 not taken yet (`DESTAGE_SECONDS` of the VM's writes).
 
+A DRVA crash (the emulator's model: the product documents the acknowledgement rule, not the
+crash). The log sits on shared storage and outlives the DRVA, and the hosts keep logging, so no
+acknowledged write is lost while the log survives. What differs is what would go with the log
+if it were lost too: in both modes, what is not shipped yet (the object store lacks it: the
+RPO); with write-back also what primary storage has not taken, and since the DRVA is what
+destages the log, that grows by the write-back VMs' rate for as long as it is down. A
+write-through VM's primary storage never lacks an acknowledged write.
+
 The latencies are this emulator's model (a flash log faster than the primary datastore), not
 published figures; the order between the modes is the documented one. What the guests write —
 the content and the digests — does not change: throttling slows the rate and latency reported.
@@ -58,6 +66,7 @@ class WritePath:
 
     latency_ms: float
     write_back_log_bytes: int
+    write_back_bytes_per_second: float = 0.0
 
     @classmethod
     def of(cls, vms: Sequence[tuple[str, Sequence[Any]]], log_type: str | None) -> WritePath:
@@ -70,7 +79,18 @@ class WritePath:
             if mode != WRITE_THROUGH:
                 write_back += rate * DESTAGE_SECONDS
         latency = weighted / total if total else acknowledged_after_ms(WRITE_THROUGH, log_type)
-        return cls(latency_ms=latency, write_back_log_bytes=int(write_back))
+        return cls(
+            latency_ms=latency,
+            write_back_log_bytes=int(write_back),
+            write_back_bytes_per_second=write_back / DESTAGE_SECONDS,
+        )
+
+    def not_on_primary_bytes(self, drva_down_seconds: float) -> int:
+        """What write-back VMs were told is written and primary storage lacks: the destage
+        window, and everything written since the DRVA (which destages) went down."""
+        return self.write_back_log_bytes + int(
+            self.write_back_bytes_per_second * max(drva_down_seconds, 0.0)
+        )
 
     def guest(self, incoming: float, outgoing: float, backpressure: bool) -> tuple[float, float]:
         """(guest write rate, latency ms) for a period with these log rates."""
