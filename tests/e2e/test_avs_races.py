@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT_PASSWORD
+from tests.conftest import ROOT_PASSWORD, VCENTER
 from tests.e2e.conftest import ServedAppliance
+from tests.e2e.dr_pair import CLOCK
 
 pytestmark = pytest.mark.e2e
 
@@ -111,3 +112,65 @@ def test_a_name_submitted_at_once_runs_once(serve: Callable[..., ServedAppliance
         assert client.get("/api/v1/appliance").json()["sshd_enabled"] is expected
         names = client.get("/api/v1/avs/script-executions").json()["items"]
         assert sorted(e["name"] for e in names) == ["sshd-on", "sshd-toggle"]
+
+
+def test_an_execution_cut_off_by_a_sigkill_fails_and_the_one_queued_behind_runs(
+    serve: Callable[..., ServedAppliance],
+) -> None:
+    """A cmdlet is not run again half-way after a restart: its execution is Failed and can be
+    deleted. The execution queued behind it had not begun: it runs once the first has ended."""
+    served = serve(**CLOCK)
+    served.start()
+    with served.client() as client:
+        registered = client.post("/api/v1/vcenters", json=VCENTER)
+        assert registered.status_code == 202, registered.text
+        wait_task(client, registered.json()["id"])
+        ip = client.get("/api/v1/appliance").json()["ip"]
+        held = client.post(
+            "/_emulator/faults", json={"target": "create_service_accounts.grant", "kind": "hang"}
+        )
+        assert held.status_code == 201, held.text
+        first = client.put(
+            "/api/v1/avs/script-executions/cut",
+            json=sshd("Enable-JetStreamRESTUser", ip),
+        )
+        assert first.status_code == 201, first.text
+        queued = client.put(
+            "/api/v1/avs/script-executions/behind", json=sshd("Enable-JetDRSshd", ip)
+        )
+        assert queued.status_code == 201, queued.text
+        for _ in range(300):
+            cut = client.get("/api/v1/avs/script-executions/cut").json()
+            if cut["provisioning_state"] == "Running" and cut["information"]:
+                break
+            threading.Event().wait(0.05)
+        assert cut["provisioning_state"] == "Running", cut
+        assert (
+            client.get("/api/v1/avs/script-executions/behind").json()["provisioning_state"]
+            == "Pending"
+        )
+    served.kill()
+    served.start()
+    with served.client() as client:
+        cut = finished(client, "cut")
+        assert (cut["provisioning_state"], cut["exit_code"]) == ("Failed", 1), cut
+        assert "not run again half-way" in cut["failure_reason"], cut["failure_reason"]
+        behind = finished(client, "behind")
+        assert (behind["provisioning_state"], behind["exit_code"]) == ("Succeeded", 0), (
+            behind["failure_reason"],
+            behind["errors"],
+        )
+        assert client.get("/api/v1/appliance").json()["sshd_enabled"] is True
+        deleted = client.delete("/api/v1/avs/script-executions/cut")
+        assert deleted.status_code == 204, deleted.text
+        assert client.get("/api/v1/avs/script-executions/cut").status_code == 404
+
+
+def wait_task(client: httpx.Client, task_id: str) -> None:
+    for _ in range(600):
+        task = client.get(f"/api/v1/tasks/{task_id}").json()
+        if task["status"] in {"succeeded", "failed", "cancelled"}:
+            assert task["status"] == "succeeded", task
+            return
+        threading.Event().wait(0.1)
+    raise AssertionError(f"task {task_id} did not finish")

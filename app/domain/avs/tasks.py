@@ -74,6 +74,14 @@ async def run_execution(ctx: TaskContext) -> None:
         execution = await session.get(ScriptExecution, name)
         if execution is None:
             raise TaskFailed("not_found", f"execution {name} was deleted")
+        if execution.state == ExecutionState.RUNNING.value:
+            # Resumed after a restart with its cmdlet already begun: not run again half-way.
+            # One still waiting for its turn had not begun, and runs now.
+            raise TaskFailed(
+                "interrupted",
+                f"the appliance restarted while {execution.cmdlet} was running; "
+                "it is not run again half-way",
+            )
         execution.state = ExecutionState.RUNNING.value
         execution.started_at = ctx.clock.now()
         await session.commit()
@@ -110,8 +118,6 @@ async def stop_execution(ctx: TaskContext) -> None:
 RUN_SCRIPT_EXECUTION = TaskDefinition(
     type=TASK_TYPE,
     steps=(Step("run", run_execution),),
-    # A cmdlet cut off by a restart is not run again half-way: the execution fails.
-    resume_after_restart=False,
     compensate=stop_execution,
 )
 
