@@ -215,6 +215,23 @@ async def test_a_name_runs_once_and_the_same_request_again_answers_it(runner: Ru
             {**body("Start-MSA", {"Credential": ROOT, "MSIp": "1.1.1.1"}), "timeout_seconds": 0},
             "timeout_seconds",
         ),
+        *(
+            (
+                {
+                    **body("Start-MSA", {"Credential": ROOT, "MSIp": "1.1.1.1"}),
+                    "hidden_parameters": [{"type": "Value", "name": "VCenter", "value": value}],
+                },
+                wanted,
+            )
+            for value, wanted in (
+                ("vcsa:99999", "port 99999 is not between 1 and 65535"),
+                ("vcsa:0", "port 0 is not between 1 and 65535"),
+                ("::::", "is not host[:port] or an IPv6 address"),
+                ("[::1]:443", "is not host[:port] or an IPv6 address"),
+                ("vcsa:443:1", "is not host[:port] or an IPv6 address"),
+                ("a b", "is not a host name or an IP address"),
+            )
+        ),
     ],
 )
 async def test_a_bad_request_is_422_naming_its_problem(
@@ -480,7 +497,13 @@ async def test_appliance_api_for_sshd_daemons_and_resize(runner: Runner) -> None
         "sshd_enabled"
     ]
     assert (await client.put("/api/v1/appliance/sshd", json={"enabled": "yes"})).status_code == 422
-    restarted = await client.post("/api/v1/appliance/actions/restart-daemon", json={})
+    one = await client.post(
+        "/api/v1/appliance/actions/restart-daemon", json={"name": "jetdr-scheduler"}
+    )
+    assert [d["name"] for d in one.json()["daemons"] if d["restarted_at"]] == ["jetdr-scheduler"]
+    # No body, like an empty one: every daemon.
+    restarted = await client.post("/api/v1/appliance/actions/restart-daemon")
+    assert restarted.status_code == 200, restarted.text
     assert all(d["restarted_at"] for d in restarted.json()["daemons"])
     unknown = await client.post("/api/v1/appliance/actions/restart-daemon", json={"name": "x"})
     assert unknown.status_code == 422, unknown.text

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 
 from app.api.deps import AdminUser, CurrentUser, provide
 from app.domain.appliance.schemas import (
@@ -48,12 +48,14 @@ async def set_sshd(
 
 @router.post("/actions/restart-daemon", response_model=ApplianceRead)
 async def restart_daemon(
-    restart: DaemonRestart,
     user: AdminUser,
     appliance_service: ApplianceServiceDep,
+    restart: Annotated[DaemonRestart | None, Body()] = None,
 ) -> ApplianceRead:
-    """Restarts one daemon, or all of them (Restart-JetDRDaemon); the emulator records it."""
-    return await appliance_service.restart_daemons(restart.name, user)
+    """Restarts one daemon, or all of them (Restart-JetDRDaemon; no body: all); the emulator
+    records it."""
+    name = restart.name if restart is not None else None
+    return await appliance_service.restart_daemons(name, user)
 
 
 subscription_router = APIRouter(prefix="/subscription", tags=["appliance"])

@@ -8,8 +8,12 @@ the cmdlet needs to act on; those are marked `documented=False`.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from app.domain.vcenters.schemas import HOSTNAME_OR_IP
 
 PACKAGE = "JSDR.Configuration"
 PACKAGE_VERSION = "9.0.0"
@@ -212,3 +216,23 @@ BY_NAME = {cmdlet.name.lower(): cmdlet for cmdlet in CMDLETS}
 def find(name_or_id: str) -> Cmdlet | None:
     """By the cmdlet's name (any case) or its id, `JSDR.Configuration/<version>/<name>`."""
     return BY_NAME.get(name_or_id.rsplit("/", 1)[-1].lower())
+
+
+def vcenter_address(value: str) -> tuple[str, int]:
+    """The hidden `VCenter` parameter: `vcsa.example.com`, `vcsa.example.com:8443`, an IPv4
+    address with or without a port, or a bare IPv6 address. ValueError says what is wrong."""
+    host, _, port = value.rpartition(":")
+    if host and port.isdigit() and ":" not in host:
+        number = int(port)
+        if not 1 <= number <= 65535:
+            raise ValueError(f"port {port} is not between 1 and 65535")
+    else:
+        host, number = value, 443
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{value!r} is not host[:port] or an IPv6 address") from None
+    elif len(host) > 255 or not re.fullmatch(HOSTNAME_OR_IP, host):
+        raise ValueError(f"{host!r} is not a host name or an IP address")
+    return host, number

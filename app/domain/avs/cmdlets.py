@@ -19,6 +19,7 @@ from app.domain.appliance.models import Appliance
 from app.domain.appliance.service import ApplianceService
 from app.domain.auth.service import AuthCache, AuthService
 from app.domain.avs import msa_vm
+from app.domain.avs.catalog import vcenter_address
 from app.domain.avs.execution import CmdletFailed, Run
 from app.domain.clusters.service import ClusterService
 from app.domain.inventory import repository as inventory
@@ -97,14 +98,6 @@ async def _endpoint(run: Run) -> Endpoint:
         )
     endpoint: Endpoint = found
     return endpoint
-
-
-def vcenter_address(value: str) -> tuple[str, int]:
-    """`vcsa.example.com` or `vcsa.example.com:8443` (an IPv6 address takes no port here)."""
-    host, _, port = value.rpartition(":")
-    if host and port.isdigit() and ":" not in host:
-        return host, int(port)
-    return value, 443
 
 
 async def _registered(run: Run) -> VCenter:

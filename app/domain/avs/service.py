@@ -324,6 +324,11 @@ def _check(cmdlet: Cmdlet, spec: ScriptExecutionCreate) -> None:
                     "hidden parameters are VCenter (a Value) and VCenterCredential (a Credential)",
                 )
             )
+        elif parameter.name.lower() == "vcenter":
+            try:
+                catalog.vcenter_address(str(getattr(parameter, "value", "")))
+            except ValueError as error:
+                problems.append(FieldError(f"hidden_parameters[{index}]", f"VCenter: {error}"))
     if problems:
         raise ValidationFailed(
             f"the parameters of {cmdlet.name} are not valid: "
