@@ -232,6 +232,14 @@ async def test_a_name_runs_once_and_the_same_request_again_answers_it(runner: Ru
                 ("a b", "is not a host name or an IP address"),
             )
         ),
+        (
+            body("Install-JetDRWithDHCP", {**DEPLOY, "Credential": ROOT, "HostName": "-bad host-"}),
+            "HostName '-bad host-' is not a host name",
+        ),
+        (
+            body("Install-JetDRWithDHCP", {**DEPLOY, "Credential": ROOT, "VMName": "m" * 81}),
+            "VMName is longer than vCenter's 80 characters",
+        ),
     ],
 )
 async def test_a_bad_request_is_422_naming_its_problem(
@@ -309,6 +317,18 @@ async def test_install_preflight_checks(runner: Runner) -> None:
     assert "protected_cluster_exists: cluster Cluster-9 does not exist" in errors(missing)
     assert "datastore_exists: datastore nope does not exist" in errors(missing)
     assert "network_exists: network segment-9 does not exist" in errors(missing)
+    # A value the appliance's own models refuse fails the cmdlet, naming it (not an
+    # internal error).
+    too_long = await runner.run(
+        "Invoke-PreflightJetDRInstall",
+        {**{k: v for k, v in DEPLOY.items() if k != "HostName"}, "Datastore": "d" * 300},
+        credential=False,
+    )
+    assert too_long["provisioning_state"] == "Failed"
+    assert too_long["failure_reason"] == (
+        "Invoke-PreflightJetDRInstall refused a parameter value: "
+        "datastore: String should have at most 255 characters"
+    )
     passed = await runner.run(
         "Invoke-PreflightJetDRInstall",
         {k: v for k, v in DEPLOY.items() if k != "HostName"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.core.principal import Principal
 from app.core.schemas import EntityRef
 from app.domain.appliance.models import Appliance
-from app.domain.appliance.schemas import ApplianceRead
+from app.domain.appliance.schemas import HOSTNAME_PATTERN, ApplianceRead
 from app.domain.appliance.service import ApplianceService
 from app.domain.avs import catalog, msa_vm
 from app.domain.avs.catalog import Cmdlet, ParameterType
@@ -293,6 +294,19 @@ def _matches(kind: ParameterType, parameter: ExecutionParameter) -> bool:
     return isinstance(value, str) and value != ""
 
 
+MSA_VM_NAME_LENGTH = 80  # vCenter's limit on a VM name
+
+
+def _msa_vm_value(name: str, value: Any) -> str | None:
+    """What an install cmdlet gives the MSA VM must be usable as its name and host name."""
+    text = str(value)
+    if name == "HostName" and (len(text) > 253 or not re.fullmatch(HOSTNAME_PATTERN, text)):
+        return f"HostName {text[:64]!r} is not a host name (letters, digits, '-' and '.')"
+    if name == "VMName" and len(text) > MSA_VM_NAME_LENGTH:
+        return f"VMName is longer than vCenter's {MSA_VM_NAME_LENGTH} characters"
+    return None
+
+
 def _check(cmdlet: Cmdlet, spec: ScriptExecutionCreate) -> None:
     """Every problem at once, each naming its parameter."""
     problems: list[FieldError] = []
@@ -312,6 +326,10 @@ def _check(cmdlet: Cmdlet, spec: ScriptExecutionCreate) -> None:
             problems.append(
                 FieldError(where, f"{declared.name} must be a non-empty {declared.type.value}")
             )
+        elif cmdlet.deploys_msa and isinstance(parameter, ValueParameter):
+            problem = _msa_vm_value(declared.name, parameter.value)
+            if problem is not None:
+                problems.append(FieldError(where, problem))
     for declared in cmdlet.parameters:
         if declared.required and declared.name.lower() not in seen:
             problems.append(FieldError("parameters", f"{declared.name} is required"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from pydantic import ValidationError
+
 from app.core.errors import AppError
 from app.core.principal import Principal, Role
 from app.domain.avs import catalog
@@ -100,6 +102,14 @@ async def run_execution(ctx: TaskContext) -> None:
         reason = failure.message
     except AppError as error:
         reason = f"{error.error_code}: {error.message}"
+    except ValidationError as error:
+        # A value the submission's type check let through and the appliance's own models refuse
+        # (a VM name too long for vCenter): the cmdlet's failure, not an internal error.
+        refused = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors(include_url=False)
+        )
+        reason = f"{cmdlet.name} refused a parameter value: {refused}"
     else:
         await _finish(ctx, name, ExecutionState.SUCCEEDED)
         ctx.result["provisioning_state"] = ExecutionState.SUCCEEDED.value
