@@ -108,6 +108,29 @@ async def assert_replica_matches_source(
     return at
 
 
+async def crash_drva(client: httpx.AsyncClient, drva_id: str) -> None:
+    """A `drva_crash` fault, and the clock moved until the heartbeat sees the DRVA stopped."""
+    crash = await client.post("/_emulator/faults", json={"target": drva_id, "kind": "drva_crash"})
+    assert crash.status_code == 201, crash.text
+    assert crash.json()["hits"] == 1
+    for _ in range(10):  # powering the VM off takes virtual time, the heartbeat sees it
+        await advance(client, 30)
+        if (await client.get(f"/api/v1/drvas/{drva_id}")).json()["status"] == "stopped":
+            return
+    raise AssertionError(f"DRVA {drva_id} was not seen stopped")
+
+
+async def restart_drva(client: httpx.AsyncClient, drva_id: str) -> None:
+    restart = await client.post(f"/api/v1/drvas/{drva_id}/actions/restart")
+    assert restart.status_code == 202, restart.text
+    for _ in range(200):  # the restart takes virtual time: move the clock while it runs
+        task = (await client.get(f"/api/v1/tasks/{restart.json()['id']}")).json()
+        if task["status"] in {"succeeded", "failed", "cancelled"}:
+            break
+        await client.post("/_emulator/clock/advance", json={"seconds": 5, "settle": False})
+    assert task["status"] == "succeeded", task
+
+
 async def local_site(
     appliance: Appliance, tmp_path: Any
 ) -> tuple[dict[str, Any], str, dict[str, Any]]:
@@ -526,14 +549,7 @@ async def test_a_crashed_drva_stops_shipping_until_it_restarts(
         await advance(client, 300)
     assert (await domain_of(client, domain_id))["health"] == "ok"
 
-    crash = await client.post("/_emulator/faults", json={"target": drva_id, "kind": "drva_crash"})
-    assert crash.status_code == 201, crash.text
-    assert crash.json()["hits"] == 1
-    for _ in range(10):  # powering the VM off takes virtual time, the heartbeat sees it
-        await advance(client, 30)
-        if (await client.get(f"/api/v1/drvas/{drva_id}")).json()["status"] == "stopped":
-            break
-    assert (await client.get(f"/api/v1/drvas/{drva_id}")).json()["status"] == "stopped"
+    await crash_drva(client, drva_id)
     assert "drva_down" in await active_alarms(client, drva_id)
     before = await statistics(client, domain_id)
     await advance(client, 300)
@@ -545,14 +561,7 @@ async def test_a_crashed_drva_stops_shipping_until_it_restarts(
     again = await client.post("/_emulator/faults", json={"target": drva_id, "kind": "drva_crash"})
     assert again.status_code == 422  # it is down already
 
-    restart = await client.post(f"/api/v1/drvas/{drva_id}/actions/restart")
-    assert restart.status_code == 202, restart.text
-    for _ in range(200):  # the restart takes virtual time: move the clock while it runs
-        task = (await client.get(f"/api/v1/tasks/{restart.json()['id']}")).json()
-        if task["status"] in {"succeeded", "failed", "cancelled"}:
-            break
-        await client.post("/_emulator/clock/advance", json={"seconds": 5, "settle": False})
-    assert task["status"] == "succeeded", task
+    await restart_drva(client, drva_id)
     for _ in range(3):
         await advance(client, 60)
     state = await domain_of(client, domain_id)

@@ -19,9 +19,11 @@ from tests.conftest import Appliance, start_appliance
 from tests.domain.conftest import prepare_site
 from tests.domain.test_replication import (
     advance,
+    crash_drva,
     create_domain,
     local_site,
     manual_clock,
+    restart_drva,
     statistics,
     vm_ids,
 )
@@ -158,12 +160,7 @@ async def test_what_a_drva_crash_puts_at_risk_in_each_mode(
     assert window == pytest.approx(back_rate * DESTAGE_SECONDS, rel=0.01)
     assert running["back"]["at_risk"]["not_on_primary_bytes"] == window
 
-    crash = await client.post("/_emulator/faults", json={"target": drva_id, "kind": "drva_crash"})
-    assert crash.status_code == 201, crash.text
-    for _ in range(10):
-        await advance(client, 30)
-        if (await client.get(f"/api/v1/drvas/{drva_id}")).json()["status"] == "stopped":
-            break
+    await crash_drva(client, drva_id)
     await advance(client, 600)
     down = {name: await statistics(client, domain_id) for name, domain_id in domains.items()}
     for name in domains:
@@ -180,14 +177,7 @@ async def test_what_a_drva_crash_puts_at_risk_in_each_mode(
     assert behind == pytest.approx(window + back_rate * seconds_down, rel=0.01)
     assert down["back"]["write_back_log_bytes"] == behind
 
-    restart = await client.post(f"/api/v1/drvas/{drva_id}/actions/restart")
-    assert restart.status_code == 202, restart.text
-    for _ in range(200):
-        task = (await client.get(f"/api/v1/tasks/{restart.json()['id']}")).json()
-        if task["status"] in {"succeeded", "failed", "cancelled"}:
-            break
-        await client.post("/_emulator/clock/advance", json={"seconds": 5, "settle": False})
-    assert task["status"] == "succeeded", task
+    await restart_drva(client, drva_id)
     await advance(client, 60)
     back = (await statistics(client, domains["back"]))["at_risk"]
     assert back["drva_running"] is True and back["drva_down_since"] is None

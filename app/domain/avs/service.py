@@ -342,9 +342,9 @@ def _check(cmdlet: Cmdlet, spec: ScriptExecutionCreate) -> None:
                     "hidden parameters are VCenter (a Value) and VCenterCredential (a Credential)",
                 )
             )
-        elif parameter.name.lower() == "vcenter":
+        elif isinstance(parameter, ValueParameter):  # VCenter, the one hidden Value
             try:
-                catalog.vcenter_address(str(getattr(parameter, "value", "")))
+                catalog.vcenter_address(str(parameter.value))
             except ValueError as error:
                 problems.append(FieldError(f"hidden_parameters[{index}]", f"VCenter: {error}"))
     if problems:

@@ -173,7 +173,7 @@ class AtRisk(ApiModel):
 
     drva_running: bool
     drva_down_since: Timestamp | None = Field(
-        description="when replication first found the DRVA down (null while it runs)"
+        description="the DRVA's last heartbeat while it was running (null while it runs)"
     )
     unshipped_bytes: int = Field(
         description="written and logged, not in the object store yet (either mode): a recovery "

@@ -397,8 +397,10 @@ class DomainService:
             [(vm.protection_mode, vm.disks) for vm in vms], await self._log_type(domain)
         )
         drva = await self.session.get(Drva, domain.drva_id)
-        running = drva is not None and drva.status == DrvaStatus.RUNNING.value
-        return statistics_of(domain, repl, self.platform.clock.timestamp(), path, running)
+        down_since = None
+        if drva is not None and drva.status != DrvaStatus.RUNNING.value:
+            down_since = drva.last_heartbeat_at or drva.created_at
+        return statistics_of(domain, repl, self.platform.clock.timestamp(), path, down_since)
 
     async def _log_type(self, domain: ProtectionDomain) -> str | None:
         volume = await self.session.get(ReplicationLogVolume, domain.replication_log_volume_id)

@@ -139,8 +139,9 @@ def statistics_of(
     repl: DomainReplication | None,
     now: float,
     path: WritePath,
-    drva_running: bool = True,
+    drva_down_since: dt.datetime | None,
 ) -> StatisticsRead:
+    """`drva_down_since`: the DRVA's last heartbeat while it is not running, else None."""
     if repl is None:
         return StatisticsRead(
             guest_write_mbps=0.0,
@@ -148,8 +149,8 @@ def statistics_of(
             throttle_percent=0.0,
             write_back_log_bytes=0,
             at_risk=AtRisk(
-                drva_running=drva_running,
-                drva_down_since=None,
+                drva_running=drva_down_since is None,
+                drva_down_since=drva_down_since,
                 unshipped_bytes=0,
                 not_on_primary_bytes=0,
             ),
@@ -184,8 +185,7 @@ def statistics_of(
     outgoing = sum(r["out_bytes"] for r in recent) / window
     guest_rate, latency = path.guest(incoming, outgoing, repl.backpressure_since is not None)
     protecting = repl.state in ("replicating", "resyncing")
-    down_since = None if drva_running else (repl.unreachable_since or repl.cursor_at)
-    down_seconds = 0.0 if down_since is None else now - down_since.timestamp()
+    down_seconds = 0.0 if drva_down_since is None else now - drva_down_since.timestamp()
     not_on_primary = path.not_on_primary_bytes(down_seconds) if protecting else 0
     return StatisticsRead(
         replication_state=repl.state,
@@ -196,8 +196,8 @@ def statistics_of(
         throttle_percent=round(100.0 * (1 - guest_rate / incoming), 2) if incoming else 0.0,
         write_back_log_bytes=not_on_primary,
         at_risk=AtRisk(
-            drva_running=drva_running,
-            drva_down_since=down_since,
+            drva_running=drva_down_since is None,
+            drva_down_since=drva_down_since,
             unshipped_bytes=repl.log_used_bytes,
             not_on_primary_bytes=not_on_primary,
         ),

@@ -65,8 +65,7 @@ class WritePath:
     how much of the log write-back keeps for primary storage."""
 
     latency_ms: float
-    write_back_log_bytes: int
-    write_back_bytes_per_second: float = 0.0
+    write_back_bytes_per_second: float
 
     @classmethod
     def of(cls, vms: Sequence[tuple[str, Sequence[Any]]], log_type: str | None) -> WritePath:
@@ -77,13 +76,14 @@ class WritePath:
             weighted += rate * acknowledged_after_ms(mode, log_type)
             total += rate
             if mode != WRITE_THROUGH:
-                write_back += rate * DESTAGE_SECONDS
+                write_back += rate
         latency = weighted / total if total else acknowledged_after_ms(WRITE_THROUGH, log_type)
-        return cls(
-            latency_ms=latency,
-            write_back_log_bytes=int(write_back),
-            write_back_bytes_per_second=write_back / DESTAGE_SECONDS,
-        )
+        return cls(latency_ms=latency, write_back_bytes_per_second=write_back)
+
+    @property
+    def write_back_log_bytes(self) -> int:
+        """The destage window: what the log holds for primary storage while the DRVA runs."""
+        return int(self.write_back_bytes_per_second * DESTAGE_SECONDS)
 
     def not_on_primary_bytes(self, drva_down_seconds: float) -> int:
         """What write-back VMs were told is written and primary storage lacks: the destage
